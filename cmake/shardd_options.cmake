@@ -1,0 +1,40 @@
+# Common compile settings for every shardd target.
+set(SHARDD_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+    -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+
+set(SHARDD_SANITIZE_FLAGS "")
+if(SHARDD_SANITIZE)
+  if(SHARDD_SANITIZE MATCHES "thread" AND SHARDD_SANITIZE MATCHES "address")
+    message(FATAL_ERROR "SHARDD_SANITIZE: thread cannot be combined with address")
+  endif()
+  set(SHARDD_SANITIZE_FLAGS -fsanitize=${SHARDD_SANITIZE} -fno-omit-frame-pointer)
+  if(SHARDD_SANITIZE MATCHES "undefined")
+    list(APPEND SHARDD_SANITIZE_FLAGS -fno-sanitize-recover=undefined)
+  endif()
+  add_compile_options(${SHARDD_SANITIZE_FLAGS})
+  add_link_options(${SHARDD_SANITIZE_FLAGS})
+  message(STATUS "shardd: sanitizers ${SHARDD_SANITIZE}")
+endif()
+
+# Asio: no deprecated interfaces, one shared definition for every target.
+add_compile_definitions(BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW
+                        BOOST_ASIO_DISABLE_BOOST_COROUTINE)
+
+function(shardd_target_defaults target)
+  target_compile_options(${target} PRIVATE ${SHARDD_WARNINGS})
+  if(SHARDD_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  target_include_directories(${target} PRIVATE ${CMAKE_BINARY_DIR}/generated)
+endfunction()
+
+# shardd_module(name SOURCES ... DEPS ...): one static library per module.
+function(shardd_module name)
+  cmake_parse_arguments(M "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} STATIC ${M_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/include
+                                            ${CMAKE_BINARY_DIR}/generated
+                                     PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
+  shardd_target_defaults(${name})
+endfunction()

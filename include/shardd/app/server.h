@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace shardd::app {
+
+struct CommandLine {
+  std::string config_path = "config/shardd.toml";
+  std::vector<std::string> overrides;  // --set key=value, in order
+};
+
+// Exit codes of the shardd commands.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;       // could not start (port in use, TLS files, ...)
+inline constexpr int kExitConfigError = 2;   // invalid configuration or command line
+
+// `shardd` / `shardd run`: serves until SIGTERM/SIGINT, then drains and
+// returns kExitOk. Configuration errors are printed (one line per key) and
+// return kExitConfigError before anything listens.
+int run_server(const CommandLine& cmd);
+
+// `shardd check-config`: validates and prints the effective configuration.
+int check_config(const CommandLine& cmd);
+
+// `shardd version`.
+int print_version();
+
+}  // namespace shardd::app

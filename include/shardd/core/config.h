@@ -1,0 +1,127 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "shardd/core/status.h"
+
+namespace shardd {
+
+// Every setting of shardd, with its default. docs/operations.md lists each key;
+// src/core/config.cpp holds the schema (type, range, live-reloadable or not).
+struct ServerConfig {
+  std::string name = "shardd";
+  uint32_t io_threads = 0;       // 0: one per core
+  uint32_t logic_threads = 0;    // 0: one per core
+  uint32_t storage_threads = 0;  // 0: 4
+  std::string data_dir = "data";
+  std::string ports_file;  // if set, the bound ports are written here as JSON once listening
+  uint32_t shutdown_deadline_ms = 10000;
+  uint32_t reconnect_after_ms = 5000;
+};
+
+struct LogConfig {
+  std::string format = "human";  // human | json
+  std::string level = "info";    // trace | debug | info | warn | error | critical | off
+  std::map<std::string, std::string> levels;  // module -> level override
+};
+
+struct TlsConfig {
+  std::string cert_file;  // PEM certificate chain
+  std::string key_file;   // PEM private key
+  std::string min_version = "1.2";  // 1.2 | 1.3
+};
+
+struct WsConfig {
+  bool enabled = true;
+  std::string bind = "0.0.0.0";
+  uint32_t port = 7100;
+  bool tls = false;
+  std::string path = "/ws";
+  bool permessage_deflate = false;
+  std::vector<std::string> allowed_origins;  // empty: any origin
+};
+
+struct TcpConfig {
+  bool enabled = true;
+  std::string bind = "0.0.0.0";
+  uint32_t port = 7101;
+  bool tls = false;
+  uint32_t compress_min_bytes = 0;  // 0: never compress outbound frames
+};
+
+struct AdminConfig {
+  bool enabled = true;
+  std::string bind = "127.0.0.1";
+  uint32_t port = 7180;
+  std::string token;                   // required for /admin/* (empty: /admin/* disabled)
+  bool metrics_require_token = false;  // also require the token for /metrics
+};
+
+struct LimitsConfig {
+  uint32_t max_frame_bytes = 64 * 1024;
+  uint32_t handshake_timeout_ms = 5000;
+  uint32_t max_connections = 10000;
+  uint32_t max_connections_per_ip = 64;
+  double rate_per_sec = 50;
+  uint32_t rate_burst = 100;
+  uint32_t rate_strikes_to_close = 50;  // rejected messages within 10 s before closing
+  uint32_t bad_messages_to_close = 10;  // malformed messages within 60 s before closing
+  uint32_t write_queue_bytes = 1024 * 1024;
+  uint32_t write_queue_messages = 4096;
+  uint32_t heartbeat_ms = 5000;
+  uint32_t heartbeat_misses = 3;
+};
+
+struct Config {
+  ServerConfig server;
+  LogConfig log;
+  TlsConfig tls;
+  WsConfig ws;
+  TcpConfig tcp;
+  AdminConfig admin;
+  LimitsConfig limits;
+
+  uint32_t io_thread_count() const;
+  uint32_t logic_thread_count() const;
+  uint32_t storage_thread_count() const;
+};
+
+struct ConfigError {
+  std::string key;     // dotted key, or "" for file-level problems
+  std::string reason;  // human readable, names the expected type or range
+};
+
+// Reads FILE (TOML), applies `overrides` ("section.key=value", applied in
+// order, value parsed as TOML and otherwise taken as a string), validates every
+// key against the schema and cross-checks (TLS files, port clashes).
+// On failure returns a BAD_REQUEST status and fills `errors` with every problem
+// found (not just the first). `out` is only written on success.
+Status load_config(const std::string& path, const std::vector<std::string>& overrides, Config* out,
+                   std::vector<ConfigError>* errors);
+
+// Same as load_config but from TOML text (tests, embedded defaults).
+Status parse_config(std::string_view toml_text, const std::string& source_name,
+                    const std::vector<std::string>& overrides, Config* out,
+                    std::vector<ConfigError>* errors);
+
+// The effective configuration as TOML, every key present.
+std::string render_config(const Config& config);
+
+// Differences between two configurations, as "key: old -> new".
+struct ConfigDiff {
+  std::vector<std::string> live;             // applied by SIGHUP without restart
+  std::vector<std::string> restart_required; // only take effect after a restart
+};
+ConfigDiff diff_config(const Config& before, const Config& after);
+
+// `running` with every live-reloadable key taken from `fresh` (what SIGHUP
+// applies); keys that need a restart keep their running values.
+Config merge_live(const Config& running, const Config& fresh);
+
+// Known module names for log.levels.
+const std::vector<std::string>& log_modules();
+
+}  // namespace shardd

@@ -1,0 +1,110 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "shardd/core/metrics.h"
+#include "shardd/core/status.h"
+#include "shardd/gateway/session.h"
+#include "shardd/net/codec/message.h"
+
+namespace shardd::gateway {
+
+class SessionImpl;
+struct Route;
+
+// One client request being handled. Move-only; the handler (or whoever it is
+// moved to) must answer exactly once with ok() or fail(); destroying an
+// unanswered Request answers INTERNAL ("no reply") so a client never hangs.
+//
+// Thread-safety: a Request may be moved to and answered from any thread; the
+// answer is encoded on the answering thread and sent on the session's executor.
+class Request {
+ public:
+  Request(std::shared_ptr<SessionImpl> session, const Route* route, uint64_t rid,
+          net::Encoding encoding, nlohmann::json d);
+  Request(Request&&) noexcept;
+  Request& operator=(Request&&) = delete;
+  Request(const Request&) = delete;
+  ~Request();
+
+  const std::string& op() const;
+  uint64_t rid() const { return rid_; }
+  nlohmann::json& d() { return d_; }
+  // The session that sent the request. REQUIRES: only use its non-thread-safe
+  // methods on its executor.
+  Session& session();
+  std::shared_ptr<Session> session_ptr();
+
+  void ok(const nlohmann::json& d = nlohmann::json::object());
+  // `extra` (object or null) adds members to err, e.g. retry_after_ms.
+  void fail(ErrorCode code, std::string_view msg, const nlohmann::json* extra = nullptr);
+  void fail(const Status& status) { fail(status.code(), status.message()); }
+  bool answered() const { return session_ == nullptr; }
+
+ private:
+  void send(net::OutFrame&& frame, ErrorCode code);
+
+  std::shared_ptr<SessionImpl> session_;  // null once answered
+  const Route* route_;
+  uint64_t rid_;
+  net::Encoding encoding_;
+  nlohmann::json d_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+using Handler = std::function<void(Request&&)>;
+
+struct RouteOptions {
+  // sys.* and the login ops run without authentication; everything else
+  // answers UNAUTHORIZED until the session is authenticated.
+  bool requires_auth = true;
+  // Where the handler runs. Unset: inline on the session's io thread, for
+  // handlers that only touch the session and never block. Set: posted to this
+  // executor (the strand that owns the service's state).
+  std::optional<boost::asio::any_io_executor> executor;
+};
+
+struct Route {
+  std::string op;
+  RouteOptions options;
+  Handler handler;
+  metrics::Counter* in = nullptr;
+  metrics::Counter* out = nullptr;
+  metrics::Histogram* latency = nullptr;
+};
+
+// op name -> handler. Routes are added while the server is assembled and are
+// immutable afterwards, so find() needs no lock.
+class Router {
+ public:
+  explicit Router(metrics::Registry& metrics);
+
+  // REQUIRES: before the first connection. BAD_REQUEST for an invalid or
+  // duplicate op name.
+  Status add(std::string op, RouteOptions options, Handler handler);
+  const Route* find(std::string_view op) const;
+  // Metrics bucket for requests whose op is not registered ("_unknown").
+  const Route& unknown() const { return unknown_; }
+  size_t size() const { return routes_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  void bind_metrics(Route& r);
+
+  metrics::Registry& metrics_;
+  std::unordered_map<std::string, std::unique_ptr<Route>, Hash, std::equal_to<>> routes_;
+  Route unknown_;
+};
+
+}  // namespace shardd::gateway

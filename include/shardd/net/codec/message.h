@@ -1,0 +1,77 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "shardd/core/error_code.h"
+#include "shardd/core/status.h"
+
+namespace shardd::net {
+
+// How one message body is encoded on the wire. Same envelope either way.
+enum class Encoding : uint8_t { kJson, kMsgpack };
+
+std::string_view encoding_name(Encoding e);
+
+// Largest request id accepted (2^53 - 1, exact in JavaScript numbers).
+inline constexpr uint64_t kMaxRid = (uint64_t{1} << 53) - 1;
+inline constexpr size_t kMaxOpLength = 64;
+inline constexpr size_t kMaxNestingDepth = 32;
+
+// A decoded client request: {"op":"chat.send","rid":7,"d":{...}}.
+struct Request {
+  std::string op;
+  std::optional<uint64_t> rid;  // set when the envelope carried a valid rid
+  nlohmann::json d;             // always an object ({} when absent or null)
+};
+
+// Decodes one request envelope without throwing. Rejects (BAD_REQUEST):
+// invalid JSON/MessagePack, nesting deeper than kMaxNestingDepth, binary
+// values, a non-object envelope, a missing/invalid `op` ([a-z0-9_.], 1..64
+// chars), a missing/invalid `rid` (integer 0..2^53-1), a non-object `d`.
+// On failure `out->rid` is still set when the rid could be read, so the error
+// response can name it. The caller has already checked the size limit.
+Status decode_request(std::string_view bytes, Encoding encoding, Request* out);
+
+// True if `op` is a well-formed op name.
+bool valid_op_name(std::string_view op);
+
+// One encoded outbound message. For a broadcast the body is encoded once and
+// shared: `bytes` then holds only this recipient's envelope head and `tail`
+// closes the envelope. Immutable once queued.
+struct OutFrame {
+  std::string bytes;
+  std::shared_ptr<const std::string> shared;
+  std::string_view tail;  // static storage only
+  Encoding encoding = Encoding::kJson;
+
+  size_t size() const { return bytes.size() + (shared ? shared->size() : 0) + tail.size(); }
+};
+
+// Appends the encoding of `value` (JSON text with invalid UTF-8 replaced, or
+// MessagePack) to `out`. Never throws.
+void encode_value(Encoding encoding, const nlohmann::json& value, std::string* out);
+
+// {"rid":N,"ok":true,"d":<d>}
+void encode_ok(Encoding encoding, uint64_t rid, const nlohmann::json& d, OutFrame* out);
+// {"rid":N|null,"ok":false,"err":{"code":"...","msg":"...", ...extra}}
+// `extra` (may be null) must be an object; its members are added to err.
+void encode_error(Encoding encoding, std::optional<uint64_t> rid, ErrorCode code,
+                  std::string_view msg, const nlohmann::json* extra, OutFrame* out);
+// {"op":"...","seq":N,"d":<d>}. REQUIRES: valid_op_name(op).
+void encode_push(Encoding encoding, std::string_view op, uint64_t seq, const nlohmann::json& d,
+                 OutFrame* out);
+// Same push around a body encoded once for many recipients (see encode_value).
+// REQUIRES: `body` was encoded with the same `encoding`.
+void encode_push_shared(Encoding encoding, std::string_view op, uint64_t seq,
+                        std::shared_ptr<const std::string> body, OutFrame* out);
+
+// Parses an encoded response/push (clients, tests, bench). Throws nothing;
+// returns a discarded value on error.
+nlohmann::json decode_any(std::string_view bytes, Encoding encoding);
+
+}  // namespace shardd::net

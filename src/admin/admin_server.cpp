@@ -1,0 +1,217 @@
+#include "shardd/admin/admin_server.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <future>
+#include <mutex>
+#include <openssl/crypto.h>
+
+#include "shardd/core/log.h"
+#include "shardd/net/listener.h"
+#include "shardd/version.h"
+
+namespace shardd::admin {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Stream = beast::basic_stream<asio::ip::tcp, asio::io_context::executor_type>;
+
+namespace {
+constexpr int kMaxConnections = 64;
+constexpr auto kRequestTimeout = std::chrono::seconds(10);
+
+spdlog::logger& lg() {
+  static spdlog::logger& l = log::get("admin");
+  return l;
+}
+}  // namespace
+
+class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl> {
+ public:
+  Impl(const Config& config, IoPool& io, metrics::Registry& metrics, Hooks hooks)
+      : config_(config.admin), io_(io), metrics_(metrics), hooks_(std::move(hooks)),
+        requests_(metrics.counter("shardd_admin_requests_total", "Admin HTTP requests.")),
+        denied_(metrics.counter("shardd_admin_denied_total",
+                                "Admin HTTP requests refused for a missing or wrong token.")) {}
+
+  Status open() {
+    std::weak_ptr<Impl> weak = shared_from_this();
+    listener_ = std::make_shared<net::Listener>(io_.context(0), io_, "admin",
+                                                [weak](net::Socket s) {
+                                                  if (auto self = weak.lock()) {
+                                                    self->accept(std::move(s));
+                                                  }
+                                                });
+    return listener_->open(config_.bind, static_cast<uint16_t>(config_.port));
+  }
+  void start() {
+    listener_->start();
+    lg().info("admin HTTP on {}:{}", config_.bind, listener_->port());
+  }
+  void stop() {
+    if (!listener_) return;
+    std::promise<void> done;
+    auto fut = done.get_future();
+    asio::post(io_.context(0), [l = listener_, &done] {
+      l->stop();
+      done.set_value();
+    });
+    fut.wait();
+  }
+  void reload(const Config& c) {
+    std::lock_guard lock(mu_);
+    config_.token = c.admin.token;
+    config_.metrics_require_token = c.admin.metrics_require_token;
+  }
+  uint16_t port() const { return listener_ ? listener_->port() : 0; }
+
+  // Answers one request. Runs on the connection's io thread.
+  http::response<http::string_body> handle(const http::request<http::string_body>& req) {
+    requests_.inc();
+    std::string_view target = req.target();
+    std::string_view path = target.substr(0, target.find('?'));
+    auto reply = [&](http::status st, std::string body, const char* type) {
+      http::response<http::string_body> res{st, req.version()};
+      res.set(http::field::server, std::string(kServerName) + "/" + kVersion);
+      res.set(http::field::content_type, type);
+      res.keep_alive(req.keep_alive());
+      res.body() = std::move(body);
+      res.prepare_payload();
+      return res;
+    };
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      return reply(http::status::method_not_allowed, "GET only\n", "text/plain");
+    }
+    if (path == "/healthz") return reply(http::status::ok, "ok\n", "text/plain");
+    if (path == "/readyz") {
+      bool ready = hooks_.ready && hooks_.ready();
+      return reply(ready ? http::status::ok : http::status::service_unavailable,
+                   ready ? "ready\n" : "not ready\n", "text/plain");
+    }
+    bool need_token;
+    std::string token;
+    {
+      std::lock_guard lock(mu_);
+      need_token = config_.metrics_require_token;
+      token = config_.token;
+    }
+    if (path == "/metrics") {
+      if (need_token && !authorized(req, token)) {
+        denied_.inc();
+        return reply(http::status::unauthorized, "token required\n", "text/plain");
+      }
+      return reply(http::status::ok, metrics_.render(), "text/plain; version=0.0.4");
+    }
+    if (path.rfind("/admin/", 0) == 0) {
+      if (token.empty()) {
+        return reply(http::status::forbidden, "admin API disabled: set admin.token\n",
+                     "text/plain");
+      }
+      if (!authorized(req, token)) {
+        denied_.inc();
+        return reply(http::status::unauthorized, "token required\n", "text/plain");
+      }
+      if (path == "/admin/status") {
+        nlohmann::json j = hooks_.status ? hooks_.status() : nlohmann::json::object();
+        return reply(http::status::ok,
+                     j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                     "application/json");
+      }
+    }
+    return reply(http::status::not_found, "not found\n", "text/plain");
+  }
+
+ private:
+  static bool authorized(const http::request<http::string_body>& req, const std::string& token) {
+    if (token.empty()) return false;
+    std::string_view auth = req[http::field::authorization];
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth.size() != kBearer.size() + token.size() || auth.substr(0, kBearer.size()) != kBearer) {
+      return false;
+    }
+    return CRYPTO_memcmp(auth.data() + kBearer.size(), token.data(), token.size()) == 0;
+  }
+
+  void accept(net::Socket s);
+
+  AdminConfig config_;  // token fields guarded by mu_
+  IoPool& io_;
+  metrics::Registry& metrics_;
+  Hooks hooks_;
+  metrics::Counter& requests_;
+  metrics::Counter& denied_;
+  std::mutex mu_;
+  std::shared_ptr<net::Listener> listener_;
+  std::atomic<int> open_{0};
+
+  friend class AdminConnection;
+};
+
+// One keep-alive HTTP connection to the admin endpoint.
+class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
+ public:
+  AdminConnection(std::shared_ptr<AdminServer::Impl> server, net::Socket s)
+      : server_(std::move(server)), stream_(std::move(s)) {}
+  ~AdminConnection() { server_->open_.fetch_sub(1); }
+
+  void run() { do_read(); }
+
+ private:
+  void do_read() {
+    req_ = {};
+    stream_.expires_after(kRequestTimeout);
+    http::async_read(stream_, buf_, req_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
+  }
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      return;
+    }
+    res_ = server_->handle(req_);
+    http::async_write(stream_, res_,
+                      [self = shared_from_this()](beast::error_code wec, std::size_t) {
+                        if (wec) return;
+                        if (!self->res_.keep_alive()) {
+                          beast::error_code ignored;
+                          self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send,
+                                                          ignored);
+                          return;
+                        }
+                        self->do_read();
+                      });
+  }
+
+  std::shared_ptr<AdminServer::Impl> server_;
+  Stream stream_;
+  beast::flat_buffer buf_;
+  http::request<http::string_body> req_;
+  http::response<http::string_body> res_;
+};
+
+void AdminServer::Impl::accept(net::Socket s) {
+  if (open_.fetch_add(1) >= kMaxConnections) {
+    open_.fetch_sub(1);
+    lg().warn("admin: too many connections, dropping one");
+    return;  // socket closes
+  }
+  auto ex = s.get_executor();
+  auto conn = std::make_shared<AdminConnection>(shared_from_this(), std::move(s));
+  asio::post(ex, [conn] { conn->run(); });
+}
+
+AdminServer::AdminServer(const Config& config, IoPool& io, metrics::Registry& metrics, Hooks hooks)
+    : impl_(std::make_shared<Impl>(config, io, metrics, std::move(hooks))) {}
+AdminServer::~AdminServer() = default;
+Status AdminServer::open() { return impl_->open(); }
+void AdminServer::start() { impl_->start(); }
+void AdminServer::stop() { impl_->stop(); }
+void AdminServer::reload(const Config& config) { impl_->reload(config); }
+uint16_t AdminServer::port() const { return impl_->port(); }
+
+}  // namespace shardd::admin

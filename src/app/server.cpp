@@ -1,0 +1,313 @@
+#include "shardd/app/server.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/version.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <openssl/opensslv.h>
+#include <unistd.h>
+
+#include "shardd/admin/admin_server.h"
+#include "shardd/core/config.h"
+#include "shardd/core/io_pool.h"
+#include "shardd/core/log.h"
+#include "shardd/core/metrics.h"
+#include "shardd/core/scheduler.h"
+#include "shardd/core/systemd.h"
+#include "shardd/gateway/gateway.h"
+#include "shardd/net/connection.h"
+#include "shardd/net/net_server.h"
+#include "shardd/version.h"
+
+namespace shardd::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+bool load(const CommandLine& cmd, Config* out) {
+  std::vector<ConfigError> errors;
+  Status st = load_config(cmd.config_path, cmd.overrides, out, &errors);
+  if (st.ok()) return true;
+  for (const auto& e : errors) {
+    std::cerr << "config error: " << (e.key.empty() ? cmd.config_path : e.key) << ": " << e.reason
+              << "\n";
+  }
+  std::cerr << st.message() << "\n";
+  return false;
+}
+
+// Everything one running shardd process owns, in construction order.
+class Server {
+ public:
+  Server(CommandLine cmd, Config config)
+      : cmd_(std::move(cmd)),
+        config_(std::move(config)),
+        io_(config_.io_thread_count(), "io"),
+        logic_(config_.logic_thread_count()),
+        storage_(config_.storage_thread_count()),
+        gateway_(config_, limits_, metrics_),
+        signals_(control_, SIGINT, SIGTERM, SIGHUP),
+        scheduler_(control_.get_executor(), metrics_),
+        drain_timer_(control_) {
+    limits_.apply(config_);
+    metrics::add_process_collector(metrics_);
+    metrics_.gauge("shardd_build_info", "Build information (value 1).",
+                   {{"version", kVersion}})
+        .set(1);
+    metrics_.gauge("shardd_io_threads", "io threads.").set(static_cast<int64_t>(io_.size()));
+    metrics_.gauge("shardd_logic_threads", "Logic pool threads.")
+        .set(config_.logic_thread_count());
+    ready_gauge_ = &metrics_.gauge("shardd_ready", "1 while accepting players.");
+    reloads_ = &metrics_.counter("shardd_config_reloads_total", "SIGHUP reloads applied.");
+    reload_failures_ =
+        &metrics_.counter("shardd_config_reload_failures_total", "SIGHUP reloads rejected.");
+  }
+
+  int run() {
+    auto& lg = log::get("app");
+    lg.info("{} {} starting (io_threads={}, logic_threads={}, storage_threads={})", kServerName,
+            kVersion, io_.size(), config_.logic_thread_count(), config_.storage_thread_count());
+    std::error_code fec;
+    std::filesystem::create_directories(config_.server.data_dir, fec);
+    if (fec) {
+      lg.critical("cannot create data_dir {}: {}", config_.server.data_dir, fec.message());
+      return kExitFailure;
+    }
+
+    net_ = std::make_unique<net::NetServer>(config_, limits_, io_, metrics_,
+                                            gateway_.handler_factory());
+    Status st = net_->open();
+    if (!st.ok()) {
+      lg.critical("{}", st.message());
+      return kExitFailure;
+    }
+    if (config_.admin.enabled) {
+      admin_ = std::make_unique<admin::AdminServer>(
+          config_, io_, metrics_,
+          admin::AdminServer::Hooks{[this] { return ready_.load(); }, [this] { return status(); }});
+      st = admin_->open();
+      if (!st.ok()) {
+        lg.critical("{}", st.message());
+        return kExitFailure;
+      }
+    }
+
+    io_.start();
+    net_->start();
+    if (admin_) admin_->start();
+    write_ports_file();
+    start_watchdog();
+    signals_.async_wait([this](boost::system::error_code ec, int sig) { on_signal(ec, sig); });
+
+    ready_ = true;
+    ready_gauge_->set(1);
+    systemd::notify_ready();
+    systemd::notify_status("serving");
+    lg.info("ready: ws={} tcp={} admin={}", net_->ws_port(), net_->tcp_port(),
+            admin_ ? admin_->port() : 0);
+
+    control_.run();  // until the drain finishes
+
+    lg.info("stopping threads");
+    scheduler_.stop();
+    if (admin_) admin_->stop();
+    io_.stop();
+    io_.join();
+    logic_.join();
+    storage_.join();
+    if (!config_.server.ports_file.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(config_.server.ports_file, ec);
+    }
+    lg.info("stopped");
+    log::flush();
+    return kExitOk;
+  }
+
+ private:
+  nlohmann::json status() {
+    return {{"server", config_.server.name},
+            {"version", kVersion},
+            {"pid", ::getpid()},
+            {"ready", ready_.load()},
+            {"draining", draining_.load()},
+            {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::steady_clock::now() - started_)
+                             .count()},
+            {"sessions", gateway_.session_count()},
+            {"connections", net_ ? net_->live_connections() : 0},
+            {"ports",
+             {{"ws", net_->ws_port()},
+              {"tcp", net_->tcp_port()},
+              {"admin", admin_ ? admin_->port() : 0}}}};
+  }
+
+  void write_ports_file() {
+    const std::string& path = config_.server.ports_file;
+    if (path.empty()) return;
+    nlohmann::json j = {{"ws", net_->ws_port()},
+                        {"tcp", net_->tcp_port()},
+                        {"admin", admin_ ? admin_->port() : 0},
+                        {"pid", ::getpid()}};
+    std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp);
+      out << j.dump() << "\n";
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) log::get("app").error("cannot write ports_file {}: {}", path, ec.message());
+  }
+
+  void on_signal(boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      reload();
+    } else if (!draining_) {
+      begin_drain(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    } else {
+      log::get("app").warn("second stop signal: stopping now without waiting for clients");
+      control_.stop();
+      return;
+    }
+    signals_.async_wait([this](boost::system::error_code e, int s) { on_signal(e, s); });
+  }
+
+  void reload() {
+    auto& lg = log::get("app");
+    systemd::notify_reloading();
+    Config fresh;
+    std::vector<ConfigError> errors;
+    Status st = load_config(cmd_.config_path, cmd_.overrides, &fresh, &errors);
+    if (!st.ok()) {
+      for (const auto& e : errors) lg.error("reload: {}: {}", e.key, e.reason);
+      lg.error("reload rejected ({}); keeping the running configuration", st.message());
+      reload_failures_->inc();
+      systemd::notify_ready();
+      return;
+    }
+    ConfigDiff diff = diff_config(config_, fresh);
+    Config next = merge_live(config_, fresh);
+    st = net_->reload(next);
+    if (!st.ok()) {
+      lg.error("reload rejected: {}; keeping the running configuration", st.message());
+      reload_failures_->inc();
+      systemd::notify_ready();
+      return;
+    }
+    config_ = std::move(next);
+    limits_.apply(config_);
+    log::apply_levels(config_.log);
+    if (admin_) admin_->reload(config_);
+    for (const auto& line : diff.live) lg.info("reload: applied {}", line);
+    for (const auto& line : diff.restart_required) {
+      lg.warn("reload: not applied (needs a restart) {}", line);
+    }
+    if (diff.live.empty() && diff.restart_required.empty()) lg.info("reload: no changes");
+    reloads_->inc();
+    systemd::notify_ready();
+  }
+
+  void begin_drain(const char* why) {
+    auto& lg = log::get("app");
+    draining_ = true;
+    ready_ = false;
+    ready_gauge_->set(0);
+    systemd::notify_stopping();
+    systemd::notify_status("draining");
+    lg.info("{}: draining (deadline {} ms)", why, config_.server.shutdown_deadline_ms);
+    net_->stop_accepting();
+    size_t told = gateway_.drain("server shutting down");
+    lg.info("told {} sessions to reconnect later", told);
+    drain_timer_.expires_after(std::chrono::milliseconds(config_.server.shutdown_deadline_ms));
+    drain_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      log::get("app").warn("drain deadline reached with {} connections open; closing them",
+                           net_->live_connections());
+      control_.stop();
+    });
+    net_->when_drained([this] {
+      asio::post(control_, [this] {
+        log::get("app").info("all connections closed");
+        control_.stop();
+      });
+    });
+  }
+
+  // Pings systemd's watchdog only while every io thread and the logic pool
+  // still run posted work: a wedged thread stops the pings and systemd restarts us.
+  void start_watchdog() {
+    auto interval = systemd::watchdog_interval();
+    if (!interval) return;
+    auto half = std::chrono::duration_cast<std::chrono::milliseconds>(*interval / 2);
+    if (half.count() < 10) half = std::chrono::milliseconds(10);
+    log::get("app").info("systemd watchdog every {} ms", half.count());
+    scheduler_.every("watchdog", half, [this] {
+      if (probes_pending_.load() == 0) systemd::notify_watchdog();
+      else log::get("app").warn("watchdog: {} thread probes outstanding", probes_pending_.load());
+      probes_pending_.store(static_cast<int>(io_.size()) + 1);
+      for (size_t i = 0; i < io_.size(); ++i) {
+        asio::post(io_.context(i), [this] { probes_pending_.fetch_sub(1); });
+      }
+      asio::post(logic_, [this] { probes_pending_.fetch_sub(1); });
+      return Status::Ok();
+    });
+  }
+
+  CommandLine cmd_;
+  Config config_;  // only touched on the control (main) thread after start
+  net::LiveLimits limits_;
+  metrics::Registry metrics_;
+  IoPool io_;
+  asio::thread_pool logic_;
+  asio::thread_pool storage_;
+  gateway::Gateway gateway_;
+  std::unique_ptr<net::NetServer> net_;
+  std::unique_ptr<admin::AdminServer> admin_;
+
+  asio::io_context control_{1};
+  asio::signal_set signals_;
+  Scheduler scheduler_;
+  asio::steady_timer drain_timer_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<int> probes_pending_{0};
+  metrics::Gauge* ready_gauge_ = nullptr;
+  metrics::Counter* reloads_ = nullptr;
+  metrics::Counter* reload_failures_ = nullptr;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+int run_server(const CommandLine& cmd) {
+  Config config;
+  if (!load(cmd, &config)) return kExitConfigError;
+  log::init(config.log);
+  Server server(cmd, std::move(config));
+  return server.run();
+}
+
+int check_config(const CommandLine& cmd) {
+  Config config;
+  if (!load(cmd, &config)) return kExitConfigError;
+  std::cout << "# effective configuration of " << cmd.config_path << " (valid)\n"
+            << render_config(config);
+  return kExitOk;
+}
+
+int print_version() {
+  std::cout << kServerName << " " << kVersion << "\n"
+            << "  boost " << BOOST_VERSION / 100000 << "." << BOOST_VERSION / 100 % 1000 << "."
+            << BOOST_VERSION % 100 << ", " << OPENSSL_VERSION_TEXT << ", g++ " << __VERSION__
+            << "\n";
+  return kExitOk;
+}
+
+}  // namespace shardd::app

@@ -1,0 +1,533 @@
+#include "shardd/core/config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+namespace shardd {
+namespace {
+
+enum class Kind { kBool, kUint, kDouble, kString, kStringList, kLevelMap };
+
+// One configurable key. `ref` returns the address of the member, whose type is
+// implied by `kind` (bool, uint32_t, double, std::string, vector<string>,
+// map<string,string>).
+struct Field {
+  std::string key;
+  Kind kind;
+  double lo;
+  double hi;
+  bool live;  // takes effect on SIGHUP without restart
+  std::vector<std::string> choices;
+  void* (*ref)(Config&);
+};
+
+#define SHARDD_FIELD(key, kind, member, lo, hi, live, ...) \
+  Field { key, kind, lo, hi, live, {__VA_ARGS__}, [](Config& c) -> void* { return &c.member; } }
+
+constexpr double kU32Max = 4294967295.0;
+const std::vector<std::string> kLevels = {"trace", "debug", "info",    "warn",
+                                          "error", "critical", "off"};
+
+const std::vector<Field>& schema() {
+  static const std::vector<Field> fields = {
+      SHARDD_FIELD("server.name", Kind::kString, server.name, 1, 64, false),
+      SHARDD_FIELD("server.io_threads", Kind::kUint, server.io_threads, 0, 256, false),
+      SHARDD_FIELD("server.logic_threads", Kind::kUint, server.logic_threads, 0, 256, false),
+      SHARDD_FIELD("server.storage_threads", Kind::kUint, server.storage_threads, 0, 256, false),
+      SHARDD_FIELD("server.data_dir", Kind::kString, server.data_dir, 1, 4096, false),
+      SHARDD_FIELD("server.ports_file", Kind::kString, server.ports_file, 0, 4096, false),
+      SHARDD_FIELD("server.shutdown_deadline_ms", Kind::kUint, server.shutdown_deadline_ms, 100,
+                   600000, true),
+      SHARDD_FIELD("server.reconnect_after_ms", Kind::kUint, server.reconnect_after_ms, 0, 3600000,
+                   true),
+
+      SHARDD_FIELD("log.format", Kind::kString, log.format, 0, 0, false, "human", "json"),
+      SHARDD_FIELD("log.level", Kind::kString, log.level, 0, 0, true, "trace", "debug", "info",
+                   "warn", "error", "critical", "off"),
+      SHARDD_FIELD("log.levels", Kind::kLevelMap, log.levels, 0, 0, true),
+
+      SHARDD_FIELD("tls.cert_file", Kind::kString, tls.cert_file, 0, 4096, false),
+      SHARDD_FIELD("tls.key_file", Kind::kString, tls.key_file, 0, 4096, false),
+      SHARDD_FIELD("tls.min_version", Kind::kString, tls.min_version, 0, 0, false, "1.2", "1.3"),
+
+      SHARDD_FIELD("ws.enabled", Kind::kBool, ws.enabled, 0, 0, false),
+      SHARDD_FIELD("ws.bind", Kind::kString, ws.bind, 1, 255, false),
+      SHARDD_FIELD("ws.port", Kind::kUint, ws.port, 0, 65535, false),
+      SHARDD_FIELD("ws.tls", Kind::kBool, ws.tls, 0, 0, false),
+      SHARDD_FIELD("ws.path", Kind::kString, ws.path, 1, 255, false),
+      SHARDD_FIELD("ws.permessage_deflate", Kind::kBool, ws.permessage_deflate, 0, 0, false),
+      SHARDD_FIELD("ws.allowed_origins", Kind::kStringList, ws.allowed_origins, 0, 256, true),
+
+      SHARDD_FIELD("tcp.enabled", Kind::kBool, tcp.enabled, 0, 0, false),
+      SHARDD_FIELD("tcp.bind", Kind::kString, tcp.bind, 1, 255, false),
+      SHARDD_FIELD("tcp.port", Kind::kUint, tcp.port, 0, 65535, false),
+      SHARDD_FIELD("tcp.tls", Kind::kBool, tcp.tls, 0, 0, false),
+      SHARDD_FIELD("tcp.compress_min_bytes", Kind::kUint, tcp.compress_min_bytes, 0, kU32Max,
+                   true),
+
+      SHARDD_FIELD("admin.enabled", Kind::kBool, admin.enabled, 0, 0, false),
+      SHARDD_FIELD("admin.bind", Kind::kString, admin.bind, 1, 255, false),
+      SHARDD_FIELD("admin.port", Kind::kUint, admin.port, 0, 65535, false),
+      SHARDD_FIELD("admin.token", Kind::kString, admin.token, 0, 256, true),
+      SHARDD_FIELD("admin.metrics_require_token", Kind::kBool, admin.metrics_require_token, 0, 0,
+                   true),
+
+      SHARDD_FIELD("limits.max_frame_bytes", Kind::kUint, limits.max_frame_bytes, 256,
+                   64 * 1024 * 1024, true),
+      SHARDD_FIELD("limits.handshake_timeout_ms", Kind::kUint, limits.handshake_timeout_ms, 100,
+                   120000, true),
+      SHARDD_FIELD("limits.max_connections", Kind::kUint, limits.max_connections, 1, 10000000,
+                   true),
+      SHARDD_FIELD("limits.max_connections_per_ip", Kind::kUint, limits.max_connections_per_ip, 1,
+                   10000000, true),
+      SHARDD_FIELD("limits.rate_per_sec", Kind::kDouble, limits.rate_per_sec, 0.1, 1e6, true),
+      SHARDD_FIELD("limits.rate_burst", Kind::kUint, limits.rate_burst, 1, 1000000, true),
+      SHARDD_FIELD("limits.rate_strikes_to_close", Kind::kUint, limits.rate_strikes_to_close, 1,
+                   1000000, true),
+      SHARDD_FIELD("limits.bad_messages_to_close", Kind::kUint, limits.bad_messages_to_close, 1,
+                   1000000, true),
+      SHARDD_FIELD("limits.write_queue_bytes", Kind::kUint, limits.write_queue_bytes, 4096,
+                   1024.0 * 1024 * 1024, true),
+      SHARDD_FIELD("limits.write_queue_messages", Kind::kUint, limits.write_queue_messages, 16,
+                   10000000, true),
+      SHARDD_FIELD("limits.heartbeat_ms", Kind::kUint, limits.heartbeat_ms, 100, 3600000, true),
+      SHARDD_FIELD("limits.heartbeat_misses", Kind::kUint, limits.heartbeat_misses, 1, 100, true),
+  };
+  return fields;
+}
+
+#undef SHARDD_FIELD
+
+const Field* find_field(std::string_view key) {
+  for (const Field& f : schema()) {
+    if (f.key == key) return &f;
+  }
+  return nullptr;
+}
+
+bool is_section_prefix(std::string_view prefix) {
+  for (const Field& f : schema()) {
+    if (f.key.size() > prefix.size() && f.key.compare(0, prefix.size(), prefix) == 0 &&
+        f.key[prefix.size()] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string where(const toml::node& n) {
+  const auto& src = n.source();
+  if (src.begin.line == 0) return "";
+  return " (line " + std::to_string(src.begin.line) + ")";
+}
+
+std::string fmt_num(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v))) {
+    return std::to_string(static_cast<int64_t>(v));
+  }
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+class Loader {
+ public:
+  Loader(Config* cfg, std::vector<ConfigError>* errors) : cfg_(cfg), errors_(errors) {}
+
+  void walk(const toml::table& table, const std::string& prefix) {
+    for (const auto& [k, node] : table) {
+      std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+      if (const Field* f = find_field(key)) {
+        set(*f, node);
+      } else if (node.is_table() && is_section_prefix(key)) {
+        walk(*node.as_table(), key);
+      } else if (is_section_prefix(key)) {
+        fail(key, "expected a table [" + key + "]" + where(node));
+      } else {
+        fail(key, "unknown key" + where(node));
+      }
+    }
+  }
+
+ private:
+  void fail(const std::string& key, std::string reason) {
+    errors_->push_back({key, std::move(reason)});
+  }
+
+  void set(const Field& f, const toml::node& node) {
+    void* p = f.ref(*cfg_);
+    switch (f.kind) {
+      case Kind::kBool:
+        if (!node.is_boolean()) return fail(f.key, "expected true or false" + where(node));
+        *static_cast<bool*>(p) = node.as_boolean()->get();
+        return;
+      case Kind::kUint: {
+        if (!node.is_integer()) return fail(f.key, "expected an integer" + where(node));
+        int64_t v = node.as_integer()->get();
+        if (static_cast<double>(v) < f.lo || static_cast<double>(v) > f.hi) {
+          return fail(f.key, "out of range: " + std::to_string(v) + " not in [" + fmt_num(f.lo) +
+                                 ", " + fmt_num(f.hi) + "]" + where(node));
+        }
+        *static_cast<uint32_t*>(p) = static_cast<uint32_t>(v);
+        return;
+      }
+      case Kind::kDouble: {
+        double v;
+        if (node.is_integer()) {
+          v = static_cast<double>(node.as_integer()->get());
+        } else if (node.is_floating_point()) {
+          v = node.as_floating_point()->get();
+        } else {
+          return fail(f.key, "expected a number" + where(node));
+        }
+        if (!(v >= f.lo && v <= f.hi)) {
+          return fail(f.key, "out of range: " + fmt_num(v) + " not in [" + fmt_num(f.lo) + ", " +
+                                 fmt_num(f.hi) + "]" + where(node));
+        }
+        *static_cast<double*>(p) = v;
+        return;
+      }
+      case Kind::kString: {
+        if (!node.is_string()) return fail(f.key, "expected a string" + where(node));
+        const std::string& v = node.as_string()->get();
+        if (!check_string(f, v, node)) return;
+        *static_cast<std::string*>(p) = v;
+        return;
+      }
+      case Kind::kStringList: {
+        if (!node.is_array()) return fail(f.key, "expected an array of strings" + where(node));
+        const toml::array& arr = *node.as_array();
+        if (arr.size() > f.hi) {
+          return fail(f.key, "too many entries (max " + fmt_num(f.hi) + ")" + where(node));
+        }
+        std::vector<std::string> out;
+        for (const auto& el : arr) {
+          if (!el.is_string()) return fail(f.key, "expected an array of strings" + where(el));
+          out.push_back(el.as_string()->get());
+        }
+        *static_cast<std::vector<std::string>*>(p) = std::move(out);
+        return;
+      }
+      case Kind::kLevelMap: {
+        if (!node.is_table()) {
+          return fail(f.key, "expected a table of module = \"level\"" + where(node));
+        }
+        auto& out = *static_cast<std::map<std::string, std::string>*>(p);
+        for (const auto& [mk, mv] : *node.as_table()) {
+          std::string key = f.key + "." + std::string(mk.str());
+          const auto& mods = log_modules();
+          if (std::find(mods.begin(), mods.end(), mk.str()) == mods.end()) {
+            fail(key, "unknown module" + where(mv));
+            continue;
+          }
+          if (!mv.is_string() ||
+              std::find(kLevels.begin(), kLevels.end(), mv.as_string()->get()) == kLevels.end()) {
+            fail(key, "expected one of trace, debug, info, warn, error, critical, off" + where(mv));
+            continue;
+          }
+          out[std::string(mk.str())] = mv.as_string()->get();
+        }
+        return;
+      }
+    }
+  }
+
+  bool check_string(const Field& f, const std::string& v, const toml::node& node) {
+    if (!f.choices.empty()) {
+      if (std::find(f.choices.begin(), f.choices.end(), v) == f.choices.end()) {
+        std::string list;
+        for (const auto& c : f.choices) list += (list.empty() ? "" : ", ") + c;
+        fail(f.key, "\"" + v + "\" is not one of " + list + where(node));
+        return false;
+      }
+      return true;
+    }
+    if (v.size() < f.lo || v.size() > f.hi) {
+      fail(f.key, "length " + std::to_string(v.size()) + " not in [" + fmt_num(f.lo) + ", " +
+                      fmt_num(f.hi) + "]" + where(node));
+      return false;
+    }
+    return true;
+  }
+
+  Config* cfg_;
+  std::vector<ConfigError>* errors_;
+};
+
+// Inserts `--set key=value` into the parsed document, creating tables on the way.
+void apply_override(toml::table& root, const std::string& item, std::vector<ConfigError>* errors) {
+  auto eq = item.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    errors->push_back({item, "override must look like section.key=value"});
+    return;
+  }
+  std::string key = item.substr(0, eq);
+  std::string raw = item.substr(eq + 1);
+  const Field* field = find_field(key);
+  bool level_entry = key.rfind("log.levels.", 0) == 0 && key.size() > 11;
+  if (!field && !level_entry) {
+    errors->push_back({key, "unknown key (in --set)"});
+    return;
+  }
+  // Parse the value as TOML; if that fails (bare words) or a string is wanted,
+  // take the raw text as a string.
+  toml::table parsed;
+  bool parsed_ok = true;
+  try {
+    parsed = toml::parse("v = " + raw);
+  } catch (const toml::parse_error&) {
+    parsed_ok = false;
+  }
+  bool want_string = level_entry || (field && field->kind == Kind::kString);
+  bool want_list = field && field->kind == Kind::kStringList;
+
+  // Walk/create parent tables.
+  toml::table* t = &root;
+  size_t start = 0;
+  for (;;) {
+    size_t dot = key.find('.', start);
+    if (dot == std::string::npos) break;
+    std::string part = key.substr(start, dot - start);
+    toml::node* child = t->get(part);
+    if (!child) {
+      t->insert(part, toml::table{});
+      child = t->get(part);
+    }
+    if (!child->is_table()) {
+      errors->push_back({key, "cannot override inside a non-table value"});
+      return;
+    }
+    t = child->as_table();
+    start = dot + 1;
+  }
+  std::string leaf = key.substr(start);
+  if (parsed_ok && parsed.contains("v") && !(want_string && !parsed["v"].is_string())) {
+    t->insert_or_assign(leaf, *parsed.get("v"));
+  } else if (want_list) {
+    toml::array arr;
+    std::stringstream ss(raw);
+    std::string part;
+    while (std::getline(ss, part, ',')) {
+      if (!part.empty()) arr.push_back(part);
+    }
+    t->insert_or_assign(leaf, std::move(arr));
+  } else {
+    t->insert_or_assign(leaf, raw);
+  }
+}
+
+bool file_readable(const std::string& path) { return access(path.c_str(), R_OK) == 0; }
+
+void cross_check(const Config& c, std::vector<ConfigError>* errors) {
+  bool any_tls = (c.ws.enabled && c.ws.tls) || (c.tcp.enabled && c.tcp.tls);
+  if (any_tls) {
+    if (c.tls.cert_file.empty()) {
+      errors->push_back({"tls.cert_file", "required because ws.tls or tcp.tls is on"});
+    } else if (!file_readable(c.tls.cert_file)) {
+      errors->push_back({"tls.cert_file", "cannot read " + c.tls.cert_file});
+    }
+    if (c.tls.key_file.empty()) {
+      errors->push_back({"tls.key_file", "required because ws.tls or tcp.tls is on"});
+    } else if (!file_readable(c.tls.key_file)) {
+      errors->push_back({"tls.key_file", "cannot read " + c.tls.key_file});
+    }
+  }
+  struct L {
+    const char* name;
+    bool on;
+    const std::string& bind;
+    uint32_t port;
+  };
+  L ls[] = {{"ws.port", c.ws.enabled, c.ws.bind, c.ws.port},
+            {"tcp.port", c.tcp.enabled, c.tcp.bind, c.tcp.port},
+            {"admin.port", c.admin.enabled, c.admin.bind, c.admin.port}};
+  for (size_t i = 0; i < 3; ++i) {
+    for (size_t j = i + 1; j < 3; ++j) {
+      if (ls[i].on && ls[j].on && ls[i].port != 0 && ls[i].port == ls[j].port) {
+        errors->push_back({ls[j].name, "clashes with " + std::string(ls[i].name) + " (" +
+                                           std::to_string(ls[i].port) + ")"});
+      }
+    }
+  }
+  if (!c.ws.path.empty() && c.ws.path[0] != '/') {
+    errors->push_back({"ws.path", "must start with '/'"});
+  }
+  if (c.limits.rate_burst < c.limits.rate_per_sec / 100) {
+    errors->push_back({"limits.rate_burst", "too small for limits.rate_per_sec"});
+  }
+}
+
+toml::table to_toml(const Config& cfg) {
+  Config copy = cfg;
+  toml::table root;
+  for (const Field& f : schema()) {
+    auto dot = f.key.find('.');
+    std::string section = f.key.substr(0, dot);
+    std::string leaf = f.key.substr(dot + 1);
+    if (!root.contains(section)) root.insert(section, toml::table{});
+    toml::table& t = *root.get(section)->as_table();
+    void* p = f.ref(copy);
+    switch (f.kind) {
+      case Kind::kBool:
+        t.insert(leaf, *static_cast<bool*>(p));
+        break;
+      case Kind::kUint:
+        t.insert(leaf, static_cast<int64_t>(*static_cast<uint32_t*>(p)));
+        break;
+      case Kind::kDouble:
+        t.insert(leaf, *static_cast<double*>(p));
+        break;
+      case Kind::kString:
+        t.insert(leaf, *static_cast<std::string*>(p));
+        break;
+      case Kind::kStringList: {
+        toml::array arr;
+        for (const auto& s : *static_cast<std::vector<std::string>*>(p)) arr.push_back(s);
+        t.insert(leaf, std::move(arr));
+        break;
+      }
+      case Kind::kLevelMap: {
+        toml::table m;
+        for (const auto& [k, v] : *static_cast<std::map<std::string, std::string>*>(p)) {
+          m.insert(k, v);
+        }
+        t.insert(leaf, std::move(m));
+        break;
+      }
+    }
+  }
+  return root;
+}
+
+std::string node_text(const toml::node* n) {
+  if (!n) return "(unset)";
+  std::ostringstream os;
+  n->visit([&os](const auto& v) { os << v; });
+  return os.str();
+}
+
+Status finish(toml::table& doc, const std::string& source, const std::vector<std::string>& overrides,
+              Config* out, std::vector<ConfigError>* errors) {
+  for (const auto& o : overrides) apply_override(doc, o, errors);
+  Config cfg;
+  Loader loader(&cfg, errors);
+  loader.walk(doc, "");
+  if (errors->empty()) cross_check(cfg, errors);
+  if (!errors->empty()) {
+    return Status::BadRequest(source + ": " + std::to_string(errors->size()) +
+                              " configuration error(s)");
+  }
+  *out = std::move(cfg);
+  return Status::Ok();
+}
+
+}  // namespace
+
+uint32_t Config::io_thread_count() const {
+  if (server.io_threads) return server.io_threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+uint32_t Config::logic_thread_count() const {
+  if (server.logic_threads) return server.logic_threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+uint32_t Config::storage_thread_count() const {
+  return server.storage_threads ? server.storage_threads : 4;
+}
+
+const std::vector<std::string>& log_modules() {
+  static const std::vector<std::string> mods = {"core",  "net",   "gateway", "admin",
+                                                "app",   "store", "account", "lobby",
+                                                "chat",  "world", "ladder",  "economy"};
+  return mods;
+}
+
+Status parse_config(std::string_view text, const std::string& source_name,
+                    const std::vector<std::string>& overrides, Config* out,
+                    std::vector<ConfigError>* errors) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    errors->push_back({"", std::string(e.description()) + " (line " +
+                               std::to_string(e.source().begin.line) + ", column " +
+                               std::to_string(e.source().begin.column) + ")"});
+    return Status::BadRequest(source_name + ": not valid TOML");
+  }
+  return finish(doc, source_name, overrides, out, errors);
+}
+
+Status load_config(const std::string& path, const std::vector<std::string>& overrides, Config* out,
+                   std::vector<ConfigError>* errors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    errors->push_back({"", "cannot open " + path});
+    return Status::BadRequest("cannot open config file " + path);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path, overrides, out, errors);
+}
+
+std::string render_config(const Config& config) {
+  Config shown = config;
+  if (!shown.admin.token.empty()) shown.admin.token = "(set, hidden)";
+  std::ostringstream os;
+  os << toml::toml_formatter(to_toml(shown)) << "\n";
+  return os.str();
+}
+
+ConfigDiff diff_config(const Config& before, const Config& after) {
+  ConfigDiff diff;
+  toml::table a = to_toml(before);
+  toml::table b = to_toml(after);
+  for (const Field& f : schema()) {
+    const toml::node* na = a.at_path(f.key).node();
+    const toml::node* nb = b.at_path(f.key).node();
+    std::string ta = node_text(na), tb = node_text(nb);
+    if (ta == tb) continue;
+    std::string line = f.key + ": " + ta + " -> " + tb;
+    (f.live ? diff.live : diff.restart_required).push_back(std::move(line));
+  }
+  return diff;
+}
+
+Config merge_live(const Config& running, const Config& fresh) {
+  Config out = running;
+  Config src = fresh;
+  for (const Field& f : schema()) {
+    if (!f.live) continue;
+    void* to = f.ref(out);
+    void* from = f.ref(src);
+    switch (f.kind) {
+      case Kind::kBool:
+        *static_cast<bool*>(to) = *static_cast<bool*>(from);
+        break;
+      case Kind::kUint:
+        *static_cast<uint32_t*>(to) = *static_cast<uint32_t*>(from);
+        break;
+      case Kind::kDouble:
+        *static_cast<double*>(to) = *static_cast<double*>(from);
+        break;
+      case Kind::kString:
+        *static_cast<std::string*>(to) = *static_cast<std::string*>(from);
+        break;
+      case Kind::kStringList:
+        *static_cast<std::vector<std::string>*>(to) =
+            *static_cast<std::vector<std::string>*>(from);
+        break;
+      case Kind::kLevelMap:
+        *static_cast<std::map<std::string, std::string>*>(to) =
+            *static_cast<std::map<std::string, std::string>*>(from);
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace shardd

@@ -1,0 +1,51 @@
+#include "shardd/core/io_pool.h"
+
+#include <pthread.h>
+
+namespace shardd {
+
+void set_thread_name(const std::string& name) {
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+}
+
+IoPool::IoPool(size_t threads, std::string name) : name_(std::move(name)) {
+  for (size_t i = 0; i < threads; ++i) {
+    contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
+    guards_.emplace_back(contexts_.back()->get_executor());
+  }
+}
+
+IoPool::~IoPool() {
+  stop();
+  join();
+}
+
+void IoPool::start() {
+  for (size_t i = 0; i < contexts_.size(); ++i) {
+    threads_.emplace_back([this, i] {
+      set_thread_name(name_ + "-" + std::to_string(i));
+      contexts_[i]->run();
+    });
+  }
+}
+
+void IoPool::release_work() {
+  for (auto& g : guards_) g.reset();
+}
+
+void IoPool::stop() {
+  for (auto& c : contexts_) c->stop();
+}
+
+void IoPool::join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+boost::asio::io_context& IoPool::next() {
+  return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+}
+
+}  // namespace shardd

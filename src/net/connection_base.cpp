@@ -1,0 +1,264 @@
+#include <boost/asio/post.hpp>
+
+#include "net/internal.h"
+
+namespace shardd::net {
+
+std::string_view transport_name(Transport t, bool tls) {
+  if (t == Transport::kWs) return tls ? "wss" : "ws";
+  return tls ? "tls" : "tcp";
+}
+
+uint16_t ws_close_code(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kShuttingDown:
+      return 1001;  // going away
+    case ErrorCode::kTooLarge:
+      return 1009;
+    case ErrorCode::kHeartbeatTimeout:
+      return 4000;
+    case ErrorCode::kRateLimited:
+      return 4001;
+    case ErrorCode::kProtocolError:
+    case ErrorCode::kBadRequest:
+      return 4002;
+    case ErrorCode::kSlowConsumer:
+      return 4003;
+    case ErrorCode::kForbidden:
+    case ErrorCode::kUnauthorized:
+      return 4004;
+    case ErrorCode::kTooManyConnections:
+      return 4005;
+    case ErrorCode::kInternal:
+      return 1011;
+    default:
+      return 1000;
+  }
+}
+
+void LiveLimits::apply(const Config& c) {
+  const auto& l = c.limits;
+  auto r = std::memory_order_relaxed;
+  max_frame_bytes.store(l.max_frame_bytes, r);
+  handshake_timeout_ms.store(l.handshake_timeout_ms, r);
+  max_connections.store(l.max_connections, r);
+  max_connections_per_ip.store(l.max_connections_per_ip, r);
+  rate_per_sec.store(l.rate_per_sec, r);
+  rate_burst.store(l.rate_burst, r);
+  rate_strikes_to_close.store(l.rate_strikes_to_close, r);
+  bad_messages_to_close.store(l.bad_messages_to_close, r);
+  write_queue_bytes.store(l.write_queue_bytes, r);
+  write_queue_messages.store(l.write_queue_messages, r);
+  heartbeat_ms.store(l.heartbeat_ms, r);
+  heartbeat_misses.store(l.heartbeat_misses, r);
+  compress_min_bytes.store(c.tcp.compress_min_bytes, r);
+  reconnect_after_ms.store(c.server.reconnect_after_ms, r);
+}
+
+std::optional<ConnectionLimiter::Slot> ConnectionLimiter::try_acquire(const std::string& ip,
+                                                                      const char** reason) {
+  std::lock_guard lock(mu_);
+  if (total_ >= limits_.max_connections.load(std::memory_order_relaxed)) {
+    *reason = "max_connections";
+    return std::nullopt;
+  }
+  uint32_t& n = per_ip_[ip];
+  if (n >= limits_.max_connections_per_ip.load(std::memory_order_relaxed)) {
+    if (n == 0) per_ip_.erase(ip);
+    *reason = "max_connections_per_ip";
+    return std::nullopt;
+  }
+  ++n;
+  ++total_;
+  return Slot(shared_from_this(), ip);
+}
+
+void ConnectionLimiter::release(const std::string& ip) {
+  std::lock_guard lock(mu_);
+  --total_;
+  auto it = per_ip_.find(ip);
+  if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+}
+
+size_t ConnectionLimiter::open() const {
+  std::lock_guard lock(mu_);
+  return total_;
+}
+
+bool ConnectionLimiter::begin_refusal() {
+  std::lock_guard lock(mu_);
+  if (refusing_ >= 1024) return false;
+  ++refusing_;
+  return true;
+}
+
+void ConnectionLimiter::end_refusal() {
+  std::lock_guard lock(mu_);
+  --refusing_;
+}
+
+TransportMetrics::TransportMetrics(metrics::Registry& r, std::string_view transport)
+    : open(r.gauge("shardd_connections", "Open client connections.",
+                   {{"transport", std::string(transport)}})),
+      accepted(r.counter("shardd_connections_accepted_total", "Accepted client connections.",
+                         {{"transport", std::string(transport)}})),
+      refused_limit(r.counter("shardd_connections_refused_total",
+                              "Connections refused by max_connections/max_connections_per_ip.",
+                              {{"transport", std::string(transport)}})),
+      handshake_failed(r.counter("shardd_handshake_failures_total",
+                                 "Connections that failed or timed out in the handshake.",
+                                 {{"transport", std::string(transport)}})),
+      bytes_in(r.counter("shardd_bytes_in_total", "Payload bytes received.",
+                         {{"transport", std::string(transport)}})),
+      bytes_out(r.counter("shardd_bytes_out_total", "Bytes written.",
+                          {{"transport", std::string(transport)}})),
+      frames_in(r.counter("shardd_frames_in_total", "Messages received.",
+                          {{"transport", std::string(transport)}})),
+      frames_out(r.counter("shardd_frames_out_total", "Messages written.",
+                           {{"transport", std::string(transport)}})),
+      slow_consumer(r.counter("shardd_slow_consumer_disconnects_total",
+                              "Connections dropped because their write queue was full.",
+                              {{"transport", std::string(transport)}})),
+      too_large(r.counter("shardd_too_large_total", "Inbound messages over max_frame_bytes.",
+                          {{"transport", std::string(transport)}})) {}
+
+ConnectionBase::ConnectionBase(NetShared& shared, TransportMetrics& metrics,
+                               ConnectionLimiter::Slot slot, Transport t, bool tls,
+                               std::string ip, uint16_t port, Executor ex)
+    : Connection(shared.next_id.fetch_add(1, std::memory_order_relaxed), t, tls, std::move(ip),
+                 port, ex),
+      shared_(shared),
+      metrics_(metrics),
+      slot_(std::move(slot)),
+      timer_(ex) {
+  metrics_.open.add(1);
+  shared_.live_connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+ConnectionBase::~ConnectionBase() {
+  metrics_.open.add(-1);
+  shared_.connection_gone();
+}
+
+void ConnectionBase::open_session() {
+  state_ = State::kOpen;
+  touch();
+  handler_ = shared_.factory(shared_from_this());
+  if (state_ == State::kOpen) arm_idle();
+}
+
+bool ConnectionBase::send(OutFrame&& frame) {
+  if (state_ != State::kOpen && state_ != State::kClosing) return false;
+  if (close_started_) return false;
+  const auto& lim = shared_.limits;
+  size_t n = frame.size();
+  if (queued_bytes_ + n > lim.write_queue_bytes.load(std::memory_order_relaxed) ||
+      pending_.size() + inflight_.size() >= lim.write_queue_messages.load(std::memory_order_relaxed)) {
+    metrics_.slow_consumer.inc();
+    abort("slow consumer: write queue full (" + std::to_string(queued_bytes_) + " bytes, " +
+          std::to_string(pending_.size() + inflight_.size()) + " messages)");
+    return false;
+  }
+  prepare_frame(frame);
+  queued_bytes_ += frame.size();
+  pending_.push_back(std::move(frame));
+  maybe_write();
+  return true;
+}
+
+void ConnectionBase::maybe_write() {
+  if (writing_ || pending_.empty() || state_ == State::kDead) return;
+  inflight_.clear();
+  inflight_.swap(pending_);
+  inflight_bytes_ = 0;
+  for (const auto& f : inflight_) inflight_bytes_ += f.size();
+  writing_ = true;
+  write_batch();
+}
+
+void ConnectionBase::on_batch_written(boost::system::error_code ec, size_t bytes) {
+  writing_ = false;
+  metrics_.bytes_out.inc(bytes);
+  metrics_.frames_out.inc(inflight_.size());
+  queued_bytes_ -= inflight_bytes_;
+  inflight_bytes_ = 0;
+  inflight_.clear();
+  if (inflight_.capacity() > 256) inflight_ = {};  // give a burst's memory back
+  if (ec) {
+    if (state_ != State::kDead) abort("write failed: " + ec.message());
+    return;
+  }
+  if (!pending_.empty()) {
+    maybe_write();
+  } else if (state_ == State::kClosing && !close_started_) {
+    close_started_ = true;
+    begin_close();
+  }
+}
+
+void ConnectionBase::close(uint16_t ws_code, std::string_view reason) {
+  if (state_ == State::kHandshake) return abort(reason);
+  if (state_ != State::kOpen) return;
+  state_ = State::kClosing;
+  close_code_ = ws_code;
+  close_reason_ = std::string(reason);
+  arm_deadline(std::chrono::milliseconds(
+                   shared_.limits.handshake_timeout_ms.load(std::memory_order_relaxed)),
+               "close handshake timed out");
+  if (!writing_ && pending_.empty()) {
+    close_started_ = true;
+    begin_close();
+  }
+}
+
+void ConnectionBase::abort(std::string_view why) {
+  if (state_ == State::kDead) return;
+  state_ = State::kDead;
+  if (close_reason_.empty()) close_reason_ = std::string(why);
+  queued_bytes_ = inflight_bytes_;
+  pending_.clear();
+  timer_.cancel();
+  close_socket();
+}
+
+void ConnectionBase::arm_deadline(std::chrono::milliseconds d, std::string_view why) {
+  timer_.expires_after(d);
+  timer_.async_wait([self = shared_from_this(), why = std::string(why)](
+                        boost::system::error_code ec) {
+    if (!ec) self->abort(why);
+  });
+}
+
+void ConnectionBase::arm_idle() {
+  auto deadline = last_rx_ + shared_.limits.idle_timeout();
+  timer_.expires_at(deadline);
+  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->state_ != State::kOpen) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now < self->last_rx_ + self->shared_.limits.idle_timeout()) {
+      self->arm_idle();  // activity since the timer was set: sleep the remainder
+      return;
+    }
+    if (self->handler_) self->handler_->on_idle();
+    if (self->state_ == State::kOpen) self->abort("idle timeout");
+  });
+}
+
+void ConnectionBase::finish(std::string_view why) {
+  if (finished_) return;
+  finished_ = true;
+  if (state_ != State::kDead) {
+    state_ = State::kDead;
+    close_socket();
+  }
+  timer_.cancel();
+  pending_.clear();
+  if (close_reason_.empty()) close_reason_ = std::string(why);
+  if (handler_) {
+    auto h = std::move(handler_);
+    h->on_closed(close_reason_);
+  }
+  slot_.reset();
+}
+
+}  // namespace shardd::net
