@@ -1,0 +1,284 @@
+#include "shardd/gateway/router.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <deque>
+#include <gtest/gtest.h>
+
+#include "shardd/gateway/gateway.h"
+
+namespace shardd::gateway {
+namespace {
+
+using json = nlohmann::json;
+
+// Stands in for a network connection: records what the session sends.
+class RecordingConnection final : public net::Connection {
+ public:
+  explicit RecordingConnection(Executor ex)
+      : Connection(1, net::Transport::kWs, false, "127.0.0.1", 5555, ex) {}
+  bool send(net::OutFrame&& f) override {
+    std::string bytes = f.bytes;
+    if (f.shared) bytes += *f.shared;
+    bytes += f.tail;
+    sent.push_back(net::decode_any(bytes, f.encoding));
+    return true;
+  }
+  void close(uint16_t code, std::string_view reason) override {
+    close_code = code;
+    close_reason = std::string(reason);
+  }
+  void abort(std::string_view) override { aborted = true; }
+  size_t queued_bytes() const override { return 0; }
+
+  std::vector<json> sent;
+  uint16_t close_code = 0;
+  std::string close_reason;
+  bool aborted = false;
+};
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  GatewayTest() : gateway_(config_, limits_, metrics_) {}
+
+  // Runs `fn` on the session's io thread (as the net layer does) and then
+  // everything it posted there.
+  template <class F>
+  void on_io(F&& fn) {
+    boost::asio::post(io_, std::forward<F>(fn));
+    io_.restart();
+    io_.poll();
+  }
+  // Connects a session; returns its handler.
+  std::shared_ptr<net::ConnectionHandler> connect() {
+    conn_ = std::make_shared<RecordingConnection>(io_.get_executor());
+    on_io([this] { handler_ = gateway_.handler_factory()(conn_); });
+    return handler_;
+  }
+  Session& session() { return *std::dynamic_pointer_cast<Session>(handler_); }
+  void send(const std::string& text) {
+    on_io([this, text] { handler_->on_message(text, net::Encoding::kJson); });
+  }
+  void send(const json& j) { send(j.dump()); }
+  // Runs posted work until `n` frames were sent or 2 s passed.
+  void wait_for(size_t n) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (conn_->sent.size() < n && std::chrono::steady_clock::now() < deadline) {
+      io_.restart();
+      io_.run_for(std::chrono::milliseconds(5));
+    }
+  }
+  const json& last() { return conn_->sent.back(); }
+
+  Config config_;
+  net::LiveLimits limits_;
+  metrics::Registry metrics_;
+  Gateway gateway_;
+  boost::asio::io_context io_;
+  std::shared_ptr<RecordingConnection> conn_;
+  std::shared_ptr<net::ConnectionHandler> handler_;
+};
+
+TEST(RouterTest, AddFindAndRejects) {
+  metrics::Registry m;
+  Router r(m);
+  EXPECT_TRUE(r.add("game.move", {}, [](Request&& q) { q.ok(); }).ok());
+  EXPECT_EQ(r.add("game.move", {}, [](Request&& q) { q.ok(); }).code(), ErrorCode::kBadRequest);
+  EXPECT_EQ(r.add("Game.Move", {}, [](Request&& q) { q.ok(); }).code(), ErrorCode::kBadRequest);
+  ASSERT_NE(r.find("game.move"), nullptr);
+  EXPECT_EQ(r.find("game.move")->op, "game.move");
+  EXPECT_EQ(r.find("game.jump"), nullptr);
+}
+
+TEST_F(GatewayTest, HelloIsTheFirstPush) {
+  connect();
+  ASSERT_EQ(conn_->sent.size(), 1u);
+  EXPECT_EQ(last()["op"], "sys.hello");
+  EXPECT_EQ(last()["seq"], 1);
+  EXPECT_EQ(last()["d"]["heartbeat_ms"], 5000);
+  EXPECT_EQ(last()["d"]["max_frame"], 65536);
+  EXPECT_EQ(gateway_.session_count(), 1u);
+}
+
+TEST_F(GatewayTest, PingEchoesTAndServerTime) {
+  connect();
+  send(json{{"op", "sys.ping"}, {"rid", 5}, {"d", {{"t", 77}}}});
+  ASSERT_EQ(conn_->sent.size(), 2u);
+  EXPECT_EQ(last()["rid"], 5);
+  EXPECT_EQ(last()["ok"], true);
+  EXPECT_EQ(last()["d"]["t"], 77);
+  EXPECT_GT(last()["d"]["server_time_ms"].get<int64_t>(), 1700000000000);
+}
+
+TEST_F(GatewayTest, UnknownOpKeepsTheSessionOpen) {
+  connect();
+  send(json{{"op", "no.such"}, {"rid", 1}});
+  EXPECT_EQ(last()["err"]["code"], "UNKNOWN_OP");
+  send(json{{"op", "sys.ping"}, {"rid", 2}});
+  EXPECT_EQ(last()["ok"], true) << last().dump();
+  EXPECT_EQ(conn_->close_code, 0);
+}
+
+TEST_F(GatewayTest, AuthGate) {
+  int calls = 0;
+  ASSERT_TRUE(gateway_.router().add("game.act", {}, [&](Request&& r) {
+    ++calls;
+    r.ok({{"done", true}});
+  }).ok());
+  connect();
+  send(json{{"op", "game.act"}, {"rid", 1}});
+  EXPECT_EQ(last()["err"]["code"], "UNAUTHORIZED");
+  EXPECT_EQ(calls, 0);
+  session().set_authenticated(true);
+  send(json{{"op", "game.act"}, {"rid", 2}});
+  EXPECT_EQ(last()["d"]["done"], true);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(GatewayTest, StrandRoutesRunOffTheSessionThreadAndReplyBack) {
+  boost::asio::thread_pool pool(2);
+  auto strand = boost::asio::make_strand(pool);
+  std::atomic<bool> on_io_thread{true};
+  RouteOptions opts;
+  opts.requires_auth = false;
+  opts.executor = strand;
+  ASSERT_TRUE(gateway_.router().add("svc.work", opts, [&](Request&& r) {
+    on_io_thread = r.session().executor().running_in_this_thread();
+    r.ok({{"n", r.d()["n"].get<int>() * 2}});
+  }).ok());
+  connect();
+  send(json{{"op", "svc.work"}, {"rid", 3}, {"d", {{"n", 21}}}});
+  wait_for(2);
+  ASSERT_EQ(conn_->sent.size(), 2u);
+  EXPECT_FALSE(on_io_thread);
+  EXPECT_EQ(last()["rid"], 3);
+  EXPECT_EQ(last()["d"]["n"], 42);
+  pool.join();
+}
+
+TEST_F(GatewayTest, AHandlerThatNeverRepliesAnswersInternal) {
+  RouteOptions opts;
+  opts.requires_auth = false;
+  ASSERT_TRUE(gateway_.router().add("svc.lazy", opts, [](Request&&) {}).ok());
+  connect();
+  send(json{{"op", "svc.lazy"}, {"rid", 8}});
+  EXPECT_EQ(last()["rid"], 8);
+  EXPECT_EQ(last()["err"]["code"], "INTERNAL");
+}
+
+TEST_F(GatewayTest, RateLimitAnswersThenCloses) {
+  limits_.rate_burst = 2;
+  limits_.rate_per_sec = 0.5;
+  limits_.rate_strikes_to_close = 3;
+  connect();
+  send(json{{"op", "sys.ping"}, {"rid", 1}});
+  send(json{{"op", "sys.ping"}, {"rid", 2}});
+  EXPECT_EQ(last()["ok"], true);
+  send(json{{"op", "sys.ping"}, {"rid", 3}});
+  EXPECT_EQ(last()["rid"], 3);
+  EXPECT_EQ(last()["err"]["code"], "RATE_LIMITED");
+  EXPECT_GT(last()["err"]["retry_after_ms"].get<int>(), 0);
+  EXPECT_EQ(conn_->close_code, 0);
+  send(json{{"op", "sys.ping"}, {"rid", 4}});
+  send(json{{"op", "sys.ping"}, {"rid", 5}});
+  EXPECT_EQ(last()["op"], "sys.close");
+  EXPECT_EQ(last()["d"]["code"], "RATE_LIMITED");
+  EXPECT_EQ(conn_->close_code, 4001);
+  EXPECT_TRUE(session().closing());
+}
+
+TEST_F(GatewayTest, MalformedMessagesAnswerBadRequestThenClose) {
+  limits_.bad_messages_to_close = 3;
+  connect();
+  send(std::string("{oops"));
+  EXPECT_EQ(last()["err"]["code"], "BAD_REQUEST");
+  EXPECT_TRUE(last()["rid"].is_null());
+  send(json{{"op", "sys.ping"}, {"rid", 9}, {"d", 5}});
+  EXPECT_EQ(last()["rid"], 9);
+  EXPECT_EQ(last()["err"]["code"], "BAD_REQUEST");
+  send(json{{"op", "sys.ping"}, {"rid", 10}});
+  EXPECT_EQ(last()["ok"], true);  // still usable
+  send(std::string("[]"));
+  EXPECT_EQ(last()["op"], "sys.close");
+  EXPECT_EQ(last()["d"]["code"], "PROTOCOL_ERROR");
+  EXPECT_EQ(conn_->close_code, 4002);
+}
+
+TEST_F(GatewayTest, FatalFrameErrorsClose) {
+  connect();
+  on_io([this] { handler_->on_bad_frame(Status(ErrorCode::kTooLarge, "frame too big"), true); });
+  EXPECT_EQ(last()["op"], "sys.close");
+  EXPECT_EQ(last()["d"]["code"], "TOO_LARGE");
+  EXPECT_EQ(conn_->close_code, 1009);
+}
+
+TEST_F(GatewayTest, IdleSessionIsClosedWithHeartbeatTimeout) {
+  connect();
+  on_io([this] { handler_->on_idle(); });
+  EXPECT_EQ(last()["d"]["code"], "HEARTBEAT_TIMEOUT");
+  EXPECT_EQ(conn_->close_code, 4000);
+}
+
+TEST_F(GatewayTest, InflightRequestsAreCapped) {
+  std::deque<Request> held;
+  RouteOptions opts;
+  opts.requires_auth = false;
+  ASSERT_TRUE(gateway_.router().add("svc.hold", opts, [&](Request&& r) {
+    held.push_back(std::move(r));
+  }).ok());
+  limits_.rate_burst = 1000;
+  connect();
+  for (int i = 0; i < 64; ++i) send(json{{"op", "svc.hold"}, {"rid", i}});
+  EXPECT_EQ(conn_->sent.size(), 1u);  // only the hello
+  send(json{{"op", "svc.hold"}, {"rid", 64}});
+  EXPECT_EQ(last()["err"]["code"], "RATE_LIMITED");
+  on_io([&] {
+    held.front().ok();
+    held.pop_front();
+  });
+  send(json{{"op", "svc.hold"}, {"rid", 65}});
+  EXPECT_EQ(held.size(), 64u);
+  on_io([&] {
+    for (auto& r : held) r.ok();
+  });
+}
+
+TEST_F(GatewayTest, PushesCountSeqPerSessionAndFollowTheClientEncoding) {
+  const PushOp& op = gateway_.push_op("test.event");
+  connect();
+  on_io([&] { session().push(op, {{"a", 1}}); });
+  EXPECT_EQ(last()["seq"], 2);
+  auto mp = json::to_msgpack(json{{"op", "sys.ping"}, {"rid", 1}});
+  on_io([&] {
+    handler_->on_message(std::string_view(reinterpret_cast<const char*>(mp.data()), mp.size()),
+                         net::Encoding::kMsgpack);
+  });
+  EXPECT_EQ(last()["rid"], 1);  // decoded from MessagePack by the recorder
+  on_io([&] { session().push(op, {{"a", 2}}); });
+  EXPECT_EQ(last()["seq"], 3);
+  EXPECT_EQ(last()["d"]["a"], 2);
+}
+
+TEST_F(GatewayTest, DrainTellsEverySessionAndClosesWith1001) {
+  connect();
+  EXPECT_EQ(gateway_.drain("maintenance"), 1u);
+  wait_for(3);
+  ASSERT_EQ(conn_->sent.size(), 3u);
+  EXPECT_EQ(conn_->sent[1]["op"], "sys.shutdown");
+  EXPECT_EQ(conn_->sent[1]["d"]["reason"], "maintenance");
+  EXPECT_EQ(conn_->sent[1]["d"]["reconnect_after_ms"], 5000);
+  EXPECT_EQ(conn_->sent[2]["d"]["code"], "SHUTTING_DOWN");
+  EXPECT_EQ(conn_->close_code, 1001);
+}
+
+TEST_F(GatewayTest, ClosedSessionLeavesTheRegistry) {
+  connect();
+  EXPECT_EQ(gateway_.session_count(), 1u);
+  on_io([this] { handler_->on_closed("peer went away"); });
+  EXPECT_EQ(gateway_.session_count(), 0u);
+}
+
+}  // namespace
+}  // namespace shardd::gateway

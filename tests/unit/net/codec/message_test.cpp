@@ -1,0 +1,213 @@
+#include "shardd/net/codec/message.h"
+
+#include <gtest/gtest.h>
+
+namespace shardd::net {
+namespace {
+
+using json = nlohmann::json;
+
+std::string msgpack(const json& j) {
+  auto v = json::to_msgpack(j);
+  return std::string(v.begin(), v.end());
+}
+
+std::string flat(const OutFrame& f) {
+  std::string out = f.bytes;
+  if (f.shared) out += *f.shared;
+  out += f.tail;
+  return out;
+}
+
+TEST(DecodeRequestTest, ValidJsonAndMsgpack) {
+  Request r;
+  ASSERT_TRUE(decode_request(R"({"op":"chat.send","rid":7,"d":{"text":"hi"}})", Encoding::kJson, &r)
+                  .ok());
+  EXPECT_EQ(r.op, "chat.send");
+  EXPECT_EQ(r.rid, 7u);
+  EXPECT_EQ(r.d["text"], "hi");
+
+  Request m;
+  ASSERT_TRUE(
+      decode_request(msgpack({{"op", "sys.ping"}, {"rid", 9}, {"d", {{"t", 1}}}}), Encoding::kMsgpack, &m)
+          .ok());
+  EXPECT_EQ(m.op, "sys.ping");
+  EXPECT_EQ(m.rid, 9u);
+  EXPECT_EQ(m.d["t"], 1);
+}
+
+TEST(DecodeRequestTest, MissingOrNullDBecomesEmptyObject) {
+  Request r;
+  ASSERT_TRUE(decode_request(R"({"op":"a","rid":0})", Encoding::kJson, &r).ok());
+  EXPECT_TRUE(r.d.is_object());
+  EXPECT_TRUE(r.d.empty());
+  ASSERT_TRUE(decode_request(R"({"op":"a","rid":1,"d":null})", Encoding::kJson, &r).ok());
+  EXPECT_TRUE(r.d.is_object());
+}
+
+TEST(DecodeRequestTest, UnknownTopLevelKeysAreIgnored) {
+  Request r;
+  EXPECT_TRUE(decode_request(R"({"op":"a","rid":1,"v":2})", Encoding::kJson, &r).ok());
+}
+
+struct BadCase {
+  const char* name;
+  std::string input;
+  Encoding enc;
+  const char* fragment;
+  bool rid_known;
+};
+
+class MalformedTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(MalformedTest, IsBadRequestWithoutThrowing) {
+  const BadCase& c = GetParam();
+  Request r;
+  Status st = decode_request(c.input, c.enc, &r);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), ErrorCode::kBadRequest);
+  EXPECT_NE(st.message().find(c.fragment), std::string::npos) << st.message();
+  EXPECT_EQ(r.rid.has_value(), c.rid_known);
+}
+
+// Envelope (depth 1) + d (depth 2) + `depth` nested arrays.
+std::string deep_json(int depth) {
+  return R"({"op":"a","rid":3,"d":{"x":)" + std::string(static_cast<size_t>(depth), '[') +
+         std::string(static_cast<size_t>(depth), ']') + "}}";
+}
+
+std::string deep_msgpack(int depth) {
+  // {"op":"a","rid":3,"d":[[[...]]]}, the nesting as fixarray(1) headers
+  std::string s = msgpack({{"op", "a"}, {"rid", 3}});
+  s[0] = static_cast<char>(0x83);
+  s += "\xa1"
+       "d";
+  s += std::string(static_cast<size_t>(depth), '\x91');
+  s += '\xc0';
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, MalformedTest,
+    ::testing::Values(
+        BadCase{"empty", "", Encoding::kJson, "invalid json", false},
+        BadCase{"garbage", "{bad", Encoding::kJson, "invalid json", false},
+        BadCase{"truncated", R"({"op":"a","rid":1)", Encoding::kJson, "invalid json", false},
+        BadCase{"trailing", R"({"op":"a","rid":1} x)", Encoding::kJson, "invalid json", false},
+        BadCase{"array", R"([1,2])", Encoding::kJson, "must be an object", false},
+        BadCase{"string", R"("op")", Encoding::kJson, "must be an object", false},
+        BadCase{"no_op", R"({"rid":1})", Encoding::kJson, "'op'", true},
+        BadCase{"op_number", R"({"op":5,"rid":1})", Encoding::kJson, "'op'", true},
+        BadCase{"op_upper", R"({"op":"Chat.Send","rid":1})", Encoding::kJson, "'op'", true},
+        BadCase{"op_empty", R"({"op":"","rid":1})", Encoding::kJson, "'op'", true},
+        BadCase{"op_long", R"({"op":")" + std::string(65, 'a') + R"(","rid":1})", Encoding::kJson,
+                "'op'", true},
+        BadCase{"no_rid", R"({"op":"a"})", Encoding::kJson, "'rid'", false},
+        BadCase{"rid_negative", R"({"op":"a","rid":-1})", Encoding::kJson, "'rid'", false},
+        BadCase{"rid_float", R"({"op":"a","rid":1.5})", Encoding::kJson, "'rid'", false},
+        BadCase{"rid_string", R"({"op":"a","rid":"1"})", Encoding::kJson, "'rid'", false},
+        BadCase{"rid_too_big", R"({"op":"a","rid":9007199254740992})", Encoding::kJson, "'rid'",
+                false},
+        BadCase{"d_array", R"({"op":"a","rid":2,"d":[1]})", Encoding::kJson, "'d'", true},
+        BadCase{"d_string", R"({"op":"a","rid":2,"d":"x"})", Encoding::kJson, "'d'", true},
+        BadCase{"bad_utf8", "{\"op\":\"a\",\"rid\":1,\"d\":{\"x\":\"\xff\"}}", Encoding::kJson,
+                "invalid json", false},
+        BadCase{"deep_json", deep_json(100000), Encoding::kJson, "nesting", false},
+        BadCase{"deep_msgpack", deep_msgpack(100000), Encoding::kMsgpack, "nesting", false},
+        BadCase{"msgpack_garbage", std::string("\xc1\xc1", 2), Encoding::kMsgpack,
+                "invalid msgpack", false},
+        BadCase{"msgpack_truncated", std::string("\x83\xa2op", 4), Encoding::kMsgpack,
+                "invalid msgpack", false},
+        BadCase{"msgpack_huge_len", std::string("\xdd\xff\xff\xff\xff", 5), Encoding::kMsgpack,
+                "invalid msgpack", false},
+        BadCase{"msgpack_binary", std::string("\x83\xa2op\xa1" "a\xa3rid\x01\xa1" "d\xc4\x01x", 16),
+                Encoding::kMsgpack, "binary", false},
+        BadCase{"msgpack_array", std::string("\x92\x01\x02", 3), Encoding::kMsgpack,
+                "must be an object", false}),
+    [](const ::testing::TestParamInfo<BadCase>& param_info) { return std::string(param_info.param.name); });
+
+TEST(DecodeRequestTest, NestingUpToTheLimitIsAccepted) {
+  Request r;
+  EXPECT_TRUE(decode_request(deep_json(kMaxNestingDepth - 2), Encoding::kJson, &r).ok());
+  EXPECT_FALSE(decode_request(deep_json(kMaxNestingDepth - 1), Encoding::kJson, &r).ok());
+}
+
+TEST(EncodeTest, OkRoundTripsInBothEncodings) {
+  for (Encoding e : {Encoding::kJson, Encoding::kMsgpack}) {
+    OutFrame f;
+    encode_ok(e, 42, {{"x", 1}, {"s", "é"}}, &f);
+    EXPECT_EQ(f.encoding, e);
+    json j = decode_any(flat(f), e);
+    ASSERT_FALSE(j.is_discarded());
+    EXPECT_EQ(j["rid"], 42);
+    EXPECT_EQ(j["ok"], true);
+    EXPECT_EQ(j["d"]["x"], 1);
+    EXPECT_EQ(j["d"]["s"], "é");
+  }
+}
+
+TEST(EncodeTest, ErrorCarriesCodeMessageAndExtras) {
+  json extra = {{"retry_after_ms", 250}};
+  for (Encoding e : {Encoding::kJson, Encoding::kMsgpack}) {
+    OutFrame f;
+    encode_error(e, std::nullopt, ErrorCode::kRateLimited, "slow down", &extra, &f);
+    json j = decode_any(flat(f), e);
+    EXPECT_TRUE(j["rid"].is_null());
+    EXPECT_EQ(j["ok"], false);
+    EXPECT_EQ(j["err"]["code"], "RATE_LIMITED");
+    EXPECT_EQ(j["err"]["msg"], "slow down");
+    EXPECT_EQ(j["err"]["retry_after_ms"], 250);
+  }
+}
+
+TEST(EncodeTest, InvalidUtf8FromMsgpackIsReplacedInJson) {
+  // MessagePack strings are not UTF-8-checked on input; echoing one as JSON
+  // must not throw.
+  OutFrame f;
+  encode_ok(Encoding::kJson, 1, {{"s", std::string("a\xff", 2)}}, &f);
+  json j = decode_any(flat(f), Encoding::kJson);
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_EQ(j["d"]["s"], "a\xEF\xBF\xBD");
+}
+
+TEST(EncodeTest, PushAndSharedPushAreIdentical) {
+  json d = {{"text", "hello"}, {"n", 3}};
+  for (Encoding e : {Encoding::kJson, Encoding::kMsgpack}) {
+    for (uint64_t seq : {1ull, 200ull, 70000ull, 5000000000ull}) {
+      OutFrame a;
+      encode_push(e, "chat.msg", seq, d, &a);
+      auto body = std::make_shared<std::string>();
+      encode_value(e, d, body.get());
+      OutFrame b;
+      encode_push_shared(e, "chat.msg", seq, body, &b);
+      EXPECT_EQ(flat(a), flat(b));
+      EXPECT_EQ(a.size(), b.size());
+      json j = decode_any(flat(b), e);
+      ASSERT_FALSE(j.is_discarded());
+      EXPECT_EQ(j["op"], "chat.msg");
+      EXPECT_EQ(j["seq"], seq);
+      EXPECT_EQ(j["d"], d);
+    }
+  }
+}
+
+TEST(EncodeTest, LongOpNamesUseStr8InMsgpack) {
+  std::string op(40, 'a');
+  OutFrame f;
+  encode_push(Encoding::kMsgpack, op, 1, json::object(), &f);
+  json j = decode_any(flat(f), Encoding::kMsgpack);
+  EXPECT_EQ(j["op"], op);
+}
+
+TEST(OpNameTest, Validation) {
+  EXPECT_TRUE(valid_op_name("sys.ping"));
+  EXPECT_TRUE(valid_op_name("a_b.c9"));
+  EXPECT_FALSE(valid_op_name(""));
+  EXPECT_FALSE(valid_op_name("Sys.ping"));
+  EXPECT_FALSE(valid_op_name("sys ping"));
+  EXPECT_FALSE(valid_op_name("sys\"ping"));
+  EXPECT_FALSE(valid_op_name(std::string(65, 'a')));
+}
+
+}  // namespace
+}  // namespace shardd::net
