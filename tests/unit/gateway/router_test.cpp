@@ -42,6 +42,7 @@ class RecordingConnection final : public net::Connection {
 class GatewayTest : public ::testing::Test {
  protected:
   GatewayTest() : gateway_(config_, limits_, metrics_) {}
+  ~GatewayTest() override { pool_.join(); }
 
   // Runs `fn` on the session's io thread (as the net layer does) and then
   // everything it posted there.
@@ -72,6 +73,7 @@ class GatewayTest : public ::testing::Test {
   }
   const json& last() { return conn_->sent.back(); }
 
+  boost::asio::thread_pool pool_{2};  // service strands; outlives the gateway's routes
   Config config_;
   net::LiveLimits limits_;
   metrics::Registry metrics_;
@@ -138,8 +140,7 @@ TEST_F(GatewayTest, AuthGate) {
 }
 
 TEST_F(GatewayTest, StrandRoutesRunOffTheSessionThreadAndReplyBack) {
-  boost::asio::thread_pool pool(2);
-  auto strand = boost::asio::make_strand(pool);
+  auto strand = boost::asio::make_strand(pool_);
   std::atomic<bool> on_io_thread{true};
   RouteOptions opts;
   opts.requires_auth = false;
@@ -155,7 +156,6 @@ TEST_F(GatewayTest, StrandRoutesRunOffTheSessionThreadAndReplyBack) {
   EXPECT_FALSE(on_io_thread);
   EXPECT_EQ(last()["rid"], 3);
   EXPECT_EQ(last()["d"]["n"], 42);
-  pool.join();
 }
 
 TEST_F(GatewayTest, AHandlerThatNeverRepliesAnswersInternal) {
