@@ -7,10 +7,12 @@ build_pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libboost-dev libssl-dev zlib1g-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
-  libsystemd-dev
+  libsystemd-dev libsqlite3-dev libmariadb-dev libhiredis-dev
+  mariadb-client
 )
 test_pkgs=(
   libgtest-dev libgmock-dev python3 python3-websockets openssl curl procps
+  mariadb-server redis-server
 )
 
 want=("${build_pkgs[@]}")

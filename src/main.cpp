@@ -11,11 +11,20 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--set", cmd.overrides, "Override a setting: section.key=value (repeatable)")
       ->type_name("KEY=VALUE")
-      ->take_all();
+      ->allow_extra_args(false);
   auto* run = app.add_subcommand("run", "Serve players (the default)");
   auto* check = app.add_subcommand("check-config", "Validate and print the effective configuration");
   auto* version = app.add_subcommand("version", "Print version and build information");
-  for (auto* sub : {run, check, version}) sub->fallthrough();
+  auto* migrate = app.add_subcommand("migrate", "Apply pending schema migrations");
+  bool migrate_status = false;
+  migrate->add_flag("--status", migrate_status, "List migrations and whether each is applied");
+  auto* backup = app.add_subcommand("backup", "Write a consistent backup of the database");
+  std::string backup_out;
+  backup->add_option("--out", backup_out, "Backup file to write")->required();
+  auto* restore = app.add_subcommand("restore", "Load a backup into an empty database");
+  std::string restore_in;
+  restore->add_option("--in", restore_in, "Backup file to read")->required();
+  for (auto* sub : {run, check, version, migrate, backup, restore}) sub->fallthrough();
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -25,5 +34,8 @@ int main(int argc, char** argv) {
   }
   if (*version) return shardd::app::print_version();
   if (*check) return shardd::app::check_config(cmd);
+  if (*migrate) return shardd::app::migrate(cmd, migrate_status);
+  if (*backup) return shardd::app::backup(cmd, backup_out);
+  if (*restore) return shardd::app::restore(cmd, restore_in);
   return shardd::app::run_server(cmd);
 }

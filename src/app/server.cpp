@@ -22,6 +22,7 @@
 #include "shardd/gateway/gateway.h"
 #include "shardd/net/connection.h"
 #include "shardd/net/net_server.h"
+#include "shardd/store/store.h"
 #include "shardd/version.h"
 
 namespace shardd::app {
@@ -51,6 +52,7 @@ class Server {
         io_(config_.io_thread_count(), "io"),
         logic_(config_.logic_thread_count()),
         storage_(config_.storage_thread_count()),
+        store_(config_, storage_, metrics_),
         gateway_(config_, limits_, metrics_),
         signals_(control_, SIGINT, SIGTERM, SIGHUP),
         scheduler_(control_.get_executor(), metrics_),
@@ -80,20 +82,30 @@ class Server {
       return kExitFailure;
     }
 
+    Status st = store_.start(config_.store.auto_migrate);
+    if (!st.ok()) {
+      lg.critical("storage: {}", st.message());
+      shutdown_pools();
+      return kExitFailure;
+    }
+
     net_ = std::make_unique<net::NetServer>(config_, limits_, io_, metrics_,
                                             gateway_.handler_factory());
-    Status st = net_->open();
+    st = net_->open();
     if (!st.ok()) {
       lg.critical("{}", st.message());
+      shutdown_pools();
       return kExitFailure;
     }
     if (config_.admin.enabled) {
       admin_ = std::make_unique<admin::AdminServer>(
           config_, io_, metrics_,
-          admin::AdminServer::Hooks{[this] { return ready_.load(); }, [this] { return status(); }});
+          admin::AdminServer::Hooks{[this] { return ready_.load() && store_.ready(); },
+                                    [this] { return status(); }});
       st = admin_->open();
       if (!st.ok()) {
         lg.critical("{}", st.message());
+        shutdown_pools();
         return kExitFailure;
       }
     }
@@ -103,6 +115,15 @@ class Server {
     if (admin_) admin_->start();
     write_ports_file();
     start_watchdog();
+    scheduler_.every_async("write_behind_flush",
+                           std::chrono::milliseconds(config_.store.write_behind_ms),
+                           [this](Scheduler::Done done) {
+                             store_.flush_write_behind_async(
+                                 [done](store::DbStatus fs) {
+                                   done(fs.ok() ? Status::Ok()
+                                                : Status(ErrorCode::kUnavailable, fs.message()));
+                                 });
+                           });
     signals_.async_wait([this](boost::system::error_code ec, int sig) { on_signal(ec, sig); });
 
     ready_ = true;
@@ -120,7 +141,9 @@ class Server {
     io_.stop();
     io_.join();
     logic_.join();
-    storage_.join();
+    store::DbStatus fst = store_.flush_write_behind();
+    if (!fst.ok()) lg.error("final write-behind flush failed: {}", fst.message());
+    shutdown_pools();
     if (!config_.server.ports_file.empty()) {
       std::error_code ec;
       std::filesystem::remove(config_.server.ports_file, ec);
@@ -131,8 +154,19 @@ class Server {
   }
 
  private:
+  void shutdown_pools() {
+    store_.stop();
+    io_.stop();
+    io_.join();
+    logic_.join();
+    storage_.join();
+  }
+
   nlohmann::json status() {
     return {{"server", config_.server.name},
+            {"store", {{"backend", store_.backend_description()},
+                       {"ready", store_.ready()},
+                       {"not_ready_reason", store_.not_ready_reason()}}},
             {"version", kVersion},
             {"pid", ::getpid()},
             {"ready", ready_.load()},
@@ -267,6 +301,7 @@ class Server {
   IoPool io_;
   asio::thread_pool logic_;
   asio::thread_pool storage_;
+  store::Store store_;
   gateway::Gateway gateway_;
   std::unique_ptr<net::NetServer> net_;
   std::unique_ptr<admin::AdminServer> admin_;
@@ -300,6 +335,87 @@ int check_config(const CommandLine& cmd) {
   std::cout << "# effective configuration of " << cmd.config_path << " (valid)\n"
             << render_config(config);
   return kExitOk;
+}
+
+namespace {
+
+// Runs `fn` against a Store built from the configuration (no listeners).
+int with_store(const CommandLine& cmd, const std::function<int(store::Store&)>& fn) {
+  Config config;
+  if (!load(cmd, &config)) return kExitConfigError;
+  LogConfig lc = config.log;
+  lc.format = "human";
+  log::init(lc);
+  std::error_code ec;
+  std::filesystem::create_directories(config.server.data_dir, ec);
+  if (ec) {
+    std::cerr << "cannot create data_dir " << config.server.data_dir << ": " << ec.message() << "\n";
+    return kExitFailure;
+  }
+  metrics::Registry metrics;
+  asio::thread_pool pool(2);
+  int rc;
+  {
+    store::Store store(config, pool, metrics);
+    rc = fn(store);
+    store.stop();
+  }
+  pool.join();
+  return rc;
+}
+
+}  // namespace
+
+int migrate(const CommandLine& cmd, bool status_only) {
+  return with_store(cmd, [status_only](store::Store& store) {
+    if (status_only) {
+      std::vector<store::MigrationState> states;
+      store::DbStatus st = store.migration_status(&states);
+      if (!st.ok()) {
+        std::cerr << "migrate: " << st.message() << "\n";
+        return kExitFailure;
+      }
+      std::cout << "migrations of " << store.backend_description() << ":\n";
+      for (const auto& m : states) {
+        std::cout << "  " << m.version << "  " << (m.applied ? "applied " + m.applied_at : "pending")
+                  << "  " << m.name << "\n";
+      }
+      return kExitOk;
+    }
+    std::vector<std::string> applied;
+    store::DbStatus st = store.migrate(&applied);
+    for (const auto& a : applied) std::cout << "applied " << a << "\n";
+    if (!st.ok()) {
+      std::cerr << "migrate failed: " << st.message() << "\n";
+      return kExitFailure;
+    }
+    if (applied.empty()) std::cout << "schema is up to date\n";
+    return kExitOk;
+  });
+}
+
+int backup(const CommandLine& cmd, const std::string& out_path) {
+  return with_store(cmd, [&](store::Store& store) {
+    Status st = store.backup(out_path);
+    if (!st.ok()) {
+      std::cerr << st.message() << "\n";
+      return kExitFailure;
+    }
+    std::cout << "backup written to " << out_path << "\n";
+    return kExitOk;
+  });
+}
+
+int restore(const CommandLine& cmd, const std::string& in_path) {
+  return with_store(cmd, [&](store::Store& store) {
+    Status st = store.restore(in_path);
+    if (!st.ok()) {
+      std::cerr << st.message() << "\n";
+      return kExitFailure;
+    }
+    std::cout << "restored " << in_path << " into " << store.backend_description() << "\n";
+    return kExitOk;
+  });
 }
 
 int print_version() {

@@ -97,6 +97,50 @@ const std::vector<Field>& schema() {
                    10000000, true),
       SHARDD_FIELD("limits.heartbeat_ms", Kind::kUint, limits.heartbeat_ms, 100, 3600000, true),
       SHARDD_FIELD("limits.heartbeat_misses", Kind::kUint, limits.heartbeat_misses, 1, 100, true),
+
+      SHARDD_FIELD("store.backend", Kind::kString, store.backend, 0, 0, false, "sqlite", "mysql"),
+      SHARDD_FIELD("store.auto_migrate", Kind::kBool, store.auto_migrate, 0, 0, false),
+      SHARDD_FIELD("store.pool_size", Kind::kUint, store.pool_size, 1, 1024, false),
+      SHARDD_FIELD("store.pool_wait_ms", Kind::kUint, store.pool_wait_ms, 1, 600000, false),
+      SHARDD_FIELD("store.retry_attempts", Kind::kUint, store.retry_attempts, 0, 100, false),
+      SHARDD_FIELD("store.write_behind_ms", Kind::kUint, store.write_behind_ms, 10, 3600000, false),
+      SHARDD_FIELD("store.connect_retry_max_ms", Kind::kUint, store.connect_retry_max_ms, 10,
+                   600000, false),
+
+      SHARDD_FIELD("sqlite.path", Kind::kString, sqlite.path, 0, 4096, false),
+      SHARDD_FIELD("sqlite.busy_timeout_ms", Kind::kUint, sqlite.busy_timeout_ms, 0, 600000, false),
+      SHARDD_FIELD("sqlite.synchronous", Kind::kString, sqlite.synchronous, 0, 0, false, "full",
+                   "normal"),
+
+      SHARDD_FIELD("mysql.host", Kind::kString, mysql.host, 0, 255, false),
+      SHARDD_FIELD("mysql.port", Kind::kUint, mysql.port, 0, 65535, false),
+      SHARDD_FIELD("mysql.socket", Kind::kString, mysql.socket, 0, 4096, false),
+      SHARDD_FIELD("mysql.user", Kind::kString, mysql.user, 1, 128, false),
+      SHARDD_FIELD("mysql.password", Kind::kString, mysql.password, 0, 256, false),
+      SHARDD_FIELD("mysql.database", Kind::kString, mysql.database, 1, 64, false),
+      SHARDD_FIELD("mysql.tls", Kind::kBool, mysql.tls, 0, 0, false),
+      SHARDD_FIELD("mysql.tls_ca", Kind::kString, mysql.tls_ca, 0, 4096, false),
+      SHARDD_FIELD("mysql.connect_timeout_ms", Kind::kUint, mysql.connect_timeout_ms, 100, 600000,
+                   false),
+      SHARDD_FIELD("mysql.io_timeout_ms", Kind::kUint, mysql.io_timeout_ms, 100, 3600000, false),
+
+      SHARDD_FIELD("cache.backend", Kind::kString, cache.backend, 0, 0, false, "memory", "redis"),
+      SHARDD_FIELD("cache.ttl_ms", Kind::kUint, cache.ttl_ms, 100, 604800000, false),
+      SHARDD_FIELD("cache.ttl_jitter", Kind::kDouble, cache.ttl_jitter, 0, 0.5, false),
+      SHARDD_FIELD("cache.negative_ttl_ms", Kind::kUint, cache.negative_ttl_ms, 0, 3600000, false),
+      SHARDD_FIELD("cache.memory_max_entries", Kind::kUint, cache.memory_max_entries, 16,
+                   100000000, false),
+
+      SHARDD_FIELD("redis.host", Kind::kString, redis.host, 1, 255, false),
+      SHARDD_FIELD("redis.port", Kind::kUint, redis.port, 1, 65535, false),
+      SHARDD_FIELD("redis.password", Kind::kString, redis.password, 0, 256, false),
+      SHARDD_FIELD("redis.db", Kind::kUint, redis.db, 0, 1024, false),
+      SHARDD_FIELD("redis.key_prefix", Kind::kString, redis.key_prefix, 0, 64, false),
+      SHARDD_FIELD("redis.connect_timeout_ms", Kind::kUint, redis.connect_timeout_ms, 10, 60000,
+                   false),
+      SHARDD_FIELD("redis.command_timeout_ms", Kind::kUint, redis.command_timeout_ms, 10, 60000,
+                   false),
+      SHARDD_FIELD("redis.retry_max_ms", Kind::kUint, redis.retry_max_ms, 10, 600000, false),
   };
   return fields;
 }
@@ -440,6 +484,10 @@ uint32_t Config::storage_thread_count() const {
   return server.storage_threads ? server.storage_threads : 4;
 }
 
+std::string Config::sqlite_path() const {
+  return sqlite.path.empty() ? server.data_dir + "/shardd.db" : sqlite.path;
+}
+
 const std::vector<std::string>& log_modules() {
   static const std::vector<std::string> mods = {"core",  "net",   "gateway", "admin",
                                                 "app",   "store", "account", "lobby",
@@ -476,7 +524,9 @@ Status load_config(const std::string& path, const std::vector<std::string>& over
 
 std::string render_config(const Config& config) {
   Config shown = config;
-  if (!shown.admin.token.empty()) shown.admin.token = "(set, hidden)";
+  for (std::string* secret : {&shown.admin.token, &shown.mysql.password, &shown.redis.password}) {
+    if (!secret->empty()) *secret = "(set, hidden)";
+  }
   std::ostringstream os;
   os << toml::toml_formatter(to_toml(shown)) << "\n";
   return os.str();
@@ -491,6 +541,11 @@ ConfigDiff diff_config(const Config& before, const Config& after) {
     const toml::node* nb = b.at_path(f.key).node();
     std::string ta = node_text(na), tb = node_text(nb);
     if (ta == tb) continue;
+    // Secrets never reach the reload log: only say that they changed.
+    if (f.key == "admin.token" || f.key == "mysql.password" || f.key == "redis.password") {
+      ta = "(hidden)";
+      tb = "(hidden)";
+    }
     std::string line = f.key + ": " + ta + " -> " + tb;
     (f.live ? diff.live : diff.restart_required).push_back(std::move(line));
   }

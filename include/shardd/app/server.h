@@ -26,4 +26,12 @@ int check_config(const CommandLine& cmd);
 // `shardd version`.
 int print_version();
 
+// `shardd migrate`: applies pending schema migrations and prints what ran;
+// with `status_only`, lists every migration and whether it is applied.
+int migrate(const CommandLine& cmd, bool status_only);
+
+// `shardd backup --out PATH` / `shardd restore --in PATH`.
+int backup(const CommandLine& cmd, const std::string& out_path);
+int restore(const CommandLine& cmd, const std::string& in_path);
+
 }  // namespace shardd::app

@@ -75,6 +75,54 @@ struct LimitsConfig {
   uint32_t heartbeat_misses = 3;
 };
 
+struct StoreConfig {
+  std::string backend = "sqlite";  // sqlite | mysql
+  bool auto_migrate = true;
+  uint32_t pool_size = 8;         // database connections
+  uint32_t pool_wait_ms = 2000;   // longest wait for a free connection
+  uint32_t retry_attempts = 3;    // transaction retries on deadlock / busy
+  uint32_t write_behind_ms = 5000;  // flush period of hot, loss-tolerant state
+  uint32_t connect_retry_max_ms = 10000;  // backoff cap while the database is unreachable
+};
+
+struct SqliteConfig {
+  std::string path;  // "": <server.data_dir>/shardd.db
+  uint32_t busy_timeout_ms = 5000;
+  std::string synchronous = "full";  // full | normal
+};
+
+struct MysqlConfig {
+  std::string host = "127.0.0.1";
+  uint32_t port = 3306;
+  std::string socket;
+  std::string user = "shardd";
+  std::string password;
+  std::string database = "shardd";
+  bool tls = false;
+  std::string tls_ca;
+  uint32_t connect_timeout_ms = 3000;
+  uint32_t io_timeout_ms = 10000;
+};
+
+struct CacheConfig {
+  std::string backend = "memory";  // memory | redis
+  uint32_t ttl_ms = 300000;
+  double ttl_jitter = 0.1;         // +-10% so entries filled together do not expire together
+  uint32_t negative_ttl_ms = 2000; // how long a "no such row" answer is cached
+  uint32_t memory_max_entries = 200000;
+};
+
+struct RedisConfig {
+  std::string host = "127.0.0.1";
+  uint32_t port = 6379;
+  std::string password;
+  uint32_t db = 0;
+  std::string key_prefix = "shardd:";
+  uint32_t connect_timeout_ms = 500;
+  uint32_t command_timeout_ms = 500;
+  uint32_t retry_max_ms = 5000;  // reconnect backoff cap while Redis is down
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
@@ -83,10 +131,16 @@ struct Config {
   TcpConfig tcp;
   AdminConfig admin;
   LimitsConfig limits;
+  StoreConfig store;
+  SqliteConfig sqlite;
+  MysqlConfig mysql;
+  CacheConfig cache;
+  RedisConfig redis;
 
   uint32_t io_thread_count() const;
   uint32_t logic_thread_count() const;
   uint32_t storage_thread_count() const;
+  std::string sqlite_path() const;  // sqlite.path or <data_dir>/shardd.db
 };
 
 struct ConfigError {

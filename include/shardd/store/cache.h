@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace shardd::store {
+
+enum class CacheGet : uint8_t {
+  kHit,       // value found
+  kNegative,  // a cached "no such row" (see Cache::put_negative)
+  kMiss,      // nothing cached
+  kError,     // the cache is unreachable; treat as a miss and go to the database
+};
+
+// A key/value cache in front of the database: in-process LRU or Redis.
+// Values are opaque bytes (repositories serialize rows with MessagePack).
+//
+// Thread-safety: every method may be called concurrently from storage
+// threads. Methods block (Redis round trip); never call them on io or logic
+// threads. A cache failure is never an error for the caller: reads fall back
+// to the database and failed writes are handled by the write-through rules.
+class Cache {
+ public:
+  virtual ~Cache() = default;
+  virtual CacheGet get(std::string_view key, std::string* value) = 0;
+  // `if_absent`: only store when nothing (unexpired) is cached under `key`.
+  // Read-through fills use it so a fill that raced with a newer write-through
+  // cannot overwrite the newer value with the older row it loaded.
+  virtual bool put(std::string_view key, std::string_view value, std::chrono::milliseconds ttl,
+                   bool if_absent = false) = 0;
+  // Remembers that `key` has no row, for `ttl` (always if-absent).
+  virtual bool put_negative(std::string_view key, std::chrono::milliseconds ttl) = 0;
+  virtual bool erase(std::string_view key) = 0;
+  // False while the backend is known to be down (reads/writes are skipped).
+  virtual bool available() const = 0;
+  virtual std::string_view name() const = 0;
+};
+
+}  // namespace shardd::store

@@ -1,0 +1,210 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "shardd/core/config.h"
+#include "shardd/core/metrics.h"
+#include "shardd/store/cache.h"
+#include "shardd/store/db.h"
+#include "shardd/store/write_behind.h"
+
+namespace shardd::store {
+
+class Store;
+class DbPool;
+
+// What one unit of storage work sees. Lives on a storage thread for the
+// duration of the work; the database connection is leased on first use and
+// returned when the context ends.
+class StoreContext {
+ public:
+  explicit StoreContext(Store& store);
+  ~StoreContext();
+  StoreContext(const StoreContext&) = delete;
+  StoreContext& operator=(const StoreContext&) = delete;
+
+  // The leased connection (UNAVAILABLE when the database is unreachable or
+  // the pool stays exhausted for store.pool_wait_ms).
+  DbStatus db(DbConnection** out);
+  Cache& cache();
+  Dialect dialect() const;
+
+  // Runs `fn` inside a transaction and commits. On kRetry (deadlock, lock
+  // wait timeout, SQLITE_BUSY) it rolls back and runs `fn` again, at most
+  // store.retry_attempts more times, with a short randomized backoff. `fn`
+  // must only have database side effects (it may run more than once).
+  // Any failure rolls back: nothing is half-written.
+  DbStatus transaction(const std::function<DbStatus(DbConnection&)>& fn);
+
+  // Exactly-once application of a client request. Inside one transaction:
+  // if (scope, key) was recorded, returns its stored result with
+  // *replayed = true and does not run `fn`; otherwise runs `fn` (which sets
+  // *result) and records (scope, key, result). REQUIRES: key is 1..128 bytes.
+  DbStatus idempotent(std::string_view scope, std::string_view key,
+                      const std::function<DbStatus(DbConnection&, std::string* result)>& fn,
+                      std::string* result, bool* replayed);
+
+  // Read-through: the cache; on a miss `load` reads the database and the
+  // result fills the cache (TTL with jitter), or a negative entry for
+  // cache.negative_ttl_ms when there is no row.
+  DbStatus read_through(
+      std::string_view key,
+      const std::function<DbStatus(DbConnection&, std::string* value, bool* found)>& load,
+      std::string* value, bool* found);
+
+  // Write-through, called after the database commit: stores `value` under
+  // `key` (or erases it when value is null). If the update fails the key is
+  // erased; if that fails too it is logged and counted, and the cache moves
+  // to a new key epoch so the stale entry is never read (see docs).
+  void cache_after_commit(std::string_view key, const std::string* value);
+
+ private:
+  Store& store_;
+  std::unique_ptr<DbConnection> conn_;  // leased
+  bool broken_ = false;
+};
+
+struct MigrationState {
+  int version;
+  std::string name;
+  bool applied;
+  std::string applied_at;
+};
+
+// The storage layer: database pool (SQLite or MySQL/MariaDB), cache (memory
+// or Redis), migrations, write-behind queues. Services never use a driver
+// directly; they submit work with run().
+//
+// Thread-safety: run()/ready()/stats are safe from any thread. start() and
+// stop() from the owning (control) thread.
+class Store {
+ public:
+  Store(const Config& config, boost::asio::thread_pool& pool, metrics::Registry& metrics);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Opens the database and the cache and, with store.auto_migrate, applies
+  // pending migrations. SQLite problems (unwritable file, failed migration)
+  // are returned. An unreachable MySQL is not an error: the store stays not
+  // ready and reconnects in the background with backoff, then migrates.
+  Status start(bool auto_migrate);
+  // Stops reconnect attempts. Call flush_write_behind() first.
+  void stop();
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  std::string not_ready_reason() const;
+  std::string backend_description() const;
+
+  // Runs `work` on the storage pool, then `done(status, value)` on `ex`.
+  // Work beyond the queue bound (4096 units) is refused at once with
+  // UNAVAILABLE "storage overloaded".
+  template <class T>
+  void run(boost::asio::any_io_executor ex, std::function<DbStatus(StoreContext&, T*)> work,
+           std::function<void(DbStatus, T)> done);
+
+  // Runs `work` on the storage pool and waits for it. For start-up, CLI
+  // commands and tests. REQUIRES: not called on a storage thread.
+  DbStatus run_sync(const std::function<DbStatus(StoreContext&)>& work);
+
+  // `shardd backup --out PATH`: SQLite through the online backup API (a
+  // consistent copy while the server runs); MySQL through mariadb-dump
+  // --single-transaction (credentials passed in a 0600 defaults file, never on
+  // a command line). REQUIRES: not on a storage thread.
+  Status backup(const std::string& out_path);
+  // `shardd restore --in PATH`: loads a backup into an empty database (no
+  // tables); refuses a non-empty one.
+  Status restore(const std::string& in_path);
+
+  // Migrations (also `shardd migrate`).
+  DbStatus migrate(std::vector<std::string>* applied);
+  DbStatus migration_status(std::vector<MigrationState>* out);
+
+  // Creates a write-behind queue (positions and other loss-tolerant state);
+  // the store flushes it periodically and at shutdown. The reference lives as
+  // long as the Store. REQUIRES: before start().
+  WriteBehind& write_behind(std::string name, WriteBehind::FlushFn flush);
+  // Flushes every write-behind queue now and waits (shutdown).
+  DbStatus flush_write_behind();
+  // Starts an asynchronous flush of every queue (the periodic job); calls
+  // `done` when finished. Skips queues whose previous flush is running.
+  void flush_write_behind_async(std::function<void(DbStatus)> done);
+
+  const Config& config() const { return config_; }
+  boost::asio::thread_pool& pool() { return pool_; }
+  metrics::Registry& registry() { return registry_; }
+
+ private:
+  friend class StoreContext;
+  friend class DbPool;
+  struct Metrics;
+
+  DbStatus lease(std::unique_ptr<DbConnection>* out);
+  void give_back(std::unique_ptr<DbConnection> conn, bool broken);
+  void close_idle_connections();
+  void schedule_reconnect();
+  void try_connect();
+  DbStatus open_and_migrate(bool auto_migrate);
+  std::chrono::milliseconds cache_ttl();
+  void cache_failed();
+  std::string cache_key(std::string_view key) const;
+
+  const Config config_;
+  boost::asio::thread_pool& pool_;
+  metrics::Registry& registry_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<DbPool> db_;
+  std::unique_ptr<Cache> cache_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> cache_epoch_{0};
+  bool auto_migrate_ = true;
+
+  mutable std::mutex mu_;
+  // Guarded by mu_:
+  std::string not_ready_reason_;
+  std::chrono::milliseconds backoff_{100};
+  std::vector<std::unique_ptr<WriteBehind>> write_behind_;
+  std::unique_ptr<boost::asio::steady_timer> reconnect_timer_;
+
+ public:
+  static constexpr int kMaxPending = 4096;
+};
+
+template <class T>
+void Store::run(boost::asio::any_io_executor ex, std::function<DbStatus(StoreContext&, T*)> work,
+                std::function<void(DbStatus, T)> done) {
+  if (pending_.fetch_add(1, std::memory_order_relaxed) >= kMaxPending) {
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    boost::asio::post(ex, [done = std::move(done)]() mutable {
+      done(DbStatus(DbErr::kUnavailable, "storage overloaded"), T{});
+    });
+    return;
+  }
+  boost::asio::post(pool_, [this, ex = std::move(ex), work = std::move(work),
+                            done = std::move(done)]() mutable {
+    T value{};
+    DbStatus st;
+    {
+      StoreContext ctx(*this);
+      st = work(ctx, &value);
+    }
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    boost::asio::post(ex, [done = std::move(done), st = std::move(st),
+                           value = std::move(value)]() mutable {
+      done(std::move(st), std::move(value));
+    });
+  });
+}
+
+}  // namespace shardd::store

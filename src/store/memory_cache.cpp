@@ -1,0 +1,107 @@
+#include <array>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
+#include "store/caches.h"
+
+namespace shardd::store {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class MemoryCache final : public Cache {
+ public:
+  explicit MemoryCache(size_t max_entries)
+      : per_shard_(std::max<size_t>(1, max_entries / kShards)) {}
+
+  CacheGet get(std::string_view key, std::string* value) override {
+    Shard& s = shard(key);
+    std::lock_guard lock(s.mu);
+    auto it = s.map.find(std::string(key));
+    if (it == s.map.end()) return CacheGet::kMiss;
+    if (Clock::now() >= it->second->expires) {
+      s.lru.erase(it->second);
+      s.map.erase(it);
+      return CacheGet::kMiss;
+    }
+    s.lru.splice(s.lru.begin(), s.lru, it->second);
+    if (it->second->negative) return CacheGet::kNegative;
+    *value = it->second->value;
+    return CacheGet::kHit;
+  }
+
+  bool put(std::string_view key, std::string_view value, std::chrono::milliseconds ttl,
+           bool if_absent) override {
+    store(key, value, ttl, false, if_absent);
+    return true;
+  }
+  bool put_negative(std::string_view key, std::chrono::milliseconds ttl) override {
+    store(key, {}, ttl, true, true);
+    return true;
+  }
+  bool erase(std::string_view key) override {
+    Shard& s = shard(key);
+    std::lock_guard lock(s.mu);
+    auto it = s.map.find(std::string(key));
+    if (it != s.map.end()) {
+      s.lru.erase(it->second);
+      s.map.erase(it);
+    }
+    return true;
+  }
+  bool available() const override { return true; }
+  std::string_view name() const override { return "memory"; }
+
+ private:
+  static constexpr size_t kShards = 16;
+  struct Entry {
+    std::string key;
+    std::string value;
+    Clock::time_point expires;
+    bool negative;
+  };
+  struct Shard {
+    std::mutex mu;
+    std::list<Entry> lru;  // front = most recent
+    std::unordered_map<std::string, std::list<Entry>::iterator> map;
+  };
+
+  Shard& shard(std::string_view key) {
+    return shards_[std::hash<std::string_view>{}(key) % kShards];
+  }
+
+  void store(std::string_view key, std::string_view value, std::chrono::milliseconds ttl,
+             bool negative, bool if_absent) {
+    Shard& s = shard(key);
+    std::lock_guard lock(s.mu);
+    auto now = Clock::now();
+    auto expires = now + ttl;
+    auto it = s.map.find(std::string(key));
+    if (it != s.map.end()) {
+      if (if_absent && now < it->second->expires) return;
+      it->second->value.assign(value);
+      it->second->expires = expires;
+      it->second->negative = negative;
+      s.lru.splice(s.lru.begin(), s.lru, it->second);
+      return;
+    }
+    s.lru.push_front(Entry{std::string(key), std::string(value), expires, negative});
+    s.map.emplace(s.lru.front().key, s.lru.begin());
+    while (s.map.size() > per_shard_) {
+      s.map.erase(s.lru.back().key);
+      s.lru.pop_back();
+    }
+  }
+
+  const size_t per_shard_;
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace
+
+std::unique_ptr<Cache> make_memory_cache(size_t max_entries) {
+  return std::make_unique<MemoryCache>(max_entries);
+}
+
+}  // namespace shardd::store

@@ -1,0 +1,213 @@
+#include <algorithm>
+#include <hiredis/hiredis.h>
+#include <mutex>
+#include <vector>
+
+#include "shardd/core/log.h"
+#include "store/caches.h"
+
+namespace shardd::store {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+spdlog::logger& lg() {
+  static spdlog::logger& l = log::get("store");
+  return l;
+}
+
+struct ContextDeleter {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+timeval to_tv(uint32_t ms) {
+  return {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+
+// Stored values carry a one-byte tag: 'v' + bytes for a value, 'n' for "no row".
+constexpr char kValueTag = 'v';
+constexpr char kNegativeTag = 'n';
+
+class RedisCache final : public Cache {
+ public:
+  RedisCache(const RedisConfig& cfg, size_t pool_size, metrics::Registry& m)
+      : cfg_(cfg),
+        pool_size_(std::max<size_t>(1, pool_size)),
+        up_(m.gauge("shardd_cache_up", "1 while the cache backend answers.")),
+        errors_(m.counter("shardd_cache_backend_errors_total",
+                          "Cache backend failures (connect, timeout, error reply).")),
+        reconnects_(m.counter("shardd_cache_reconnects_total", "Cache backend reconnections.")) {
+    up_.set(1);
+  }
+
+  CacheGet get(std::string_view key, std::string* value) override {
+    const char* argv[] = {"GET", key.data()};
+    size_t lens[] = {3, key.size()};
+    ReplyPtr r;
+    if (!command(2, argv, lens, &r)) return CacheGet::kError;
+    if (r->type == REDIS_REPLY_NIL) return CacheGet::kMiss;
+    if (r->type != REDIS_REPLY_STRING || r->len < 1) return CacheGet::kMiss;
+    if (r->str[0] == kNegativeTag) return CacheGet::kNegative;
+    value->assign(r->str + 1, r->len - 1);
+    return CacheGet::kHit;
+  }
+
+  bool put(std::string_view key, std::string_view value, std::chrono::milliseconds ttl,
+           bool if_absent) override {
+    std::string tagged;
+    tagged.reserve(value.size() + 1);
+    tagged.push_back(kValueTag);
+    tagged.append(value);
+    return set(key, tagged, ttl, if_absent);
+  }
+
+  bool put_negative(std::string_view key, std::chrono::milliseconds ttl) override {
+    return set(key, std::string_view(&kNegativeTag, 1), ttl, true);
+  }
+
+  bool erase(std::string_view key) override {
+    const char* argv[] = {"DEL", key.data()};
+    size_t lens[] = {3, key.size()};
+    ReplyPtr r;
+    return command(2, argv, lens, &r) && r->type == REDIS_REPLY_INTEGER;
+  }
+
+  bool available() const override {
+    std::lock_guard lock(mu_);
+    return Clock::now() >= down_until_;
+  }
+  std::string_view name() const override { return "redis"; }
+
+ private:
+  // SET key value PX ttl [NX]. With NX a nil reply (key exists) still counts
+  // as success: the cache is consistent, just not updated.
+  bool set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl, bool nx) {
+    std::string px = std::to_string(std::max<int64_t>(1, ttl.count()));
+    const char* argv[] = {"SET", key.data(), value.data(), "PX", px.c_str(), "NX"};
+    size_t lens[] = {3, key.size(), value.size(), 2, px.size(), 2};
+    ReplyPtr r;
+    if (!command(nx ? 6 : 5, argv, lens, &r)) return false;
+    return r->type == REDIS_REPLY_STATUS || (nx && r->type == REDIS_REPLY_NIL);
+  }
+
+  // Runs one command on a pooled connection. False (and the breaker opens) on
+  // any failure; an error reply also counts as a failure.
+  bool command(int argc, const char** argv, const size_t* lens, ReplyPtr* out) {
+    ContextPtr ctx;
+    if (!acquire(&ctx)) return false;
+    void* raw = redisCommandArgv(ctx.get(), argc, argv, lens);
+    if (!raw) {
+      fail(std::string("command failed: ") + ctx->errstr);
+      return false;  // ctx dropped: a failed context cannot be reused
+    }
+    out->reset(static_cast<redisReply*>(raw));
+    if ((*out)->type == REDIS_REPLY_ERROR) {
+      fail(std::string("error reply: ") + std::string((*out)->str, (*out)->len));
+      return false;
+    }
+    release(std::move(ctx));
+    return true;
+  }
+
+  bool acquire(ContextPtr* out) {
+    {
+      std::lock_guard lock(mu_);
+      if (Clock::now() < down_until_) return false;
+      if (!idle_.empty()) {
+        *out = std::move(idle_.back());
+        idle_.pop_back();
+        return true;
+      }
+    }
+    return connect(out);
+  }
+
+  void release(ContextPtr ctx) {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < pool_size_) idle_.push_back(std::move(ctx));
+  }
+
+  bool connect(ContextPtr* out) {
+    timeval ct = to_tv(cfg_.connect_timeout_ms);
+    ContextPtr ctx(redisConnectWithTimeout(cfg_.host.c_str(), static_cast<int>(cfg_.port), ct));
+    if (!ctx || ctx->err) {
+      fail("connect " + cfg_.host + ":" + std::to_string(cfg_.port) + ": " +
+           (ctx ? ctx->errstr : "out of memory"));
+      return false;
+    }
+    timeval cmd = to_tv(cfg_.command_timeout_ms);
+    redisSetTimeout(ctx.get(), cmd);
+    if (!cfg_.password.empty()) {
+      ReplyPtr r(static_cast<redisReply*>(
+          redisCommand(ctx.get(), "AUTH %b", cfg_.password.data(), cfg_.password.size())));
+      if (!r || r->type == REDIS_REPLY_ERROR) {
+        fail("AUTH failed" + (r ? ": " + std::string(r->str, r->len) : std::string()));
+        return false;
+      }
+    }
+    if (cfg_.db != 0) {
+      ReplyPtr r(static_cast<redisReply*>(redisCommand(ctx.get(), "SELECT %u", cfg_.db)));
+      if (!r || r->type == REDIS_REPLY_ERROR) {
+        fail("SELECT " + std::to_string(cfg_.db) + " failed");
+        return false;
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (was_down_) {
+        was_down_ = false;
+        backoff_ = std::chrono::milliseconds(0);
+        reconnects_.inc();
+        up_.set(1);
+        lg().info("redis: reconnected to {}:{}, caching resumed", cfg_.host, cfg_.port);
+      }
+    }
+    *out = std::move(ctx);
+    return true;
+  }
+
+  void fail(const std::string& why) {
+    errors_.inc();
+    std::lock_guard lock(mu_);
+    idle_.clear();  // every pooled connection is suspect now
+    backoff_ = std::min(std::chrono::milliseconds(cfg_.retry_max_ms),
+                        backoff_.count() ? backoff_ * 2 : std::chrono::milliseconds(100));
+    down_until_ = Clock::now() + backoff_;
+    up_.set(0);
+    if (!was_down_) {
+      lg().warn("redis: {}; cache bypassed, reading from the database (retry in {} ms)", why,
+                backoff_.count());
+    } else {
+      lg().debug("redis: still down: {} (retry in {} ms)", why, backoff_.count());
+    }
+    was_down_ = true;
+  }
+
+  const RedisConfig cfg_;
+  const size_t pool_size_;
+  metrics::Gauge& up_;
+  metrics::Counter& errors_;
+  metrics::Counter& reconnects_;
+
+  mutable std::mutex mu_;
+  // Guarded by mu_:
+  std::vector<ContextPtr> idle_;
+  Clock::time_point down_until_{};
+  std::chrono::milliseconds backoff_{0};
+  bool was_down_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Cache> make_redis_cache(const RedisConfig& config, size_t pool_size,
+                                        metrics::Registry& metrics) {
+  return std::make_unique<RedisCache>(config, pool_size, metrics);
+}
+
+}  // namespace shardd::store

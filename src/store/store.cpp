@@ -1,0 +1,875 @@
+#include "shardd/store/store.h"
+
+#include <charconv>
+#include <condition_variable>
+#include <ctime>
+#include <map>
+#include <set>
+#include <future>
+#include <random>
+#include <thread>
+
+#include "shardd/core/log.h"
+#include "store/caches.h"
+#include "store/drivers.h"
+#include "store/migrations.h"
+
+namespace shardd::store {
+
+namespace {
+
+spdlog::logger& lg() {
+  static spdlog::logger& l = log::get("store");
+  return l;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+thread_local std::mt19937_64 tl_rng{std::random_device{}()};
+
+}  // namespace
+
+// ---------------------------------------------------------------- values
+
+int64_t as_int(const Value& v) {
+  if (auto* i = std::get_if<int64_t>(&v)) return *i;
+  if (auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);
+  if (auto* s = std::get_if<std::string>(&v)) {
+    int64_t out = 0;
+    std::from_chars(s->data(), s->data() + s->size(), out);
+    return out;
+  }
+  return 0;
+}
+double as_double(const Value& v) {
+  if (auto* d = std::get_if<double>(&v)) return *d;
+  if (auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+  if (auto* s = std::get_if<std::string>(&v)) return std::strtod(s->c_str(), nullptr);
+  return 0;
+}
+std::string as_string(const Value& v) {
+  if (auto* s = std::get_if<std::string>(&v)) return *s;
+  if (auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
+  if (auto* d = std::get_if<double>(&v)) return std::to_string(*d);
+  return {};
+}
+bool is_null(const Value& v) { return std::holds_alternative<std::nullptr_t>(v); }
+
+std::string_view db_err_name(DbErr e) {
+  switch (e) {
+    case DbErr::kOk: return "ok";
+    case DbErr::kUnavailable: return "unavailable";
+    case DbErr::kRetry: return "retry";
+    case DbErr::kDuplicate: return "duplicate";
+    case DbErr::kConstraint: return "constraint";
+    case DbErr::kFull: return "full";
+    case DbErr::kReadOnly: return "read_only";
+    case DbErr::kOther: return "other";
+  }
+  return "other";
+}
+
+Status DbStatus::to_status() const {
+  switch (err_) {
+    case DbErr::kOk: return Status::Ok();
+    case DbErr::kUnavailable:
+    case DbErr::kRetry:
+    case DbErr::kFull:
+    case DbErr::kReadOnly: return Status::Unavailable("storage unavailable, retry later");
+    case DbErr::kDuplicate:
+    case DbErr::kConstraint: return Status::BadRequest("conflicts with existing data");
+    case DbErr::kOther: return Status::Internal("storage error");
+  }
+  return Status::Internal("storage error");
+}
+
+std::string DbStatus::to_string() const {
+  if (ok()) return "ok";
+  return std::string(db_err_name(err_)) + ": " + message_;
+}
+
+// ---------------------------------------------------------------- metrics
+
+struct Store::Metrics {
+  explicit Metrics(metrics::Registry& r)
+      : stmt(r),
+        db_up(r.gauge("shardd_db_up", "1 while the database answers.")),
+        pool_size(r.gauge("shardd_db_pool_size", "Open database connections.")),
+        pool_in_use(r.gauge("shardd_db_pool_in_use", "Database connections leased.")),
+        pool_wait(r.histogram("shardd_db_pool_wait_seconds", "Time waiting for a connection.",
+                              metrics::latency_buckets())),
+        pool_timeouts(r.counter("shardd_db_pool_timeouts_total",
+                                "Leases that gave up after store.pool_wait_ms.")),
+        connects(r.counter("shardd_db_connects_total", "Database connections opened.")),
+        connect_failures(
+            r.counter("shardd_db_connect_failures_total", "Failed database connection attempts.")),
+        tx_commits(r.counter("shardd_db_transactions_total", "Transactions by outcome.",
+                             {{"result", "commit"}})),
+        tx_rollbacks(r.counter("shardd_db_transactions_total", "Transactions by outcome.",
+                               {{"result", "rollback"}})),
+        tx_retries(r.counter("shardd_db_transaction_retries_total",
+                             "Transactions run again after a deadlock or busy database.")),
+        idem_replays(r.counter("shardd_idempotent_replays_total",
+                               "Requests answered from a recorded idempotency key.")),
+        cache_hit(r.counter("shardd_cache_requests_total", "Cache reads by result.",
+                            {{"result", "hit"}})),
+        cache_miss(r.counter("shardd_cache_requests_total", "Cache reads by result.",
+                             {{"result", "miss"}})),
+        cache_negative(r.counter("shardd_cache_requests_total", "Cache reads by result.",
+                                 {{"result", "negative"}})),
+        cache_error(r.counter("shardd_cache_requests_total", "Cache reads by result.",
+                              {{"result", "error"}})),
+        cache_write_failures(r.counter("shardd_cache_write_failures_total",
+                                       "Cache updates after a commit that failed.")),
+        cache_invalidate_failures(r.counter(
+            "shardd_cache_invalidate_failures_total",
+            "Failed cache updates whose key could not be deleted either (epoch bumped).")),
+        cache_epoch(r.gauge("shardd_cache_epoch", "Current cache key epoch.")),
+        pending(r.gauge("shardd_store_pending", "Storage work queued or running.")) {}
+
+  StmtMetrics stmt;
+  metrics::Gauge& db_up;
+  metrics::Gauge& pool_size;
+  metrics::Gauge& pool_in_use;
+  metrics::Histogram& pool_wait;
+  metrics::Counter& pool_timeouts;
+  metrics::Counter& connects;
+  metrics::Counter& connect_failures;
+  metrics::Counter& tx_commits;
+  metrics::Counter& tx_rollbacks;
+  metrics::Counter& tx_retries;
+  metrics::Counter& idem_replays;
+  metrics::Counter& cache_hit;
+  metrics::Counter& cache_miss;
+  metrics::Counter& cache_negative;
+  metrics::Counter& cache_error;
+  metrics::Counter& cache_write_failures;
+  metrics::Counter& cache_invalidate_failures;
+  metrics::Gauge& cache_epoch;
+  metrics::Gauge& pending;
+};
+
+// ---------------------------------------------------------------- pool
+
+// A bounded pool of database connections, opened lazily. A connection that
+// reported kUnavailable is discarded instead of returned, so the next lease
+// opens a fresh one (statements are prepared again on it).
+class DbPool {
+ public:
+  using Factory = std::function<DbStatus(std::unique_ptr<DbConnection>*)>;
+  DbPool(Factory factory, size_t max, std::chrono::milliseconds wait, Store::Metrics& m)
+      : factory_(std::move(factory)), max_(max), wait_(wait), m_(m) {}
+
+  DbStatus acquire(std::unique_ptr<DbConnection>* out) {
+    auto start = std::chrono::steady_clock::now();
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (!idle_.empty()) {
+        *out = std::move(idle_.back());
+        idle_.pop_back();
+        break;
+      }
+      if (open_ < max_) {
+        ++open_;
+        lock.unlock();
+        DbStatus st = factory_(out);
+        m_.connects.inc();
+        if (!st.ok()) {
+          m_.connect_failures.inc();
+          lock.lock();
+          --open_;
+          cv_.notify_one();
+          return st;
+        }
+        lock.lock();
+        m_.pool_size.set(static_cast<int64_t>(open_));
+        break;
+      }
+      if (cv_.wait_until(lock, start + wait_) == std::cv_status::timeout && idle_.empty() &&
+          open_ >= max_) {
+        m_.pool_timeouts.inc();
+        return {DbErr::kUnavailable, "no database connection free within " +
+                                         std::to_string(wait_.count()) + " ms"};
+      }
+    }
+    ++in_use_;
+    m_.pool_in_use.set(static_cast<int64_t>(in_use_));
+    m_.pool_wait.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return DbStatus::Ok();
+  }
+
+  void release(std::unique_ptr<DbConnection> conn) {
+    std::lock_guard lock(mu_);
+    --in_use_;
+    m_.pool_in_use.set(static_cast<int64_t>(in_use_));
+    if (conn->broken()) {
+      --open_;
+      m_.pool_size.set(static_cast<int64_t>(open_));
+      conn.reset();
+    } else {
+      idle_.push_back(std::move(conn));
+    }
+    cv_.notify_one();
+  }
+
+  void clear_idle() {
+    std::lock_guard lock(mu_);
+    open_ -= idle_.size();
+    idle_.clear();
+    m_.pool_size.set(static_cast<int64_t>(open_));
+  }
+
+ private:
+  Factory factory_;
+  const size_t max_;
+  const std::chrono::milliseconds wait_;
+  Store::Metrics& m_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // Guarded by mu_:
+  std::vector<std::unique_ptr<DbConnection>> idle_;
+  size_t open_ = 0;
+  size_t in_use_ = 0;
+};
+
+// ---------------------------------------------------------------- store
+
+Store::Store(const Config& config, boost::asio::thread_pool& pool, metrics::Registry& registry)
+    : config_(config),
+      pool_(pool),
+      registry_(registry),
+      metrics_(std::make_unique<Metrics>(registry)) {
+  // A fresh epoch per process: entries cached by an earlier run (whose data a
+  // restore may have replaced) are never read.
+  cache_epoch_ = std::random_device{}() & 0xffffff;
+  metrics_->cache_epoch.set(static_cast<int64_t>(cache_epoch_.load()));
+  DbPool::Factory factory;
+  if (config_.store.backend == "mysql") {
+    factory = [this](std::unique_ptr<DbConnection>* out) {
+      return open_mysql(config_.mysql, metrics_->stmt, out);
+    };
+  } else {
+    std::string path = config_.sqlite_path();
+    factory = [this, path](std::unique_ptr<DbConnection>* out) {
+      return open_sqlite(path, config_.sqlite, metrics_->stmt, out);
+    };
+  }
+  db_ = std::make_unique<DbPool>(std::move(factory), config_.store.pool_size,
+                                 std::chrono::milliseconds(config_.store.pool_wait_ms), *metrics_);
+  if (config_.cache.backend == "redis") {
+    cache_ = make_redis_cache(config_.redis, config_.storage_thread_count(), registry);
+  } else {
+    cache_ = make_memory_cache(config_.cache.memory_max_entries);
+  }
+  {
+    std::lock_guard lock(mu_);
+    not_ready_reason_ = "not started";
+  }
+}
+
+Store::~Store() { stop(); }
+
+std::string Store::backend_description() const {
+  if (config_.store.backend == "mysql") {
+    return "mysql " + config_.mysql.user + "@" +
+           (config_.mysql.socket.empty()
+                ? config_.mysql.host + ":" + std::to_string(config_.mysql.port)
+                : config_.mysql.socket) +
+           "/" + config_.mysql.database + ", cache " + std::string(cache_->name());
+  }
+  return "sqlite " + config_.sqlite_path() + ", cache " + std::string(cache_->name());
+}
+
+std::string Store::not_ready_reason() const {
+  std::lock_guard lock(mu_);
+  return not_ready_reason_;
+}
+
+DbStatus Store::open_and_migrate(bool auto_migrate) {
+  DbStatus st = run_sync([](StoreContext& ctx) {
+    DbConnection* c = nullptr;
+    DbStatus s = ctx.db(&c);
+    if (!s.ok()) return s;
+    return c->ping();
+  });
+  if (!st.ok()) return st;
+  if (auto_migrate) {
+    std::vector<std::string> applied;
+    st = migrate(&applied);
+    if (!st.ok()) return st;
+    for (const auto& a : applied) lg().info("migrated: {}", a);
+  }
+  return DbStatus::Ok();
+}
+
+Status Store::start(bool auto_migrate) {
+  auto_migrate_ = auto_migrate;
+  lg().info("store: {}", backend_description());
+  DbStatus st = open_and_migrate(auto_migrate);
+  if (st.ok()) {
+    ready_ = true;
+    metrics_->db_up.set(1);
+    std::lock_guard lock(mu_);
+    not_ready_reason_.clear();
+    return Status::Ok();
+  }
+  metrics_->db_up.set(0);
+  {
+    std::lock_guard lock(mu_);
+    not_ready_reason_ = st.to_string();
+  }
+  // SQLite problems and failed migrations are configuration/data problems:
+  // stop start-up with the reason. An unreachable MySQL server may come back.
+  if (config_.store.backend == "mysql" && st.err() == DbErr::kUnavailable) {
+    lg().error("store: database unreachable ({}); not ready, retrying in the background",
+               st.message());
+    schedule_reconnect();
+    return Status::Ok();
+  }
+  return Status(ErrorCode::kUnavailable, st.message());
+}
+
+void Store::schedule_reconnect() {
+  std::lock_guard lock(mu_);
+  if (stopped_) return;
+  if (!reconnect_timer_) reconnect_timer_ = std::make_unique<boost::asio::steady_timer>(pool_);
+  auto delay = backoff_;
+  backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(config_.store.connect_retry_max_ms));
+  reconnect_timer_->expires_after(delay);
+  reconnect_timer_->async_wait([this](boost::system::error_code ec) {
+    if (!ec && !stopped_) try_connect();
+  });
+}
+
+void Store::try_connect() {
+  DbStatus st;
+  {
+    StoreContext ctx(*this);
+    DbConnection* c = nullptr;
+    st = ctx.db(&c);
+    if (st.ok()) st = c->ping();
+  }
+  if (st.ok() && auto_migrate_) {
+    std::vector<std::string> applied;
+    st = migrate(&applied);
+    for (const auto& a : applied) lg().info("migrated: {}", a);
+  }
+  if (!st.ok()) {
+    {
+      std::lock_guard lock(mu_);
+      not_ready_reason_ = st.to_string();
+    }
+    lg().warn("store: database still unreachable: {}", st.message());
+    schedule_reconnect();
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    not_ready_reason_.clear();
+    backoff_ = std::chrono::milliseconds(100);
+  }
+  metrics_->db_up.set(1);
+  ready_ = true;
+  lg().info("store: database reachable, ready");
+}
+
+void Store::stop() {
+  stopped_ = true;
+  std::lock_guard lock(mu_);
+  if (reconnect_timer_) reconnect_timer_->cancel();
+}
+
+DbStatus Store::lease(std::unique_ptr<DbConnection>* out) {
+  DbStatus st = db_->acquire(out);
+  if (!st.ok() && st.err() == DbErr::kUnavailable && config_.store.backend == "mysql") {
+    metrics_->db_up.set(0);
+  }
+  return st;
+}
+
+void Store::give_back(std::unique_ptr<DbConnection> conn, bool) {
+  if (conn->broken()) metrics_->db_up.set(0);
+  db_->release(std::move(conn));
+}
+
+void Store::close_idle_connections() { db_->clear_idle(); }
+
+DbStatus Store::run_sync(const std::function<DbStatus(StoreContext&)>& work) {
+  std::promise<DbStatus> p;
+  auto f = p.get_future();
+  boost::asio::post(pool_, [&] {
+    DbStatus result;
+    {
+      StoreContext ctx(*this);  // returns its connection before the caller wakes up
+      result = work(ctx);
+    }
+    p.set_value(std::move(result));
+  });
+  return f.get();
+}
+
+std::chrono::milliseconds Store::cache_ttl() {
+  double base = config_.cache.ttl_ms;
+  double j = config_.cache.ttl_jitter;
+  std::uniform_real_distribution<double> dist(1.0 - j, 1.0 + j);
+  return std::chrono::milliseconds(static_cast<int64_t>(base * dist(tl_rng)));
+}
+
+std::string Store::cache_key(std::string_view key) const {
+  std::string out;
+  out.reserve(config_.redis.key_prefix.size() + key.size() + 10);
+  if (config_.cache.backend == "redis") out += config_.redis.key_prefix;
+  out += std::to_string(cache_epoch_.load(std::memory_order_relaxed));
+  out += ':';
+  out += key;
+  return out;
+}
+
+void Store::cache_failed() {
+  uint64_t e = cache_epoch_.fetch_add(1) + 1;
+  metrics_->cache_epoch.set(static_cast<int64_t>(e));
+  // While the cache is down every write lands here; say so once a second.
+  static std::atomic<int64_t> last_log_ms{0};
+  int64_t now = now_ms();
+  int64_t last = last_log_ms.load(std::memory_order_relaxed);
+  if (now - last >= 1000 && last_log_ms.compare_exchange_strong(last, now)) {
+    lg().warn("cache: an update and its invalidation both failed; moved to key epoch {} so no "
+              "stale entry is read",
+              e);
+  }
+}
+
+// ---------------------------------------------------------------- migrations
+
+namespace {
+
+constexpr Stmt kCreateMigrations{
+    "migrations.create",
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+    "name VARCHAR(200) NOT NULL, applied_ms BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+    "name VARCHAR(200) NOT NULL, applied_ms BIGINT NOT NULL) ENGINE=InnoDB DEFAULT "
+    "CHARSET=utf8mb4"};
+constexpr Stmt kListMigrations{"migrations.list",
+                               "SELECT version, name, applied_ms FROM schema_migrations "
+                               "ORDER BY version"};
+constexpr Stmt kRecordMigration{"migrations.record",
+                                "INSERT INTO schema_migrations (version, name, applied_ms) "
+                                "VALUES (?, ?, ?)"};
+constexpr Stmt kMigrateLock{"migrations.lock", "SELECT 1", "SELECT GET_LOCK('shardd_migrate', 30)"};
+constexpr Stmt kMigrateUnlock{"migrations.unlock", "SELECT 1",
+                              "SELECT RELEASE_LOCK('shardd_migrate')"};
+
+std::vector<std::string> split_statements(std::string_view script) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < script.size()) {
+    size_t end = script.find(';', start);
+    if (end == std::string_view::npos) end = script.size();
+    std::string s(script.substr(start, end - start));
+    size_t a = s.find_first_not_of(" \t\r\n");
+    if (a != std::string::npos) {
+      size_t b = s.find_last_not_of(" \t\r\n");
+      out.push_back(s.substr(a, b - a + 1));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string iso_time(int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+DbStatus Store::migration_status(std::vector<MigrationState>* out) {
+  return run_sync([out](StoreContext& ctx) {
+    DbConnection* c = nullptr;
+    DbStatus st = ctx.db(&c);
+    if (!st.ok()) return st;
+    st = c->exec(kCreateMigrations, {});
+    if (!st.ok()) return st;
+    Rows rows;
+    st = c->query(kListMigrations, {}, &rows);
+    if (!st.ok()) return st;
+    std::map<int64_t, std::pair<std::string, int64_t>> applied;
+    for (auto& r : rows.rows) applied[as_int(r[0])] = {as_string(r[1]), as_int(r[2])};
+    for (const auto& m : all_migrations()) {
+      auto it = applied.find(m.version);
+      out->push_back({m.version, std::string(m.name), it != applied.end(),
+                      it != applied.end() ? iso_time(it->second.second) : ""});
+    }
+    return DbStatus::Ok();
+  });
+}
+
+DbStatus Store::migrate(std::vector<std::string>* applied_out) {
+  return run_sync([applied_out](StoreContext& ctx) {
+    DbConnection* c = nullptr;
+    DbStatus st = ctx.db(&c);
+    if (!st.ok()) return st;
+    Rows lock_rows;
+    st = c->query(kMigrateLock, {}, &lock_rows);
+    if (!st.ok()) return st;
+    auto unlock = [&] {
+      Rows r;
+      c->query(kMigrateUnlock, {}, &r);
+    };
+    st = c->exec(kCreateMigrations, {});
+    if (!st.ok()) {
+      unlock();
+      return st;
+    }
+    Rows rows;
+    st = c->query(kListMigrations, {}, &rows);
+    if (!st.ok()) {
+      unlock();
+      return st;
+    }
+    std::set<int64_t> done;
+    for (auto& r : rows.rows) done.insert(as_int(r[0]));
+    for (const auto& m : all_migrations()) {
+      if (done.count(m.version)) continue;
+      std::string_view script = c->dialect() == Dialect::kMysql && !m.mysql.empty() ? m.mysql
+                                                                                  : m.sqlite;
+      // SQLite runs the whole migration in one transaction; MySQL commits DDL
+      // implicitly, so a failed MySQL migration may leave earlier statements
+      // applied (the error names the statement that failed).
+      bool tx = c->dialect() == Dialect::kSqlite;
+      if (tx) st = c->begin(true);
+      for (const auto& stmt : split_statements(script)) {
+        if (!st.ok()) break;
+        st = c->exec_script(stmt);
+        if (!st.ok()) {
+          st = DbStatus(st.err(), "migration " + std::to_string(m.version) + " (" +
+                                      std::string(m.name) + ") failed at: " + stmt + "\n" +
+                                      "database error: " + st.message());
+        }
+      }
+      if (st.ok()) {
+        st = c->exec(kRecordMigration,
+                     {int64_t{m.version}, std::string(m.name), now_ms()});
+      }
+      if (tx) {
+        if (st.ok()) {
+          st = c->commit();
+        } else {
+          c->rollback();
+        }
+      }
+      if (!st.ok()) {
+        unlock();
+        return st;
+      }
+      applied_out->push_back(std::to_string(m.version) + " " + std::string(m.name));
+    }
+    unlock();
+    return DbStatus::Ok();
+  });
+}
+
+// ---------------------------------------------------------------- write-behind
+
+WriteBehind& Store::write_behind(std::string name, WriteBehind::FlushFn flush) {
+  auto wb = std::make_unique<WriteBehind>(*this, std::move(name), std::move(flush), registry_);
+  WriteBehind& ref = *wb;
+  std::lock_guard lock(mu_);
+  write_behind_.push_back(std::move(wb));
+  return ref;
+}
+
+DbStatus Store::flush_write_behind() {
+  std::vector<WriteBehind*> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& w : write_behind_) all.push_back(w.get());
+  }
+  DbStatus first = DbStatus::Ok();
+  for (auto* w : all) {
+    DbStatus st = w->flush_sync();
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
+void Store::flush_write_behind_async(std::function<void(DbStatus)> done) {
+  std::vector<WriteBehind*> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& w : write_behind_) all.push_back(w.get());
+  }
+  if (all.empty()) return done(DbStatus::Ok());
+  struct Join {
+    std::mutex mu;
+    size_t left;
+    DbStatus first;
+    std::function<void(DbStatus)> done;
+  };
+  auto join = std::make_shared<Join>();
+  join->left = all.size();
+  join->done = std::move(done);
+  for (auto* w : all) {
+    w->flush_async([join](DbStatus st) {
+      std::unique_lock lock(join->mu);
+      if (!st.ok() && join->first.ok()) join->first = st;
+      if (--join->left == 0) {
+        DbStatus result = join->first;
+        lock.unlock();
+        join->done(result);
+      }
+    });
+  }
+}
+
+WriteBehind::WriteBehind(Store& store, std::string name, FlushFn flush, metrics::Registry& m)
+    : store_(store),
+      name_(std::move(name)),
+      flush_(std::move(flush)),
+      dirty_gauge_(m.gauge("shardd_write_behind_dirty", "Keys waiting for a write-behind flush.",
+                           {{"queue", name_}})),
+      written_(m.counter("shardd_write_behind_written_total", "Keys written by write-behind.",
+                         {{"queue", name_}})),
+      failures_(m.counter("shardd_write_behind_failures_total",
+                          "Write-behind batches that failed (kept for the next flush).",
+                          {{"queue", name_}})) {}
+
+void WriteBehind::mark(std::string key, std::string value) {
+  std::lock_guard lock(mu_);
+  dirty_.insert_or_assign(std::move(key), std::move(value));
+  dirty_gauge_.set(static_cast<int64_t>(dirty_.size()));
+}
+
+size_t WriteBehind::dirty() const {
+  std::lock_guard lock(mu_);
+  return dirty_.size();
+}
+
+void WriteBehind::put_back(Batch& batch) {
+  std::lock_guard lock(mu_);
+  for (auto& [k, v] : batch) dirty_.try_emplace(std::move(k), std::move(v));  // newer mark wins
+  dirty_gauge_.set(static_cast<int64_t>(dirty_.size()));
+}
+
+DbStatus WriteBehind::write(Batch& batch) {
+  DbStatus first = DbStatus::Ok();
+  for (size_t i = 0; i < batch.size(); i += kBatchSize) {
+    Batch chunk(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(i)),
+                std::make_move_iterator(
+                    batch.begin() + static_cast<std::ptrdiff_t>(std::min(batch.size(), i + kBatchSize))));
+    DbStatus st;
+    {
+      StoreContext ctx(store_);
+      st = ctx.transaction([&](DbConnection& c) { return flush_(c, chunk); });
+    }
+    if (st.ok()) {
+      written_.inc(chunk.size());
+    } else {
+      failures_.inc();
+      if (first.ok()) first = st;
+      put_back(chunk);
+    }
+  }
+  return first;
+}
+
+void WriteBehind::flush_async(std::function<void(DbStatus)> done) {
+  Batch batch;
+  {
+    std::lock_guard lock(mu_);
+    if (flushing_ || dirty_.empty()) {
+      done(DbStatus::Ok());
+      return;
+    }
+    flushing_ = true;
+    batch.reserve(dirty_.size());
+    for (auto& kv : dirty_) batch.emplace_back(kv.first, std::move(kv.second));
+    dirty_.clear();
+    dirty_gauge_.set(0);
+  }
+  boost::asio::post(store_.pool(), [this, batch = std::move(batch), done = std::move(done)]() mutable {
+    DbStatus st = write(batch);
+    {
+      std::lock_guard lock(mu_);
+      flushing_ = false;
+    }
+    done(st);
+  });
+}
+
+void WriteBehind::flush_key(const std::string& key, std::function<void(DbStatus)> done) {
+  Batch batch;
+  {
+    std::lock_guard lock(mu_);
+    auto it = dirty_.find(key);
+    if (it == dirty_.end()) {
+      done(DbStatus::Ok());
+      return;
+    }
+    batch.emplace_back(it->first, std::move(it->second));
+    dirty_.erase(it);
+    dirty_gauge_.set(static_cast<int64_t>(dirty_.size()));
+  }
+  boost::asio::post(store_.pool(), [this, batch = std::move(batch), done = std::move(done)]() mutable {
+    done(write(batch));
+  });
+}
+
+DbStatus WriteBehind::flush_sync() {
+  std::promise<DbStatus> p;
+  auto f = p.get_future();
+  // Wait for a running flush first, so nothing is left behind.
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (!flushing_) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  flush_async([&p](DbStatus st) { p.set_value(st); });
+  return f.get();
+}
+
+// ---------------------------------------------------------------- context
+
+StoreContext::StoreContext(Store& store) : store_(store) {}
+
+StoreContext::~StoreContext() {
+  if (conn_) {
+    conn_->rollback();  // a transaction left open by a failed unit of work
+    store_.give_back(std::move(conn_), broken_);
+  }
+}
+
+DbStatus StoreContext::db(DbConnection** out) {
+  if (!conn_) {
+    DbStatus st = store_.lease(&conn_);
+    if (!st.ok()) return st;
+  }
+  *out = conn_.get();
+  return DbStatus::Ok();
+}
+
+Cache& StoreContext::cache() { return *store_.cache_; }
+
+Dialect StoreContext::dialect() const {
+  return store_.config_.store.backend == "mysql" ? Dialect::kMysql : Dialect::kSqlite;
+}
+
+DbStatus StoreContext::transaction(const std::function<DbStatus(DbConnection&)>& fn) {
+  DbConnection* c = nullptr;
+  DbStatus st = db(&c);
+  if (!st.ok()) return st;
+  const uint32_t attempts = store_.config_.store.retry_attempts + 1;
+  for (uint32_t attempt = 1;; ++attempt) {
+    st = c->begin(true);
+    if (st.ok()) st = fn(*c);
+    if (st.ok()) st = c->commit();
+    if (st.ok()) {
+      store_.metrics_->tx_commits.inc();
+      return st;
+    }
+    c->rollback();
+    store_.metrics_->tx_rollbacks.inc();
+    if (st.err() != DbErr::kRetry || attempt >= attempts) return st;
+    store_.metrics_->tx_retries.inc();
+    std::uniform_int_distribution<int> jitter(1, 10 * static_cast<int>(attempt));
+    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(tl_rng)));
+  }
+}
+
+namespace {
+constexpr Stmt kIdemGet{"idempotency.get",
+                        "SELECT result FROM idempotency_keys WHERE scope = ? AND idem_key = ?"};
+constexpr Stmt kIdemPut{"idempotency.put",
+                        "INSERT INTO idempotency_keys (scope, idem_key, result, created_ms) "
+                        "VALUES (?, ?, ?, ?)"};
+}  // namespace
+
+DbStatus StoreContext::idempotent(
+    std::string_view scope, std::string_view key,
+    const std::function<DbStatus(DbConnection&, std::string* result)>& fn, std::string* result,
+    bool* replayed) {
+  if (key.empty() || key.size() > 128) {
+    return {DbErr::kConstraint, "idempotency key must be 1..128 bytes"};
+  }
+  *replayed = false;
+  DbStatus st = transaction([&](DbConnection& c) {
+    Rows rows;
+    DbStatus s = c.query(kIdemGet, {std::string(scope), std::string(key)}, &rows);
+    if (!s.ok()) return s;
+    if (!rows.empty()) {
+      *result = as_string(rows.rows[0][0]);
+      *replayed = true;
+      return DbStatus::Ok();
+    }
+    result->clear();
+    s = fn(c, result);
+    if (!s.ok()) return s;
+    s = c.exec(kIdemPut, {std::string(scope), std::string(key), *result, now_ms()});
+    // A concurrent request with the same key committed first: run again, the
+    // lookup then finds its result.
+    if (s.err() == DbErr::kDuplicate) return DbStatus(DbErr::kRetry, "idempotency key race");
+    return s;
+  });
+  if (st.ok() && *replayed) store_.metrics_->idem_replays.inc();
+  return st;
+}
+
+DbStatus StoreContext::read_through(
+    std::string_view key,
+    const std::function<DbStatus(DbConnection&, std::string* value, bool* found)>& load,
+    std::string* value, bool* found) {
+  std::string ck = store_.cache_key(key);
+  Cache& cache = *store_.cache_;
+  switch (cache.get(ck, value)) {
+    case CacheGet::kHit:
+      store_.metrics_->cache_hit.inc();
+      *found = true;
+      return DbStatus::Ok();
+    case CacheGet::kNegative:
+      store_.metrics_->cache_negative.inc();
+      *found = false;
+      return DbStatus::Ok();
+    case CacheGet::kMiss:
+      store_.metrics_->cache_miss.inc();
+      break;
+    case CacheGet::kError:
+      store_.metrics_->cache_error.inc();
+      break;
+  }
+  DbConnection* c = nullptr;
+  DbStatus st = db(&c);
+  if (!st.ok()) return st;
+  *found = false;
+  st = load(*c, value, found);
+  if (!st.ok()) return st;
+  if (*found) {
+    cache.put(ck, *value, store_.cache_ttl(), /*if_absent=*/true);
+  } else if (store_.config_.cache.negative_ttl_ms > 0) {
+    cache.put_negative(ck, std::chrono::milliseconds(store_.config_.cache.negative_ttl_ms));
+  }
+  return DbStatus::Ok();
+}
+
+void StoreContext::cache_after_commit(std::string_view key, const std::string* value) {
+  std::string ck = store_.cache_key(key);
+  Cache& cache = *store_.cache_;
+  if (value && cache.put(ck, *value, store_.cache_ttl())) return;
+  if (value) store_.metrics_->cache_write_failures.inc();
+  if (cache.erase(ck)) return;
+  store_.metrics_->cache_invalidate_failures.inc();
+  store_.cache_failed();
+}
+
+}  // namespace shardd::store

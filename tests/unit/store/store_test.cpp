@@ -1,0 +1,647 @@
+// The storage layer against real backends. The backend comes from the
+// environment: SHARDD_TEST_BACKEND=sqlite (SQLite + memory cache, default) or
+// mysql (a private MariaDB + a private Redis, started by this executable).
+// ctest runs the executable once per backend.
+
+#include "shardd/store/store.h"
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <thread>
+
+#include "shardd/store/objects.h"
+#include "store/test_servers.h"
+
+namespace shardd::store {
+namespace {
+
+using namespace std::chrono_literals;
+using test::MariaDbServer;
+using test::RedisServer;
+
+bool use_mysql() {
+  const char* b = getenv("SHARDD_TEST_BACKEND");
+  return b && std::string(b) == "mysql";
+}
+
+// Started once for the whole executable (the MySQL backend only).
+MariaDbServer* g_mysql = nullptr;
+RedisServer* g_redis = nullptr;
+
+class Servers : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (!use_mysql()) return;
+    g_mysql = new MariaDbServer();
+    g_mysql->start();
+    g_redis = new RedisServer();
+    g_redis->start();
+  }
+  void TearDown() override {
+    delete g_mysql;
+    delete g_redis;
+  }
+};
+const auto* const g_env = ::testing::AddGlobalTestEnvironment(new Servers);
+
+constexpr Stmt kCountObjects{"test.count", "SELECT count(*) FROM storage_objects"};
+constexpr Stmt kInsertRaw{"test.insert",
+                          "INSERT INTO storage_objects (collection, obj_key, owner_id, value, "
+                          "version, updated_ms) VALUES (?, ?, ?, ?, 1, 0)"};
+constexpr Stmt kAddToValue{"test.add",
+                           "UPDATE storage_objects SET version = version + ? WHERE collection = "
+                           "? AND obj_key = ? AND owner_id = 0"};
+constexpr Stmt kAllRows{"test.all",
+                        "SELECT collection, obj_key, owner_id, value, version FROM "
+                        "storage_objects ORDER BY collection, obj_key, owner_id"};
+constexpr Stmt kVersionOf{"test.version",
+                          "SELECT version FROM storage_objects WHERE collection = ? AND "
+                          "obj_key = ? AND owner_id = 0"};
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = std::filesystem::temp_directory_path() /
+           ("shardd-store-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(tmp_);
+    std::filesystem::create_directories(tmp_);
+    config_.server.data_dir = tmp_.string();
+    config_.store.pool_wait_ms = 3000;
+    config_.store.connect_retry_max_ms = 500;
+    config_.cache.negative_ttl_ms = 60000;
+    if (use_mysql()) {
+      g_mysql->admin_sql(std::string("DROP DATABASE IF EXISTS ") + MariaDbServer::kDatabase);
+      g_mysql->admin_sql(std::string("CREATE DATABASE ") + MariaDbServer::kDatabase +
+                         " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+      config_.store.backend = "mysql";
+      config_.mysql.host = "127.0.0.1";
+      config_.mysql.port = g_mysql->port();
+      config_.mysql.user = MariaDbServer::kUser;
+      config_.mysql.password = MariaDbServer::kPassword;
+      config_.mysql.database = MariaDbServer::kDatabase;
+      config_.mysql.connect_timeout_ms = 1000;
+      config_.mysql.io_timeout_ms = 3000;
+      config_.cache.backend = "redis";
+      config_.redis.port = g_redis->port();
+      config_.redis.retry_max_ms = 200;
+      config_.redis.key_prefix = "test:";
+    }
+  }
+
+  void TearDown() override {
+    close();
+    std::filesystem::remove_all(tmp_);
+  }
+
+  void open(bool expect_ready = true) {
+    pool_ = std::make_unique<boost::asio::thread_pool>(4);
+    metrics_ = std::make_unique<metrics::Registry>();
+    store_ = std::make_unique<Store>(config_, *pool_, *metrics_);
+    Status st = store_->start(true);
+    ASSERT_TRUE(st.ok()) << st.to_string();
+    if (expect_ready) {
+      ASSERT_TRUE(store_->ready()) << store_->not_ready_reason();
+    }
+  }
+
+  void close() {
+    if (store_) store_->stop();
+    if (pool_) pool_->join();
+    store_.reset();
+    pool_.reset();
+  }
+
+  DbStatus run(const std::function<DbStatus(StoreContext&)>& fn) { return store_->run_sync(fn); }
+
+  uint64_t counter(const std::string& name, const metrics::Labels& labels = {}) {
+    return metrics_->counter(name, "", labels).value();
+  }
+  uint64_t stmt_count(const std::string& stmt) {
+    return metrics_
+        ->histogram("shardd_db_query_seconds", "", metrics::latency_buckets(), {{"stmt", stmt}})
+        .count();
+  }
+  int64_t count_objects() {
+    int64_t n = -1;
+    DbStatus st = run([&](StoreContext& ctx) {
+      DbConnection* c = nullptr;
+      DbStatus s = ctx.db(&c);
+      if (!s.ok()) return s;
+      Rows rows;
+      s = c->query(kCountObjects, {}, &rows);
+      if (s.ok()) n = as_int(rows.rows[0][0]);
+      return s;
+    });
+    EXPECT_TRUE(st.ok()) << st.to_string();
+    return n;
+  }
+  DbStatus put(const std::string& key, const std::string& value,
+               std::optional<int64_t> expected = std::nullopt, int64_t* version = nullptr) {
+    int64_t v = 0;
+    DbStatus st = run([&](StoreContext& ctx) {
+      return ObjectRepository::put(ctx, "test", key, 7, value, expected, &v);
+    });
+    if (version) *version = v;
+    return st;
+  }
+  std::optional<StoredObject> get(const std::string& key) {
+    std::optional<StoredObject> out;
+    DbStatus st = run([&](StoreContext& ctx) {
+      return ObjectRepository::get(ctx, "test", key, 7, &out);
+    });
+    EXPECT_TRUE(st.ok()) << st.to_string();
+    return out;
+  }
+
+  std::filesystem::path tmp_;
+  Config config_;
+  std::unique_ptr<boost::asio::thread_pool> pool_;
+  std::unique_ptr<metrics::Registry> metrics_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, MigrationsApplyOnceAndReportStatus) {
+  open();
+  std::vector<MigrationState> states;
+  ASSERT_TRUE(store_->migration_status(&states).ok());
+  ASSERT_FALSE(states.empty());
+  for (const auto& m : states) EXPECT_TRUE(m.applied) << m.version;
+  std::vector<std::string> applied;
+  ASSERT_TRUE(store_->migrate(&applied).ok());
+  EXPECT_TRUE(applied.empty());  // start() already applied everything
+}
+
+TEST_F(StoreTest, PutGetWithOptimisticVersions) {
+  open();
+  int64_t v = 0;
+  ASSERT_TRUE(put("hero", "a", 0, &v).ok());
+  EXPECT_EQ(v, 1);
+  ASSERT_TRUE(put("hero", "b", 1, &v).ok());
+  EXPECT_EQ(v, 2);
+  DbStatus conflict = put("hero", "c", 1, &v);
+  EXPECT_EQ(conflict.err(), DbErr::kConstraint);
+  EXPECT_NE(conflict.message().find("version conflict"), std::string::npos);
+  auto o = get("hero");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->value, "b");
+  EXPECT_EQ(o->version, 2);
+  EXPECT_EQ(put("other", "x", 5).err(), DbErr::kConstraint);  // must not exist yet: 0
+  EXPECT_FALSE(get("other"));
+}
+
+TEST_F(StoreTest, BinaryValuesRoundTrip) {
+  open();
+  std::string bin;
+  for (int i = 0; i < 256; ++i) bin.push_back(static_cast<char>(i));
+  ASSERT_TRUE(put("bin", bin).ok());
+  close();
+  open();  // fresh process-level cache: read from the database
+  auto o = get("bin");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->value, bin);
+}
+
+TEST_F(StoreTest, SecondReadIsACacheHit) {
+  open();
+  ASSERT_TRUE(put("k", "v").ok());
+  uint64_t db_reads = stmt_count("objects.get");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(get("k")->value, "v");
+  EXPECT_EQ(stmt_count("objects.get"), db_reads);  // write-through filled the cache
+  EXPECT_GE(counter("shardd_cache_requests_total", {{"result", "hit"}}), 5u);
+}
+
+TEST_F(StoreTest, MissingKeysAreNegativelyCached) {
+  open();
+  for (int i = 0; i < 50; ++i) EXPECT_FALSE(get("nobody"));
+  EXPECT_EQ(stmt_count("objects.get"), 1u);
+  EXPECT_GE(counter("shardd_cache_requests_total", {{"result", "negative"}}), 49u);
+  // A write replaces the negative entry at once.
+  ASSERT_TRUE(put("nobody", "now here").ok());
+  EXPECT_EQ(get("nobody")->value, "now here");
+}
+
+TEST_F(StoreTest, WritesAreVisibleImmediatelyAfterCommit) {
+  open();
+  ASSERT_TRUE(put("k", "one").ok());
+  EXPECT_EQ(get("k")->value, "one");
+  ASSERT_TRUE(put("k", "two").ok());
+  EXPECT_EQ(get("k")->value, "two");
+  bool removed = false;
+  ASSERT_TRUE(run([&](StoreContext& ctx) {
+                return ObjectRepository::remove(ctx, "test", "k", 7, &removed);
+              }).ok());
+  EXPECT_TRUE(removed);
+  EXPECT_FALSE(get("k"));
+}
+
+TEST_F(StoreTest, FailedTransactionLeavesNothing) {
+  open();
+  DbStatus st = run([](StoreContext& ctx) {
+    return ctx.transaction([](DbConnection& c) {
+      DbStatus s = c.exec(kInsertRaw, {std::string("t"), std::string("a"), int64_t{0},
+                                       std::string("x")});
+      if (!s.ok()) return s;
+      s = c.exec(kInsertRaw, {std::string("t"), std::string("b"), int64_t{0}, std::string("y")});
+      if (!s.ok()) return s;
+      // Same primary key again: the whole transaction must roll back.
+      return c.exec(kInsertRaw, {std::string("t"), std::string("a"), int64_t{0}, std::string("z")});
+    });
+  });
+  EXPECT_EQ(st.err(), DbErr::kDuplicate);
+  EXPECT_EQ(count_objects(), 0);
+  EXPECT_GE(counter("shardd_db_transactions_total", {{"result", "rollback"}}), 1u);
+}
+
+TEST_F(StoreTest, OppositeLockOrderTransactionsAllCommit) {
+  open();
+  ASSERT_TRUE(run([](StoreContext& ctx) {
+                return ctx.transaction([](DbConnection& c) {
+                  DbStatus s = c.exec(kInsertRaw, {std::string("c"), std::string("a"),
+                                                   int64_t{0}, std::string("")});
+                  if (!s.ok()) return s;
+                  return c.exec(kInsertRaw,
+                                {std::string("c"), std::string("b"), int64_t{0}, std::string("")});
+                });
+              }).ok());
+  constexpr int kRounds = 40;
+  std::atomic<int> failures{0};
+  auto worker = [&](bool reverse) {
+    for (int i = 0; i < kRounds; ++i) {
+      DbStatus st = run([&](StoreContext& ctx) {
+        return ctx.transaction([&](DbConnection& c) {
+          std::string first = reverse ? "b" : "a";
+          std::string second = reverse ? "a" : "b";
+          DbStatus s = c.exec(kAddToValue, {int64_t{1}, std::string("c"), first});
+          if (!s.ok()) return s;
+          std::this_thread::sleep_for(1ms);  // widen the window for a deadlock
+          return c.exec(kAddToValue, {int64_t{1}, std::string("c"), second});
+        });
+      });
+      if (!st.ok()) {
+        ++failures;
+        ADD_FAILURE() << st.to_string();
+      }
+    }
+  };
+  std::thread t1(worker, false), t2(worker, true);
+  t1.join();
+  t2.join();
+  EXPECT_EQ(failures.load(), 0);
+  Rows rows;
+  ASSERT_TRUE(run([&](StoreContext& ctx) {
+                DbConnection* c = nullptr;
+                DbStatus s = ctx.db(&c);
+                if (!s.ok()) return s;
+                return c->query(kVersionOf, {std::string("c"), std::string("a")}, &rows);
+              }).ok());
+  EXPECT_EQ(as_int(rows.rows[0][0]), 1 + 2 * kRounds);  // no lost or doubled update
+}
+
+TEST_F(StoreTest, IdempotentRequestsApplyOnce) {
+  open();
+  std::atomic<int> applied{0};
+  auto apply = [&](std::string* result, bool* replayed) {
+    return run([&](StoreContext& ctx) {
+      return ctx.idempotent(
+          "test", "req-42",
+          [&](DbConnection& c, std::string* r) {
+            ++applied;
+            *r = "granted 100 gold";
+            return c.exec(kInsertRaw, {std::string("idem"), std::string("gold"), int64_t{0},
+                                       std::string("100")});
+          },
+          result, replayed);
+    });
+  };
+  std::string r1, r2;
+  bool rep1 = true, rep2 = false;
+  ASSERT_TRUE(apply(&r1, &rep1).ok());
+  ASSERT_TRUE(apply(&r2, &rep2).ok());
+  EXPECT_FALSE(rep1);
+  EXPECT_TRUE(rep2);
+  EXPECT_EQ(r1, r2);
+  EXPECT_EQ(applied.load(), 1);
+  EXPECT_EQ(count_objects(), 1);
+  EXPECT_EQ(counter("shardd_idempotent_replays_total"), 1u);
+}
+
+TEST_F(StoreTest, ConcurrentIdempotentRequestsApplyOnce) {
+  open();
+  std::vector<std::thread> ts;
+  std::atomic<int> replays{0}, errors{0};
+  for (int t = 0; t < 6; ++t) {
+    ts.emplace_back([&] {
+      std::string result;
+      bool replayed = false;
+      DbStatus st = run([&](StoreContext& ctx) {
+        return ctx.idempotent(
+            "test", "same-key",
+            [&](DbConnection& c, std::string* r) {
+              *r = "ok";
+              return c.exec(kInsertRaw, {std::string("idem"), std::string("x"), int64_t{0},
+                                         std::string("1")});
+            },
+            &result, &replayed);
+      });
+      if (!st.ok()) ++errors;
+      if (replayed) ++replays;
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(replays.load(), 5);
+  EXPECT_EQ(count_objects(), 1);
+}
+
+TEST_F(StoreTest, OptimisticWritersNeverLoseUpdates) {
+  open();
+  ASSERT_TRUE(put("counter", "0", 0).ok());
+  constexpr int kThreads = 4, kEach = 25;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&] {
+      for (int i = 0; i < kEach;) {
+        // Read from the database (not the cache) to get the current version.
+        std::optional<StoredObject> o;
+        std::vector<StoredObject> all;
+        ASSERT_TRUE(run([&](StoreContext& ctx) {
+                      return ObjectRepository::list(ctx, "test", 7, &all);
+                    }).ok());
+        int64_t version = all.at(0).version;
+        int n = std::stoi(all.at(0).value);
+        DbStatus st = put("counter", std::to_string(n + 1), version);
+        if (st.ok()) {
+          ++i;
+        } else {
+          ASSERT_EQ(st.err(), DbErr::kConstraint) << st.to_string();
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  auto o = get("counter");
+  EXPECT_EQ(o->value, std::to_string(kThreads * kEach));
+  EXPECT_EQ(o->version, 1 + kThreads * kEach);
+}
+
+constexpr Stmt kPositionUpsert{
+    "test.position_upsert",
+    "INSERT INTO storage_objects (collection, obj_key, owner_id, value, version, updated_ms) "
+    "VALUES ('pos', ?, 0, ?, 1, 0) ON CONFLICT (collection, obj_key, owner_id) DO UPDATE SET "
+    "value = excluded.value, version = storage_objects.version + 1",
+    "INSERT INTO storage_objects (collection, obj_key, owner_id, value, version, updated_ms) "
+    "VALUES ('pos', ?, 0, ?, 1, 0) ON DUPLICATE KEY UPDATE value = VALUES(value), version = "
+    "version + 1"};
+
+TEST_F(StoreTest, WriteBehindCoalescesAndFlushes) {
+  config_.store.write_behind_ms = 3600000;
+  open();
+  WriteBehind& wb = store_->write_behind("positions", [](DbConnection& c,
+                                                         const WriteBehind::Batch& batch) {
+    for (const auto& [k, v] : batch) {
+      DbStatus s = c.exec(kPositionUpsert, {k, v});
+      if (!s.ok()) return s;
+    }
+    return DbStatus::Ok();
+  });
+  for (int i = 0; i < 100; ++i) wb.mark("player-1", "x=" + std::to_string(i));
+  for (int i = 0; i < 1200; ++i) wb.mark("npc-" + std::to_string(i), "y");
+  EXPECT_EQ(wb.dirty(), 1201u);
+  ASSERT_TRUE(store_->flush_write_behind().ok());
+  EXPECT_EQ(wb.dirty(), 0u);
+  EXPECT_EQ(count_objects(), 1201);
+  EXPECT_EQ(counter("shardd_write_behind_written_total", {{"queue", "positions"}}), 1201u);
+  Rows rows;
+  ASSERT_TRUE(run([&](StoreContext& ctx) {
+                DbConnection* c = nullptr;
+                DbStatus s = ctx.db(&c);
+                if (!s.ok()) return s;
+                return c->query(kVersionOf, {std::string("pos"), std::string("player-1")}, &rows);
+              }).ok());
+  EXPECT_EQ(as_int(rows.rows[0][0]), 1);  // 100 marks, one write
+}
+
+TEST_F(StoreTest, CompletionRunsOnTheCallersExecutor) {
+  open();
+  ASSERT_TRUE(put("k", "v").ok());
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  bool on_io = false;
+  std::string got;
+  store_->run<std::string>(
+      io.get_executor(),
+      [](StoreContext& ctx, std::string* out) {
+        std::optional<StoredObject> o;
+        DbStatus s = ObjectRepository::get(ctx, "test", "k", 7, &o);
+        if (o) *out = o->value;
+        return s;
+      },
+      [&](DbStatus st, std::string v) {
+        EXPECT_TRUE(st.ok());
+        on_io = io.get_executor().running_in_this_thread();
+        got = v;
+        work.reset();
+      });
+  io.run_for(5s);
+  EXPECT_TRUE(on_io);
+  EXPECT_EQ(got, "v");
+}
+
+uint64_t checksum_rows(const Rows& rows) {
+  uint64_t h = 1469598103934665603ull;
+  for (const auto& r : rows.rows) {
+    for (const auto& v : r) {
+      for (char ch : as_string(v)) h = (h ^ static_cast<uint8_t>(ch)) * 1099511628211ull;
+      h = (h ^ 0xff) * 1099511628211ull;
+    }
+  }
+  return h;
+}
+
+TEST_F(StoreTest, BackupWipeRestoreGivesTheSameData) {
+  open();
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(put("obj-" + std::to_string(i), std::string(50 + i, static_cast<char>('a' + i % 26)))
+                    .ok());
+  }
+  auto snapshot = [&](Rows* rows) {
+    return run([&](StoreContext& ctx) {
+      DbConnection* c = nullptr;
+      DbStatus s = ctx.db(&c);
+      if (!s.ok()) return s;
+      return c->query(kAllRows, {}, rows);
+    });
+  };
+  Rows before;
+  ASSERT_TRUE(snapshot(&before).ok());
+  std::string backup = (tmp_ / "backup.out").string();
+  Status st = store_->backup(backup);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  close();
+
+  // Wipe.
+  if (use_mysql()) {
+    g_mysql->admin_sql(std::string("DROP DATABASE ") + MariaDbServer::kDatabase);
+    g_mysql->admin_sql(std::string("CREATE DATABASE ") + MariaDbServer::kDatabase +
+                       " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+  } else {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(config_.sqlite_path() + suffix);
+    }
+  }
+  pool_ = std::make_unique<boost::asio::thread_pool>(2);
+  metrics_ = std::make_unique<metrics::Registry>();
+  store_ = std::make_unique<Store>(config_, *pool_, *metrics_);
+  st = store_->restore(backup);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  // Restoring again into the now non-empty database is refused.
+  EXPECT_EQ(store_->restore(backup).code(), ErrorCode::kBadRequest);
+  Rows after;
+  ASSERT_TRUE(snapshot(&after).ok());
+  EXPECT_EQ(after.rows.size(), before.rows.size());
+  EXPECT_EQ(checksum_rows(after), checksum_rows(before));
+}
+
+// Backend-specific tests: ctest runs Sqlite* only with SQLite and Mysql*/Redis*
+// only with MySQL + Redis (see tests/unit/CMakeLists.txt).
+TEST_F(StoreTest, SqliteUnwritableLocationIsAClearError) {
+  config_.sqlite.path = (tmp_ / "missing-dir" / "db.sqlite").string();
+  pool_ = std::make_unique<boost::asio::thread_pool>(2);
+  metrics_ = std::make_unique<metrics::Registry>();
+  store_ = std::make_unique<Store>(config_, *pool_, *metrics_);
+  Status st = store_->start(true);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("missing-dir"), std::string::npos) << st.message();
+  EXPECT_FALSE(store_->ready());
+}
+
+TEST_F(StoreTest, SqliteFullDatabaseWritesNothingHalfway) {
+  open();
+  ASSERT_TRUE(put("before", "ok").ok());
+  int64_t before = count_objects();
+  // Cap the file size on every pooled connection, then write more than fits.
+  DbStatus st = run([](StoreContext& ctx) {
+    DbConnection* c = nullptr;
+    DbStatus s = ctx.db(&c);
+    if (!s.ok()) return s;
+    s = c->exec_script("PRAGMA max_page_count = 40");
+    if (!s.ok()) return s;
+    return ctx.transaction([](DbConnection& conn) {
+      for (int i = 0; i < 200; ++i) {
+        DbStatus w = conn.exec(kInsertRaw, {std::string("big"), "k" + std::to_string(i),
+                                            int64_t{0}, std::string(4000, 'x')});
+        if (!w.ok()) return w;
+      }
+      return DbStatus::Ok();
+    });
+  });
+  EXPECT_EQ(st.err(), DbErr::kFull) << st.to_string();
+  EXPECT_EQ(count_objects(), before);
+}
+
+TEST_F(StoreTest, RedisOutageFallsBackToTheDatabaseAndRecovers) {
+  open();
+  ASSERT_TRUE(put("k", "v1").ok());
+  EXPECT_EQ(get("k")->value, "v1");
+  g_redis->kill_hard();
+  // Reads and writes keep working from the database.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(put("k", "v" + std::to_string(i + 2)).ok());
+    auto o = get("k");
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->value, "v" + std::to_string(i + 2));
+  }
+  EXPECT_GT(counter("shardd_cache_backend_errors_total"), 0u);
+  EXPECT_EQ(metrics_->gauge("shardd_cache_up", "").value(), 0);
+  g_redis->start();
+  // Caching resumes after the backoff (200 ms cap here).
+  uint64_t hits_before = counter("shardd_cache_requests_total", {{"result", "hit"}});
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (counter("shardd_cache_requests_total", {{"result", "hit"}}) < hits_before + 3 &&
+         std::chrono::steady_clock::now() < deadline) {
+    EXPECT_EQ(get("k")->value, "v21");
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_GE(counter("shardd_cache_requests_total", {{"result", "hit"}}), hits_before + 3);
+  EXPECT_EQ(metrics_->gauge("shardd_cache_up", "").value(), 1);
+}
+
+TEST_F(StoreTest, MysqlUnreachableAtStartIsNotReadyThenRecovers) {
+  g_mysql->stop();
+  open(/*expect_ready=*/false);
+  EXPECT_FALSE(store_->ready());
+  EXPECT_FALSE(store_->not_ready_reason().empty());
+  EXPECT_EQ(put("k", "v").err(), DbErr::kUnavailable);
+  g_mysql->start();
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!store_->ready() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(store_->ready()) << store_->not_ready_reason();
+  EXPECT_TRUE(put("k", "v").ok());
+}
+
+TEST_F(StoreTest, MysqlRestartUnderLoadFailsCleanlyAndRecovers) {
+  open();
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, unavailable{0}, other{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 3; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        std::string id = std::to_string(t) + "-" + std::to_string(i);
+        DbStatus st = run([&](StoreContext& ctx) {
+          return ctx.transaction([&](DbConnection& c) {
+            DbStatus s = c.exec(kInsertRaw, {std::string("pair-a"), id, int64_t{0}, id});
+            if (!s.ok()) return s;
+            return c.exec(kInsertRaw, {std::string("pair-b"), id, int64_t{0}, id});
+          });
+        });
+        if (st.ok()) {
+          ++ok;
+        } else if (st.err() == DbErr::kUnavailable) {
+          ++unavailable;
+        } else {
+          ++other;
+          ADD_FAILURE() << st.to_string();
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(500ms);
+  g_mysql->kill_hard();
+  std::this_thread::sleep_for(500ms);
+  g_mysql->start();
+  auto restarted = std::chrono::steady_clock::now();
+  int ok_at_restart = ok.load();
+  while (ok.load() < ok_at_restart + 20 && std::chrono::steady_clock::now() - restarted < 20s) {
+    std::this_thread::sleep_for(20ms);
+  }
+  auto recovery = std::chrono::steady_clock::now() - restarted;
+  stop = true;
+  for (auto& t : ts) t.join();
+  EXPECT_GT(unavailable.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_LT(recovery, 10s) << "took "
+                           << std::chrono::duration_cast<std::chrono::milliseconds>(recovery).count()
+                           << " ms to recover";
+  // No partial writes: every pair has both rows or none.
+  constexpr Stmt kUnpaired{"test.unpaired",
+                           "SELECT count(*) FROM storage_objects a WHERE a.collection = 'pair-a' "
+                           "AND NOT EXISTS (SELECT 1 FROM storage_objects b WHERE b.collection = "
+                           "'pair-b' AND b.obj_key = a.obj_key)"};
+  Rows rows;
+  ASSERT_TRUE(run([&](StoreContext& ctx) {
+                DbConnection* c = nullptr;
+                DbStatus s = ctx.db(&c);
+                if (!s.ok()) return s;
+                return c->query(kUnpaired, {}, &rows);
+              }).ok());
+  EXPECT_EQ(as_int(rows.rows[0][0]), 0);
+}
+
+}  // namespace
+}  // namespace shardd::store

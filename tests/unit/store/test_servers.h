@@ -1,0 +1,66 @@
+#pragma once
+
+// Private MariaDB and Redis servers for the store tests: own data directory in
+// a temp folder, 127.0.0.1 on a free port, stopped (and the folder removed)
+// when the object dies. They can be killed and restarted to test failures.
+
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace shardd::test {
+
+class ChildServer {
+ public:
+  ChildServer() = default;
+  ~ChildServer();
+  ChildServer(const ChildServer&) = delete;
+  ChildServer& operator=(const ChildServer&) = delete;
+
+  uint16_t port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+  bool running() const { return pid_ > 0; }
+  // SIGKILL, no clean shutdown (a crash).
+  void kill_hard();
+  // SIGTERM and wait.
+  void stop();
+
+ protected:
+  void make_dir(const char* prefix);
+  // fork/exec argv with stdout/stderr appended to dir/<log>.
+  void spawn(const std::vector<std::string>& argv, const std::string& log);
+  std::string log_tail(const std::string& log) const;
+
+  std::string dir_;
+  uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+class RedisServer : public ChildServer {
+ public:
+  // Starts redis-server and waits until it answers PING (throws on failure).
+  void start();
+};
+
+class MariaDbServer : public ChildServer {
+ public:
+  static constexpr const char* kUser = "shardd";
+  static constexpr const char* kPassword = "shardd-test-pw";
+  static constexpr const char* kDatabase = "shardd_test";
+
+  // First call: mariadb-install-db into a fresh datadir, then mariadbd; waits
+  // until it accepts connections and creates kDatabase and kUser. Later calls
+  // restart on the same datadir (same port). Throws on failure.
+  void start();
+  std::string socket() const { return dir_ + "/mysqld.sock"; }
+  // Runs SQL as root over the socket (throws on failure).
+  void admin_sql(const std::string& sql) const;
+
+ private:
+  bool installed_ = false;
+};
+
+uint16_t free_port();
+
+}  // namespace shardd::test
