@@ -783,17 +783,23 @@ DbStatus StoreContext::transaction(const std::function<DbStatus(DbConnection&)>&
     store_.metrics_->tx_rollbacks.inc();
     if (st.err() != DbErr::kRetry || attempt >= attempts) return st;
     store_.metrics_->tx_retries.inc();
-    std::uniform_int_distribution<int> jitter(1, 10 * static_cast<int>(attempt));
-    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(tl_rng)));
+    // Randomized exponential backoff (full jitter): transactions that
+    // deadlocked together must not retry in lockstep.
+    int cap_us = 2000 << std::min<uint32_t>(attempt - 1, 6);
+    std::uniform_int_distribution<int> jitter(100, cap_us);
+    std::this_thread::sleep_for(std::chrono::microseconds(jitter(tl_rng)));
   }
 }
 
 namespace {
 constexpr Stmt kIdemGet{"idempotency.get",
                         "SELECT result FROM idempotency_keys WHERE scope = ? AND idem_key = ?"};
-constexpr Stmt kIdemPut{"idempotency.put",
-                        "INSERT INTO idempotency_keys (scope, idem_key, result, created_ms) "
-                        "VALUES (?, ?, ?, ?)"};
+constexpr Stmt kIdemClaim{"idempotency.claim",
+                          "INSERT INTO idempotency_keys (scope, idem_key, result, created_ms) "
+                          "VALUES (?, ?, '', ?)"};
+constexpr Stmt kIdemSetResult{"idempotency.set_result",
+                              "UPDATE idempotency_keys SET result = ? WHERE scope = ? AND "
+                              "idem_key = ?"};
 }  // namespace
 
 DbStatus StoreContext::idempotent(
@@ -813,14 +819,16 @@ DbStatus StoreContext::idempotent(
       *replayed = true;
       return DbStatus::Ok();
     }
+    // Claim the key before doing the work: a concurrent request with the same
+    // key blocks on this row until we commit (or roll back), then fails with
+    // a duplicate, runs again and finds our result. It never runs `fn` too.
+    s = c.exec(kIdemClaim, {std::string(scope), std::string(key), now_ms()});
+    if (s.err() == DbErr::kDuplicate) return DbStatus(DbErr::kRetry, "idempotency key race");
+    if (!s.ok()) return s;
     result->clear();
     s = fn(c, result);
     if (!s.ok()) return s;
-    s = c.exec(kIdemPut, {std::string(scope), std::string(key), *result, now_ms()});
-    // A concurrent request with the same key committed first: run again, the
-    // lookup then finds its result.
-    if (s.err() == DbErr::kDuplicate) return DbStatus(DbErr::kRetry, "idempotency key race");
-    return s;
+    return c.exec(kIdemSetResult, {*result, std::string(scope), std::string(key)});
   });
   if (st.ok() && *replayed) store_.metrics_->idem_replays.inc();
   return st;

@@ -80,7 +80,7 @@ struct StoreConfig {
   bool auto_migrate = true;
   uint32_t pool_size = 8;         // database connections
   uint32_t pool_wait_ms = 2000;   // longest wait for a free connection
-  uint32_t retry_attempts = 3;    // transaction retries on deadlock / busy
+  uint32_t retry_attempts = 5;    // transaction retries on deadlock / busy
   uint32_t write_behind_ms = 5000;  // flush period of hot, loss-tolerant state
   uint32_t connect_retry_max_ms = 10000;  // backoff cap while the database is unreachable
 };

@@ -255,8 +255,8 @@ TEST_F(StoreTest, FailedTransactionLeavesNothing) {
   EXPECT_GE(counter("shardd_db_transactions_total", {{"result", "rollback"}}), 1u);
 }
 
-TEST_F(StoreTest, OppositeLockOrderTransactionsAllCommit) {
-  open();
+void seed_two_rows(StoreTest* t, const std::function<DbStatus(const std::function<DbStatus(StoreContext&)>&)>& run) {
+  (void)t;
   ASSERT_TRUE(run([](StoreContext& ctx) {
                 return ctx.transaction([](DbConnection& c) {
                   DbStatus s = c.exec(kInsertRaw, {std::string("c"), std::string("a"),
@@ -266,18 +266,21 @@ TEST_F(StoreTest, OppositeLockOrderTransactionsAllCommit) {
                                 {std::string("c"), std::string("b"), int64_t{0}, std::string("")});
                 });
               }).ok());
+}
+
+TEST_F(StoreTest, ConcurrentTransactionsOnTheSameRowsLoseNothing) {
+  open();
+  seed_two_rows(this, [this](const auto& fn) { return run(fn); });
   constexpr int kRounds = 40;
   std::atomic<int> failures{0};
-  auto worker = [&](bool reverse) {
+  auto worker = [&] {
     for (int i = 0; i < kRounds; ++i) {
       DbStatus st = run([&](StoreContext& ctx) {
         return ctx.transaction([&](DbConnection& c) {
-          std::string first = reverse ? "b" : "a";
-          std::string second = reverse ? "a" : "b";
-          DbStatus s = c.exec(kAddToValue, {int64_t{1}, std::string("c"), first});
+          // Services lock rows in one deterministic order (here a, then b).
+          DbStatus s = c.exec(kAddToValue, {int64_t{1}, std::string("c"), std::string("a")});
           if (!s.ok()) return s;
-          std::this_thread::sleep_for(1ms);  // widen the window for a deadlock
-          return c.exec(kAddToValue, {int64_t{1}, std::string("c"), second});
+          return c.exec(kAddToValue, {int64_t{1}, std::string("c"), std::string("b")});
         });
       });
       if (!st.ok()) {
@@ -286,10 +289,55 @@ TEST_F(StoreTest, OppositeLockOrderTransactionsAllCommit) {
       }
     }
   };
-  std::thread t1(worker, false), t2(worker, true);
+  std::thread t1(worker), t2(worker);
   t1.join();
   t2.join();
   EXPECT_EQ(failures.load(), 0);
+  for (const char* key : {"a", "b"}) {
+    Rows rows;
+    ASSERT_TRUE(run([&](StoreContext& ctx) {
+                  DbConnection* c = nullptr;
+                  DbStatus s = ctx.db(&c);
+                  if (!s.ok()) return s;
+                  return c->query(kVersionOf, {std::string("c"), std::string(key)}, &rows);
+                }).ok());
+    EXPECT_EQ(as_int(rows.rows[0][0]), 1 + 2 * kRounds) << key;  // no lost or doubled update
+  }
+}
+
+// Two transactions lock a/b in opposite orders and wait for each other, so
+// InnoDB must pick a deadlock victim; the store retries it and both commit.
+TEST_F(StoreTest, MysqlDeadlockIsRetriedAndBothCommit) {
+  open();
+  seed_two_rows(this, [this](const auto& fn) { return run(fn); });
+  std::atomic<int> first_locks{0};
+  auto worker = [&](std::string first, std::string second) {
+    bool first_attempt = true;
+    return run([&](StoreContext& ctx) {
+      return ctx.transaction([&](DbConnection& c) {
+        DbStatus s = c.exec(kAddToValue, {int64_t{1}, std::string("c"), first});
+        if (!s.ok()) return s;
+        if (first_attempt) {
+          first_attempt = false;
+          ++first_locks;
+          // Both hold their first row before either asks for its second.
+          auto deadline = std::chrono::steady_clock::now() + 5s;
+          while (first_locks.load() < 2 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(1ms);
+          }
+        }
+        return c.exec(kAddToValue, {int64_t{1}, std::string("c"), second});
+      });
+    });
+  };
+  DbStatus r1, r2;
+  std::thread t1([&] { r1 = worker("a", "b"); });
+  std::thread t2([&] { r2 = worker("b", "a"); });
+  t1.join();
+  t2.join();
+  EXPECT_TRUE(r1.ok()) << r1.to_string();
+  EXPECT_TRUE(r2.ok()) << r2.to_string();
+  EXPECT_GE(counter("shardd_db_transaction_retries_total"), 1u);
   Rows rows;
   ASSERT_TRUE(run([&](StoreContext& ctx) {
                 DbConnection* c = nullptr;
@@ -297,7 +345,7 @@ TEST_F(StoreTest, OppositeLockOrderTransactionsAllCommit) {
                 if (!s.ok()) return s;
                 return c->query(kVersionOf, {std::string("c"), std::string("a")}, &rows);
               }).ok());
-  EXPECT_EQ(as_int(rows.rows[0][0]), 1 + 2 * kRounds);  // no lost or doubled update
+  EXPECT_EQ(as_int(rows.rows[0][0]), 3);
 }
 
 TEST_F(StoreTest, IdempotentRequestsApplyOnce) {
@@ -332,6 +380,8 @@ TEST_F(StoreTest, ConcurrentIdempotentRequestsApplyOnce) {
   open();
   std::vector<std::thread> ts;
   std::atomic<int> replays{0}, errors{0};
+  std::mutex mu;
+  std::string last_error;
   for (int t = 0; t < 6; ++t) {
     ts.emplace_back([&] {
       std::string result;
@@ -346,12 +396,16 @@ TEST_F(StoreTest, ConcurrentIdempotentRequestsApplyOnce) {
             },
             &result, &replayed);
       });
-      if (!st.ok()) ++errors;
+      if (!st.ok()) {
+        ++errors;
+        std::lock_guard lock(mu);
+        last_error = st.to_string();
+      }
       if (replayed) ++replays;
     });
   }
   for (auto& t : ts) t.join();
-  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(errors.load(), 0) << last_error;
   EXPECT_EQ(replays.load(), 5);
   EXPECT_EQ(count_objects(), 1);
 }
