@@ -347,17 +347,19 @@ void Store::schedule_reconnect() {
 }
 
 void Store::try_connect() {
+  // Runs on a storage thread: everything happens in this one context
+  // (run_sync here would wait for the very thread it runs on).
   DbStatus st;
   {
     StoreContext ctx(*this);
     DbConnection* c = nullptr;
     st = ctx.db(&c);
     if (st.ok()) st = c->ping();
-  }
-  if (st.ok() && auto_migrate_) {
-    std::vector<std::string> applied;
-    st = migrate(&applied);
-    for (const auto& a : applied) lg().info("migrated: {}", a);
+    if (st.ok() && auto_migrate_) {
+      std::vector<std::string> applied;
+      st = migrate_in(ctx, &applied);
+      for (const auto& a : applied) lg().info("migrated: {}", a);
+    }
   }
   if (!st.ok()) {
     {
@@ -399,7 +401,16 @@ void Store::give_back(std::unique_ptr<DbConnection> conn, bool) {
 
 void Store::close_idle_connections() { db_->clear_idle(); }
 
+namespace {
+thread_local int tl_contexts = 0;  // StoreContexts alive on this thread
+}  // namespace
+
 DbStatus Store::run_sync(const std::function<DbStatus(StoreContext&)>& work) {
+  if (tl_contexts > 0) {
+    // Waiting here could deadlock a small storage pool; it is a bug.
+    lg().critical("store: run_sync called from storage work (would deadlock)");
+    return {DbErr::kOther, "run_sync called on a storage thread"};
+  }
   std::promise<DbStatus> p;
   auto f = p.get_future();
   boost::asio::post(pool_, [&] {
@@ -515,68 +526,67 @@ DbStatus Store::migration_status(std::vector<MigrationState>* out) {
 }
 
 DbStatus Store::migrate(std::vector<std::string>* applied_out) {
-  return run_sync([applied_out](StoreContext& ctx) {
-    DbConnection* c = nullptr;
-    DbStatus st = ctx.db(&c);
-    if (!st.ok()) return st;
-    Rows lock_rows;
-    st = c->query(kMigrateLock, {}, &lock_rows);
-    if (!st.ok()) return st;
-    auto unlock = [&] {
-      Rows r;
-      c->query(kMigrateUnlock, {}, &r);
-    };
-    st = c->exec(kCreateMigrations, {});
-    if (!st.ok()) {
-      unlock();
-      return st;
-    }
-    Rows rows;
-    st = c->query(kListMigrations, {}, &rows);
-    if (!st.ok()) {
-      unlock();
-      return st;
-    }
-    std::set<int64_t> done;
-    for (auto& r : rows.rows) done.insert(as_int(r[0]));
-    for (const auto& m : all_migrations()) {
-      if (done.count(m.version)) continue;
-      std::string_view script = c->dialect() == Dialect::kMysql && !m.mysql.empty() ? m.mysql
-                                                                                  : m.sqlite;
-      // SQLite runs the whole migration in one transaction; MySQL commits DDL
-      // implicitly, so a failed MySQL migration may leave earlier statements
-      // applied (the error names the statement that failed).
-      bool tx = c->dialect() == Dialect::kSqlite;
-      if (tx) st = c->begin(true);
-      for (const auto& stmt : split_statements(script)) {
-        if (!st.ok()) break;
-        st = c->exec_script(stmt);
-        if (!st.ok()) {
-          st = DbStatus(st.err(), "migration " + std::to_string(m.version) + " (" +
-                                      std::string(m.name) + ") failed at: " + stmt + "\n" +
-                                      "database error: " + st.message());
-        }
-      }
-      if (st.ok()) {
-        st = c->exec(kRecordMigration,
-                     {int64_t{m.version}, std::string(m.name), now_ms()});
-      }
-      if (tx) {
-        if (st.ok()) {
-          st = c->commit();
-        } else {
-          c->rollback();
-        }
-      }
-      if (!st.ok()) {
-        unlock();
-        return st;
-      }
-      applied_out->push_back(std::to_string(m.version) + " " + std::string(m.name));
-    }
+  return run_sync([applied_out](StoreContext& ctx) { return migrate_in(ctx, applied_out); });
+}
+
+DbStatus Store::migrate_in(StoreContext& ctx, std::vector<std::string>* applied_out) {
+  DbConnection* c = nullptr;
+  DbStatus st = ctx.db(&c);
+  if (!st.ok()) return st;
+  Rows lock_rows;
+  st = c->query(kMigrateLock, {}, &lock_rows);
+  if (!st.ok()) return st;
+  auto unlock = [&] {
+    Rows r;
+    c->query(kMigrateUnlock, {}, &r);
+  };
+  st = c->exec(kCreateMigrations, {});
+  if (!st.ok()) {
     unlock();
-    return DbStatus::Ok();
-  });
+    return st;
+  }
+  Rows rows;
+  st = c->query(kListMigrations, {}, &rows);
+  if (!st.ok()) {
+    unlock();
+    return st;
+  }
+  std::set<int64_t> done;
+  for (auto& r : rows.rows) done.insert(as_int(r[0]));
+  for (const auto& m : all_migrations()) {
+    if (done.count(m.version)) continue;
+    std::string_view script =
+        c->dialect() == Dialect::kMysql && !m.mysql.empty() ? m.mysql : m.sqlite;
+    // SQLite runs the whole migration in one transaction; MySQL commits DDL
+    // implicitly, so a failed MySQL migration may leave earlier statements
+    // applied (the error names the statement that failed).
+    bool tx = c->dialect() == Dialect::kSqlite;
+    if (tx) st = c->begin(true);
+    for (const auto& stmt : split_statements(script)) {
+      if (!st.ok()) break;
+      st = c->exec_script(stmt);
+      if (!st.ok()) {
+        st = DbStatus(st.err(), "migration " + std::to_string(m.version) + " (" +
+                                    std::string(m.name) + ") failed at: " + stmt + "\n" +
+                                    "database error: " + st.message());
+      }
+    }
+    if (st.ok()) st = c->exec(kRecordMigration, {int64_t{m.version}, std::string(m.name), now_ms()});
+    if (tx) {
+      if (st.ok()) {
+        st = c->commit();
+      } else {
+        c->rollback();
+      }
+    }
+    if (!st.ok()) {
+      unlock();
+      return st;
+    }
+    applied_out->push_back(std::to_string(m.version) + " " + std::string(m.name));
+  }
+  unlock();
+  return DbStatus::Ok();
 }
 
 // ---------------------------------------------------------------- write-behind
@@ -742,9 +752,10 @@ DbStatus WriteBehind::flush_sync() {
 
 // ---------------------------------------------------------------- context
 
-StoreContext::StoreContext(Store& store) : store_(store) {}
+StoreContext::StoreContext(Store& store) : store_(store) { ++tl_contexts; }
 
 StoreContext::~StoreContext() {
+  --tl_contexts;
   if (conn_) {
     conn_->rollback();  // a transaction left open by a failed unit of work
     store_.give_back(std::move(conn_), broken_);

@@ -154,6 +154,7 @@ class Store {
   void schedule_reconnect();
   void try_connect();
   DbStatus open_and_migrate(bool auto_migrate);
+  static DbStatus migrate_in(StoreContext& ctx, std::vector<std::string>* applied);
   std::chrono::milliseconds cache_ttl();
   void cache_failed();
   std::string cache_key(std::string_view key) const;

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "shardd/store/objects.h"
-#include "store/test_servers.h"
+#include "shardd_test/db_servers.h"
 
 namespace shardd::store {
 namespace {

@@ -1,4 +1,4 @@
-#include "test_servers.h"
+#include "shardd_test/db_servers.h"
 
 #include <arpa/inet.h>
 #include <chrono>
