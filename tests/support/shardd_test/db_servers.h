@@ -54,6 +54,9 @@ class MariaDbServer : public ChildServer {
   // restart on the same datadir (same port). Throws on failure.
   void start();
   std::string socket() const { return dir_ + "/mysqld.sock"; }
+  // The server also accepts TLS with this self-signed certificate (CN and
+  // SAN 127.0.0.1); clients verify against the same file.
+  std::string tls_cert() const { return dir_ + "/tls-cert.pem"; }
   // Runs SQL as root over the socket (throws on failure).
   void admin_sql(const std::string& sql) const;
 

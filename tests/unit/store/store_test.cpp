@@ -697,5 +697,37 @@ TEST_F(StoreTest, MysqlRestartUnderLoadFailsCleanlyAndRecovers) {
   EXPECT_EQ(as_int(rows.rows[0][0]), 0);
 }
 
+constexpr Stmt kSslCipher{"test.ssl_cipher", "SELECT 1",
+                          "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE "
+                          "VARIABLE_NAME = 'Ssl_cipher'"};
+
+TEST_F(StoreTest, MysqlTlsIsUsedAndTheServerIsVerified) {
+  config_.mysql.tls = true;
+  config_.mysql.tls_ca = g_mysql->tls_cert();
+  open();
+  Rows rows;
+  ASSERT_TRUE(run([&](StoreContext& ctx) {
+                DbConnection* c = nullptr;
+                DbStatus s = ctx.db(&c);
+                if (!s.ok()) return s;
+                return c->query(kSslCipher, {}, &rows);
+              }).ok());
+  ASSERT_FALSE(rows.empty());
+  EXPECT_FALSE(as_string(rows.rows[0][0]).empty()) << "connection is not encrypted";
+  close();
+
+  // A CA that did not sign the server's certificate: no connection.
+  std::string other = (tmp_ / "other-ca.pem").string();
+  std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                    "-days 1 -subj /CN=other -keyout " + (tmp_ / "k.pem").string() + " -out " +
+                    other + " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  config_.mysql.tls_ca = other;
+  open(/*expect_ready=*/false);
+  EXPECT_FALSE(store_->ready());
+  EXPECT_NE(store_->not_ready_reason().find("unavailable"), std::string::npos)
+      << store_->not_ready_reason();
+}
+
 }  // namespace
 }  // namespace shardd::store
