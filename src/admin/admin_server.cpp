@@ -4,6 +4,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <future>
+#include <map>
+#include <optional>
 #include <mutex>
 #include <openssl/crypto.h>
 
@@ -67,20 +69,64 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   }
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
 
-  // Answers one request. Runs on the connection's io thread.
-  http::response<http::string_body> handle(const http::request<http::string_body>& req) {
+  using Response = http::response<http::string_body>;
+  using Done = std::function<void(Response)>;
+
+  void add_route(std::string method, std::string path, RouteHandler h) {
+    routes_[method + " " + path] = std::move(h);
+  }
+
+  // Answers one request: calls `done` exactly once, on this thread for
+  // built-in paths or from the handler's thread for added routes.
+  void handle(const http::request<http::string_body>& req, Done done) {
     requests_.inc();
     std::string_view target = req.target();
     std::string_view path = target.substr(0, target.find('?'));
-    auto reply = [&](http::status st, std::string body, const char* type) {
-      http::response<http::string_body> res{st, req.version()};
+    unsigned version = req.version();
+    bool keep_alive = req.keep_alive();
+    auto make = [version, keep_alive](http::status st, std::string body, const char* type) {
+      Response res{st, version};
       res.set(http::field::server, std::string(kServerName) + "/" + kVersion);
       res.set(http::field::content_type, type);
-      res.keep_alive(req.keep_alive());
+      res.keep_alive(keep_alive);
       res.body() = std::move(body);
       res.prepare_payload();
       return res;
     };
+    auto reply = [&](http::status st, std::string body, const char* type) {
+      done(make(st, std::move(body), type));
+    };
+    std::string route_key = std::string(req.method_string()) + " " + std::string(path);
+    if (auto it = routes_.find(route_key); it != routes_.end()) {
+      std::string token;
+      {
+        std::lock_guard lock(mu_);
+        token = config_.token;
+      }
+      if (token.empty()) {
+        return reply(http::status::forbidden, "admin API disabled: set admin.token\n",
+                     "text/plain");
+      }
+      if (!authorized(req, token)) {
+        denied_.inc();
+        return reply(http::status::unauthorized, "token required\n", "text/plain");
+      }
+      nlohmann::json body = nlohmann::json::object();
+      if (!req.body().empty()) {
+        body = nlohmann::json::parse(req.body(), nullptr, false);
+        if (body.is_discarded() || !body.is_object()) {
+          return reply(http::status::bad_request, "body must be a JSON object\n", "text/plain");
+        }
+      }
+      auto once = std::make_shared<std::atomic<bool>>(false);
+      it->second(body, [done, make, once](int status, nlohmann::json j) {
+        if (once->exchange(true)) return;
+        done(make(static_cast<http::status>(status),
+                  j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                  "application/json"));
+      });
+      return;
+    }
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
       return reply(http::status::method_not_allowed, "GET only\n", "text/plain");
     }
@@ -145,6 +191,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   std::mutex mu_;
   std::shared_ptr<net::Listener> listener_;
   std::atomic<int> open_{0};
+  std::map<std::string, RouteHandler> routes_;  // fixed before start()
 
   friend class AdminConnection;
 };
@@ -160,9 +207,10 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
 
  private:
   void do_read() {
-    req_ = {};
+    parser_.emplace();
+    parser_->body_limit(64 * 1024);
     stream_.expires_after(kRequestTimeout);
-    http::async_read(stream_, buf_, req_,
+    http::async_read(stream_, buf_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);
                      });
@@ -173,7 +221,14 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
       stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
       return;
     }
-    res_ = server_->handle(req_);
+    req_ = parser_->release();
+    auto ex = stream_.get_executor();
+    server_->handle(req_, [self = shared_from_this(), ex](http::response<http::string_body> res) {
+      asio::post(ex, [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+    });
+  }
+  void write(http::response<http::string_body> res) {
+    res_ = std::move(res);
     http::async_write(stream_, res_,
                       [self = shared_from_this()](beast::error_code wec, std::size_t) {
                         if (wec) return;
@@ -190,6 +245,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   std::shared_ptr<AdminServer::Impl> server_;
   Stream stream_;
   beast::flat_buffer buf_;
+  std::optional<http::request_parser<http::string_body>> parser_;
   http::request<http::string_body> req_;
   http::response<http::string_body> res_;
 };
@@ -212,6 +268,9 @@ Status AdminServer::open() { return impl_->open(); }
 void AdminServer::start() { impl_->start(); }
 void AdminServer::stop() { impl_->stop(); }
 void AdminServer::reload(const Config& config) { impl_->reload(config); }
+void AdminServer::add_route(std::string method, std::string path, RouteHandler handler) {
+  impl_->add_route(std::move(method), std::move(path), std::move(handler));
+}
 uint16_t AdminServer::port() const { return impl_->port(); }
 
 }  // namespace shardd::admin

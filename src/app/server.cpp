@@ -22,6 +22,7 @@
 #include "shardd/gateway/gateway.h"
 #include "shardd/net/connection.h"
 #include "shardd/net/net_server.h"
+#include "shardd/services/account.h"
 #include "shardd/store/store.h"
 #include "shardd/version.h"
 
@@ -110,6 +111,15 @@ class Server {
       }
     }
 
+    account_ = std::make_unique<account::AccountService>(config_, gateway_, store_, logic_,
+                                                         metrics_);
+    st = account_->install(admin_.get());
+    if (!st.ok()) {
+      lg.critical("account service: {}", st.message());
+      shutdown_pools();
+      return kExitFailure;
+    }
+
     io_.start();
     net_->start();
     if (admin_) admin_->start();
@@ -159,6 +169,7 @@ class Server {
     io_.stop();
     io_.join();
     logic_.join();
+    if (account_) account_->stop();
     storage_.join();
   }
 
@@ -175,6 +186,7 @@ class Server {
                              std::chrono::steady_clock::now() - started_)
                              .count()},
             {"sessions", gateway_.session_count()},
+            {"zones", account_ ? account_->zones_status() : nlohmann::json::array()},
             {"connections", net_ ? net_->live_connections() : 0},
             {"ports",
              {{"ws", net_->ws_port()},
@@ -239,6 +251,8 @@ class Server {
     limits_.apply(config_);
     log::apply_levels(config_.log);
     if (admin_) admin_->reload(config_);
+    gateway_.reload(config_);
+    if (account_) account_->reload(config_);
     for (const auto& line : diff.live) lg.info("reload: applied {}", line);
     for (const auto& line : diff.restart_required) {
       lg.warn("reload: not applied (needs a restart) {}", line);
@@ -305,6 +319,7 @@ class Server {
   gateway::Gateway gateway_;
   std::unique_ptr<net::NetServer> net_;
   std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<account::AccountService> account_;
 
   asio::io_context control_{1};
   asio::signal_set signals_;

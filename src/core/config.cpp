@@ -11,7 +11,7 @@
 namespace shardd {
 namespace {
 
-enum class Kind { kBool, kUint, kDouble, kString, kStringList, kLevelMap };
+enum class Kind { kBool, kUint, kDouble, kString, kStringList, kLevelMap, kZones };
 
 // One configurable key. `ref` returns the address of the member, whose type is
 // implied by `kind` (bool, uint32_t, double, std::string, vector<string>,
@@ -141,6 +141,29 @@ const std::vector<Field>& schema() {
       SHARDD_FIELD("redis.command_timeout_ms", Kind::kUint, redis.command_timeout_ms, 10, 60000,
                    false),
       SHARDD_FIELD("redis.retry_max_ms", Kind::kUint, redis.retry_max_ms, 10, 600000, false),
+
+      SHARDD_FIELD("auth.kdf", Kind::kString, auth.kdf, 0, 0, true, "scrypt", "pbkdf2"),
+      SHARDD_FIELD("auth.scrypt_n", Kind::kUint, auth.scrypt_n, 1024, 1048576, true),
+      SHARDD_FIELD("auth.scrypt_r", Kind::kUint, auth.scrypt_r, 1, 32, true),
+      SHARDD_FIELD("auth.scrypt_p", Kind::kUint, auth.scrypt_p, 1, 16, true),
+      SHARDD_FIELD("auth.pbkdf2_iterations", Kind::kUint, auth.pbkdf2_iterations, 1000, 10000000,
+                   true),
+      SHARDD_FIELD("auth.crypto_threads", Kind::kUint, auth.crypto_threads, 1, 64, false),
+      SHARDD_FIELD("auth.token_ttl_s", Kind::kUint, auth.token_ttl_s, 1, 31536000, true),
+      SHARDD_FIELD("auth.account_attempts_per_min", Kind::kUint, auth.account_attempts_per_min, 1,
+                   100000, true),
+      SHARDD_FIELD("auth.ip_attempts_per_min", Kind::kUint, auth.ip_attempts_per_min, 1, 100000,
+                   true),
+      SHARDD_FIELD("auth.register_per_ip_per_min", Kind::kUint, auth.register_per_ip_per_min, 1,
+                   100000, true),
+
+      SHARDD_FIELD("session.resume_grace_ms", Kind::kUint, session.resume_grace_ms, 0, 3600000,
+                   true),
+      SHARDD_FIELD("session.replay_pushes", Kind::kUint, session.replay_pushes, 0, 65536, true),
+      SHARDD_FIELD("session.replay_max_bytes", Kind::kUint, session.replay_max_bytes, 0,
+                   64 * 1024 * 1024, true),
+
+      SHARDD_FIELD("zones", Kind::kZones, zones, 0, 1024, false),
   };
   return fields;
 }
@@ -257,6 +280,8 @@ class Loader {
         *static_cast<std::vector<std::string>*>(p) = std::move(out);
         return;
       }
+      case Kind::kZones:
+        return set_zones(f, node);
       case Kind::kLevelMap: {
         if (!node.is_table()) {
           return fail(f.key, "expected a table of module = \"level\"" + where(node));
@@ -279,6 +304,83 @@ class Loader {
         return;
       }
     }
+  }
+
+  // [[zones]] id/name/capacity/map/maintenance, ids unique and [a-z0-9_-]{1,32}.
+  void set_zones(const Field& f, const toml::node& node) {
+    std::vector<ZoneConfig> out;
+    if (node.is_array() && node.as_array()->empty()) {  // `zones = []`: the default zone
+      *static_cast<std::vector<ZoneConfig>*>(f.ref(*cfg_)) = std::move(out);
+      return;
+    }
+    if (!node.is_array_of_tables()) {
+      return fail(f.key, "expected [[zones]] tables" + where(node));
+    }
+    const toml::array& arr = *node.as_array();
+    if (arr.size() > f.hi) return fail(f.key, "too many zones" + where(node));
+    for (size_t i = 0; i < arr.size(); ++i) {
+      std::string base = "zones[" + std::to_string(i) + "]";
+      ZoneConfig z;
+      bool ok = true;
+      for (const auto& [k, v] : *arr[i].as_table()) {
+        std::string key = base + "." + std::string(k.str());
+        if (k.str() == "id" || k.str() == "name" || k.str() == "map") {
+          if (!v.is_string()) {
+            fail(key, "expected a string" + where(v));
+            ok = false;
+            continue;
+          }
+          std::string sv = v.as_string()->get();
+          if (k.str() == "id") {
+            bool valid = !sv.empty() && sv.size() <= 32;
+            for (char c : sv) {
+              valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                                c == '-');
+            }
+            if (!valid) {
+              fail(key, "must be 1-32 characters of a-z 0-9 _ -" + where(v));
+              ok = false;
+            }
+            z.id = sv;
+          } else if (sv.empty() || sv.size() > 64) {
+            fail(key, "length must be 1..64" + where(v));
+            ok = false;
+          } else {
+            (k.str() == "name" ? z.name : z.map) = sv;
+          }
+        } else if (k.str() == "capacity") {
+          if (!v.is_integer() || v.as_integer()->get() < 1 || v.as_integer()->get() > 10000000) {
+            fail(key, "expected an integer in [1, 10000000]" + where(v));
+            ok = false;
+          } else {
+            z.capacity = static_cast<uint32_t>(v.as_integer()->get());
+          }
+        } else if (k.str() == "maintenance") {
+          if (!v.is_boolean()) {
+            fail(key, "expected true or false" + where(v));
+            ok = false;
+          } else {
+            z.maintenance = v.as_boolean()->get();
+          }
+        } else {
+          fail(key, "unknown key" + where(v));
+          ok = false;
+        }
+      }
+      if (ok && z.id.empty()) {
+        fail(base + ".id", "required");
+        ok = false;
+      }
+      if (ok && z.name.empty()) z.name = z.id;
+      for (const auto& other : out) {
+        if (ok && other.id == z.id) {
+          fail(base + ".id", "duplicate zone id '" + z.id + "'");
+          ok = false;
+        }
+      }
+      if (ok) out.push_back(std::move(z));
+    }
+    *static_cast<std::vector<ZoneConfig>*>(f.ref(*cfg_)) = std::move(out);
   }
 
   bool check_string(const Field& f, const std::string& v, const toml::node& node) {
@@ -313,6 +415,10 @@ void apply_override(toml::table& root, const std::string& item, std::vector<Conf
   std::string key = item.substr(0, eq);
   std::string raw = item.substr(eq + 1);
   const Field* field = find_field(key);
+  if (field && field->kind == Kind::kZones) {
+    errors->push_back({key, "zones cannot be set with --set; use [[zones]] in the file"});
+    return;
+  }
   bool level_entry = key.rfind("log.levels.", 0) == 0 && key.size() > 11;
   if (!field && !level_entry) {
     errors->push_back({key, "unknown key (in --set)"});
@@ -410,6 +516,18 @@ toml::table to_toml(const Config& cfg) {
   Config copy = cfg;
   toml::table root;
   for (const Field& f : schema()) {
+    if (f.kind == Kind::kZones) {
+      toml::array arr;
+      for (const auto& z : copy.zones) {
+        arr.push_back(toml::table{{"id", z.id},
+                                  {"name", z.name},
+                                  {"capacity", static_cast<int64_t>(z.capacity)},
+                                  {"map", z.map},
+                                  {"maintenance", z.maintenance}});
+      }
+      root.insert(f.key, std::move(arr));
+      continue;
+    }
     auto dot = f.key.find('.');
     std::string section = f.key.substr(0, dot);
     std::string leaf = f.key.substr(dot + 1);
@@ -443,6 +561,8 @@ toml::table to_toml(const Config& cfg) {
         t.insert(leaf, std::move(m));
         break;
       }
+      case Kind::kZones:
+        break;  // handled above
     }
   }
   return root;
@@ -482,6 +602,14 @@ uint32_t Config::logic_thread_count() const {
 }
 uint32_t Config::storage_thread_count() const {
   return server.storage_threads ? server.storage_threads : 4;
+}
+
+std::vector<ZoneConfig> Config::effective_zones() const {
+  if (!zones.empty()) return zones;
+  ZoneConfig z;
+  z.id = "main";
+  z.name = "Main";
+  return {z};
 }
 
 std::string Config::sqlite_path() const {
@@ -579,6 +707,9 @@ Config merge_live(const Config& running, const Config& fresh) {
       case Kind::kLevelMap:
         *static_cast<std::map<std::string, std::string>*>(to) =
             *static_cast<std::map<std::string, std::string>*>(from);
+        break;
+      case Kind::kZones:
+        *static_cast<std::vector<ZoneConfig>*>(to) = *static_cast<std::vector<ZoneConfig>*>(from);
         break;
     }
   }

@@ -28,6 +28,16 @@ constexpr std::array<CodeInfo, static_cast<size_t>(ErrorCode::kCount_)> kCodes =
     {"SLOW_CONSUMER", true},
     {"TOO_MANY_CONNECTIONS", true},
     {"SHUTTING_DOWN", true},
+    {"USERNAME_TAKEN", false},
+    {"INVALID_USERNAME", false},
+    {"WEAK_PASSWORD", false},
+    {"BAD_CREDENTIALS", false},
+    {"BANNED", false},
+    {"SESSION_EXPIRED", false},
+    {"NOT_FOUND", false},
+    {"FULL", true},
+    {"MAINTENANCE", true},
+    {"KICKED", false},
 }};
 
 }  // namespace

@@ -38,12 +38,16 @@ const Route* Router::find(std::string_view op) const {
 }
 
 Request::Request(std::shared_ptr<SessionImpl> session, const Route* route, uint64_t rid,
-                 net::Encoding encoding, nlohmann::json d)
+                 net::Encoding encoding, nlohmann::json d, std::string remote_ip,
+                 int64_t account_id)
     : session_(std::move(session)),
       route_(route),
       rid_(rid),
       encoding_(encoding),
       d_(std::move(d)),
+      remote_ip_(std::move(remote_ip)),
+      account_id_(account_id),
+      session_id_(session_ ? session_->id() : 0),
       start_(std::chrono::steady_clock::now()) {}
 
 Request::Request(Request&& o) noexcept
@@ -52,6 +56,9 @@ Request::Request(Request&& o) noexcept
       rid_(o.rid_),
       encoding_(o.encoding_),
       d_(std::move(o.d_)),
+      remote_ip_(std::move(o.remote_ip_)),
+      account_id_(o.account_id_),
+      session_id_(o.session_id_),
       start_(o.start_) {}
 
 Request::~Request() {
@@ -74,6 +81,11 @@ void Request::fail(ErrorCode code, std::string_view msg, const nlohmann::json* e
   net::OutFrame f;
   net::encode_error(encoding_, rid_, code, msg, extra, &f);
   send(std::move(f), code);
+}
+
+void Request::hand_over() {
+  if (!session_) return;
+  send(net::OutFrame{}, ErrorCode::kOk);  // an empty frame is not sent, only accounted
 }
 
 void Request::send(net::OutFrame&& frame, ErrorCode code) {

@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "shardd/core/crypto.h"
 #include "shardd/core/log.h"
 #include "shardd/version.h"
 
@@ -14,7 +15,26 @@ spdlog::logger& lg() {
 }
 constexpr auto kRateWindow = std::chrono::seconds(10);
 constexpr auto kBadWindow = std::chrono::seconds(60);
+
+std::string flatten(const net::OutFrame& f) {
+  std::string out = f.bytes;
+  if (f.shared) out += *f.shared;
+  out += f.tail;
+  return out;
+}
 }  // namespace
+
+std::string_view end_reason_name(EndReason r) {
+  switch (r) {
+    case EndReason::kClosed: return "closed";
+    case EndReason::kLogout: return "logout";
+    case EndReason::kKicked: return "kicked";
+    case EndReason::kBanned: return "banned";
+    case EndReason::kGraceExpired: return "grace_expired";
+    case EndReason::kShutdown: return "shutdown";
+  }
+  return "closed";
+}
 
 void Session::post_push(const PushOp& op, nlohmann::json d) {
   boost::asio::post(executor(), [s = self(), &op, d = std::move(d)] { s->push(op, d); });
@@ -24,26 +44,108 @@ void Session::post_close(ErrorCode code, std::string msg) {
   boost::asio::post(executor(), [s = self(), code, msg = std::move(msg)] { s->close(code, msg); });
 }
 
-SessionImpl::SessionImpl(std::shared_ptr<Gateway::Shared> shared,
-                         std::shared_ptr<net::Connection> conn)
+void Session::post_end(EndReason reason, std::string detail) {
+  boost::asio::post(executor(),
+                    [s = self(), reason, detail = std::move(detail)] { s->end(reason, detail); });
+}
+
+// ---------------------------------------------------------------- Binding
+
+Binding::Binding(std::shared_ptr<net::Connection> conn, std::shared_ptr<SessionImpl> session)
+    : conn_(std::move(conn)), session_(std::move(session)) {}
+
+template <class F>
+void Binding::to_session(F&& f) {
+  if (!session_) return;
+  if (session_->executor() == conn_->executor()) {
+    f(session_);
+  } else {
+    boost::asio::post(session_->executor(),
+                      [s = session_, f = std::forward<F>(f)]() mutable { f(s); });
+  }
+}
+
+void Binding::on_message(std::string_view body, net::Encoding encoding) {
+  if (!session_) return;
+  if (session_->executor() == conn_->executor()) {
+    session_->on_message(this, body, encoding);  // the common case: no copy, no hop
+    return;
+  }
+  boost::asio::post(session_->executor(), [s = session_, self = shared_from_this(),
+                                           copy = std::string(body), encoding] {
+    s->on_message(self.get(), copy, encoding);
+  });
+}
+
+void Binding::on_bad_frame(const Status& status, bool fatal) {
+  to_session([self = shared_from_this(), status, fatal](const std::shared_ptr<SessionImpl>& s) {
+    s->on_bad_frame(self.get(), status, fatal);
+  });
+}
+
+void Binding::on_idle() {
+  to_session([self = shared_from_this()](const std::shared_ptr<SessionImpl>& s) {
+    s->on_idle(self.get());
+  });
+}
+
+void Binding::on_closed(std::string_view why) {
+  to_session([self = shared_from_this(), why = std::string(why)](
+                 const std::shared_ptr<SessionImpl>& s) { s->on_closed(self.get(), why); });
+  session_.reset();  // breaks the session <-> binding cycle
+}
+
+void Binding::send(net::OutFrame&& frame) {
+  if (conn_->executor().running_in_this_thread()) {
+    conn_->send(std::move(frame));
+  } else {
+    boost::asio::post(conn_->executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
+      self->conn_->send(std::move(f));
+    });
+  }
+}
+
+void Binding::close(uint16_t ws_code, std::string_view reason) {
+  if (conn_->executor().running_in_this_thread()) {
+    conn_->close(ws_code, reason);
+  } else {
+    boost::asio::post(conn_->executor(), [self = shared_from_this(), ws_code,
+                                          r = std::string(reason)] { self->conn_->close(ws_code, r); });
+  }
+}
+
+void Binding::abort(std::string_view why) {
+  if (conn_->executor().running_in_this_thread()) {
+    conn_->abort(why);
+  } else {
+    boost::asio::post(conn_->executor(),
+                      [self = shared_from_this(), w = std::string(why)] { self->conn_->abort(w); });
+  }
+}
+
+void Binding::retarget(std::shared_ptr<SessionImpl> session) { session_ = std::move(session); }
+
+// ---------------------------------------------------------------- SessionImpl
+
+SessionImpl::SessionImpl(std::shared_ptr<Gateway::Shared> shared, const net::Connection& conn)
     : shared_(std::move(shared)),
       id_(shared_->next_session_id.fetch_add(1, std::memory_order_relaxed)),
-      executor_(conn->executor()),
-      transport_(conn->transport()),
-      tls_(conn->tls()),
-      remote_ip_(conn->remote_ip()),
-      conn_(std::move(conn)) {}
+      executor_(conn.executor()),
+      transport_(conn.transport()),
+      tls_(conn.tls()),
+      remote_ip_(conn.remote_ip()) {}
 
 SessionImpl::~SessionImpl() = default;
 
-void SessionImpl::start() {
+void SessionImpl::start(std::shared_ptr<Binding> binding) {
+  binding_ = std::move(binding);
   {
     std::lock_guard lock(shared_->registry_mu);
     shared_->registry.emplace(id_, weak_from_this());
   }
+  registered_ = true;
   shared_->sessions.add(1);
-  lg().debug("session {} opened ({} {}:{})", id_, net::transport_name(transport_, tls_),
-             remote_ip_, conn_->remote_port());
+  lg().debug("session {} opened ({} {})", id_, net::transport_name(transport_, tls_), remote_ip_);
   const auto& lim = shared_->limits;
   push(*shared_->hello,
        {{"server", shared_->server_name},
@@ -54,21 +156,144 @@ void SessionImpl::start() {
         {"max_frame", lim.max_frame_bytes.load(std::memory_order_relaxed)}});
 }
 
-void SessionImpl::push(const PushOp& op, const nlohmann::json& d) {
-  if (closing_ || !conn_) return;
+void SessionImpl::send(net::OutFrame&& frame) {
+  if (binding_ && state_ == State::kActive) binding_->send(std::move(frame));
+}
+
+void SessionImpl::keep_for_replay(uint64_t seq, const net::OutFrame& frame) {
+  const auto& sl = shared_->session_limits;
+  uint32_t max_n = sl.replay_pushes.load(std::memory_order_relaxed);
+  size_t max_bytes = sl.replay_max_bytes.load(std::memory_order_relaxed);
+  if (max_n == 0 || frame.size() > max_bytes) {
+    evicted_seq_ = seq;
+    return;
+  }
+  replay_.push_back({seq, frame});
+  replay_bytes_ += frame.size();
+  while (replay_.size() > max_n || replay_bytes_ > max_bytes) {
+    evicted_seq_ = replay_.front().seq;
+    replay_bytes_ -= replay_.front().frame.size();
+    replay_.pop_front();
+  }
+}
+
+SharedBody::SharedBody(const nlohmann::json& d) {
+  auto j = std::make_shared<std::string>();
+  net::encode_value(net::Encoding::kJson, d, j.get());
+  auto m = std::make_shared<std::string>();
+  net::encode_value(net::Encoding::kMsgpack, d, m.get());
+  json = std::move(j);
+  msgpack = std::move(m);
+}
+
+template <class Encode>
+void SessionImpl::push_frame(const PushOp& op, Encode&& encode) {
+  if (state_ == State::kEnded) return;
+  // A logged-in session keeps pushes for replay while closing or detached;
+  // anyone else's pushes are only worth sending now.
+  bool keep = authenticated() && op.replayable;
+  if ((closing_ || state_ == State::kDetached) && !keep) return;
   net::OutFrame f;
-  net::encode_push(push_encoding_, op.op, ++push_seq_, d, &f);
+  uint64_t seq = ++push_seq_;
+  encode(seq, &f);
+  if (keep) keep_for_replay(seq, f);
+  if (closing_ || state_ != State::kActive) return;
   op.sent->inc();
-  conn_->send(std::move(f));
+  send(std::move(f));
+}
+
+void SessionImpl::push(const PushOp& op, const nlohmann::json& d) {
+  push_frame(op, [&](uint64_t seq, net::OutFrame* f) {
+    net::encode_push(push_encoding_, op.op, seq, d, f);
+  });
+}
+
+void SessionImpl::push(const PushOp& op, const std::shared_ptr<const SharedBody>& body) {
+  push_frame(op, [&](uint64_t seq, net::OutFrame* f) {
+    net::encode_push_shared(push_encoding_, op.op, seq,
+                            push_encoding_ == net::Encoding::kJson ? body->json : body->msgpack, f);
+  });
 }
 
 void SessionImpl::close(ErrorCode code, std::string_view msg) {
-  if (closing_ || !conn_) return;
+  if (closing_ || !binding_ || state_ != State::kActive) return;
   push(*shared_->close, {{"code", error_code_name(code)}, {"msg", msg}});
   closing_ = true;
   close_code_ = code;
   lg().debug("session {} closing: {} {}", id_, error_code_name(code), msg);
-  conn_->close(net::ws_close_code(code), error_code_name(code));
+  binding_->close(net::ws_close_code(code), error_code_name(code));
+}
+
+std::string SessionImpl::login(int64_t account_id, const std::string& username) {
+  if (state_ != State::kActive || closing_ || account_id == 0) return {};
+  if (account_id_ == 0) shared_->sessions_authenticated.add(1);
+  account_id_ = account_id;
+  username_ = username;
+  forget_resume_token();
+  std::string token = random_token();
+  resume_hash_ = sha256_hex(token);
+  std::lock_guard lock(shared_->registry_mu);
+  shared_->by_resume_hash[resume_hash_] = weak_from_this();
+  return token;
+}
+
+void SessionImpl::forget_resume_token() {
+  if (resume_hash_.empty()) return;
+  std::lock_guard lock(shared_->registry_mu);
+  auto it = shared_->by_resume_hash.find(resume_hash_);
+  if (it != shared_->by_resume_hash.end() && it->second.lock().get() == this) {
+    shared_->by_resume_hash.erase(it);
+  }
+  resume_hash_.clear();
+}
+
+void SessionImpl::unregister() {
+  if (!registered_) return;
+  registered_ = false;
+  shared_->sessions.add(-1);
+  std::lock_guard lock(shared_->registry_mu);
+  shared_->registry.erase(id_);
+}
+
+void SessionImpl::finish(EndReason reason) {
+  forget_resume_token();
+  replay_.clear();
+  replay_bytes_ = 0;
+  evicted_seq_ = 0;
+  if (account_id_ == 0) return;
+  shared_->ends[static_cast<size_t>(reason)]->inc();
+  shared_->sessions_authenticated.add(-1);
+  lg().debug("session {} (account {}) ended: {}", id_, account_id_, end_reason_name(reason));
+  auto self = shared_from_this();
+  for (const auto& l : shared_->listeners) l->on_session_ended(self, reason);
+  account_id_ = 0;
+  username_.clear();
+}
+
+void SessionImpl::end(EndReason reason, std::string_view detail) {
+  if (state_ == State::kEnded) return;
+  finish(reason);
+  switch (reason) {
+    case EndReason::kLogout:
+      return;  // the connection stays, logged out
+    case EndReason::kKicked:
+    case EndReason::kBanned:
+      if (state_ == State::kActive && binding_) {
+        push(*shared_->kicked, {{"reason", detail}});
+        close(ErrorCode::kKicked, detail);
+        return;  // on_closed unregisters
+      }
+      break;
+    case EndReason::kShutdown:
+    case EndReason::kClosed:
+    case EndReason::kGraceExpired:
+      if (state_ == State::kActive) return;  // the connection's close unregisters
+      break;
+  }
+  if (state_ == State::kDetached) shared_->sessions_in_grace.add(-1);
+  state_ = State::kEnded;
+  if (grace_timer_) grace_timer_->cancel();
+  unregister();
 }
 
 void SessionImpl::reply_error(std::optional<uint64_t> rid, net::Encoding enc, ErrorCode code,
@@ -76,7 +301,7 @@ void SessionImpl::reply_error(std::optional<uint64_t> rid, net::Encoding enc, Er
   net::OutFrame f;
   net::encode_error(enc, rid, code, msg, extra, &f);
   shared_->errors[static_cast<size_t>(code)]->inc();
-  if (conn_) conn_->send(std::move(f));
+  send(std::move(f));
 }
 
 void SessionImpl::bad_message(std::optional<uint64_t> rid, net::Encoding enc, const Status& st) {
@@ -89,8 +314,8 @@ void SessionImpl::bad_message(std::optional<uint64_t> rid, net::Encoding enc, co
   }
 }
 
-void SessionImpl::on_message(std::string_view body, net::Encoding enc) {
-  if (closing_ || !conn_) return;
+void SessionImpl::on_message(Binding* from, std::string_view body, net::Encoding enc) {
+  if (from != binding_.get() || closing_ || state_ != State::kActive) return;
   const auto& lim = shared_->limits;
   const auto now = Clock::now();
 
@@ -118,7 +343,7 @@ void SessionImpl::on_message(std::string_view body, net::Encoding enc) {
     return;
   }
   route->in->inc();
-  if (route->options.requires_auth && !authenticated_) {
+  if (route->options.requires_auth && !authenticated()) {
     reply_error(scratch_.rid, enc, ErrorCode::kUnauthorized, "log in first");
     return;
   }
@@ -130,7 +355,8 @@ void SessionImpl::on_message(std::string_view body, net::Encoding enc) {
     return;
   }
   ++inflight_;
-  Request req(shared_from_this(), route, *scratch_.rid, enc, std::move(scratch_.d));
+  Request req(shared_from_this(), route, *scratch_.rid, enc, std::move(scratch_.d), remote_ip_,
+              account_id_);
   if (!route->options.executor) {
     route->handler(std::move(req));
   } else {
@@ -154,14 +380,16 @@ void SessionImpl::deliver(net::OutFrame&& frame, const Route* route, ErrorCode c
 void SessionImpl::deliver_here(net::OutFrame&& frame, const Route* route, ErrorCode code,
                                std::chrono::steady_clock::time_point start) {
   --inflight_;
+  if (frame.size() == 0) return;  // handed over (sys.resume)
   route->out->inc();
   route->latency->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (code != ErrorCode::kOk) shared_->errors[static_cast<size_t>(code)]->inc();
-  if (conn_ && !closing_) conn_->send(std::move(frame));
+  if (!closing_) send(std::move(frame));
 }
 
-void SessionImpl::on_bad_frame(const Status& st, bool fatal) {
+void SessionImpl::on_bad_frame(Binding* from, const Status& st, bool fatal) {
+  if (from != binding_.get()) return;
   if (fatal) {
     shared_->errors[static_cast<size_t>(st.code())]->inc();
     close(st.code(), st.message());
@@ -170,19 +398,124 @@ void SessionImpl::on_bad_frame(const Status& st, bool fatal) {
   }
 }
 
-void SessionImpl::on_idle() {
+void SessionImpl::on_idle(Binding* from) {
+  if (from != binding_.get()) return;
   close(ErrorCode::kHeartbeatTimeout,
         "nothing received for " + std::to_string(shared_->limits.idle_timeout().count()) + " ms");
 }
 
-void SessionImpl::on_closed(std::string_view why) {
-  lg().debug("session {} closed: {}", id_, why);
+void SessionImpl::on_closed(Binding* from, std::string_view why) {
+  if (from != binding_.get()) return;  // a connection this session already left
+  lg().debug("session {} connection closed: {}", id_, why);
   shared_->disconnects[static_cast<size_t>(close_code_)]->inc();
-  closing_ = true;
-  conn_.reset();
-  shared_->sessions.add(-1);
-  std::lock_guard lock(shared_->registry_mu);
-  shared_->registry.erase(id_);
+  binding_.reset();
+  if (authenticated() && state_ == State::kActive) {
+    detach(why);
+  } else {
+    if (state_ == State::kDetached) shared_->sessions_in_grace.add(-1);
+    finish(EndReason::kClosed);
+    state_ = State::kEnded;
+    unregister();
+  }
+}
+
+void SessionImpl::detach(std::string_view why) {
+  uint32_t grace = shared_->session_limits.resume_grace_ms.load(std::memory_order_relaxed);
+  state_ = State::kDetached;
+  shared_->sessions_in_grace.add(1);
+  if (grace == 0) {
+    end(EndReason::kGraceExpired, why);
+    return;
+  }
+  if (!grace_timer_) grace_timer_ = std::make_unique<boost::asio::steady_timer>(executor_);
+  grace_timer_->expires_after(std::chrono::milliseconds(grace));
+  grace_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec && self->state_ == State::kDetached) {
+      self->end(EndReason::kGraceExpired, "no resume within the grace period");
+    }
+  });
+}
+
+void SessionImpl::resume(std::shared_ptr<Binding> binding, std::shared_ptr<SessionImpl> fresh,
+                         uint64_t rid, net::Encoding enc, uint64_t last_seq) {
+  if (state_ == State::kEnded || resume_hash_.empty()) {
+    shared_->resumes_expired.inc();
+    boost::asio::post(fresh->executor(), [fresh, rid, enc] {
+      fresh->reply_error(rid, enc, ErrorCode::kSessionExpired, "session expired; log in again");
+    });
+    return;
+  }
+  // Take the new connection over; drop the old one if it is somehow still open.
+  if (binding_) binding_->abort("replaced by a resumed connection");
+  if (state_ == State::kDetached) shared_->sessions_in_grace.add(-1);
+  if (grace_timer_) grace_timer_->cancel();
+  binding_ = binding;
+  state_ = State::kActive;
+  closing_ = false;
+  close_code_ = ErrorCode::kOk;
+  push_encoding_ = enc;
+  transport_ = binding->connection().transport();
+  tls_ = binding->connection().tls();
+  remote_ip_ = binding->connection().remote_ip();
+  boost::asio::post(binding->connection().executor(), [binding, self = shared_from_this(), fresh] {
+    binding->retarget(self);
+    fresh->retire();
+  });
+
+  forget_resume_token();
+  std::string token = random_token();
+  resume_hash_ = sha256_hex(token);
+  {
+    std::lock_guard lock(shared_->registry_mu);
+    shared_->by_resume_hash[resume_hash_] = weak_from_this();
+  }
+
+  // Replay what the client missed, or ask it to resync when part of it is gone
+  // (evicted from the bounded buffer) or the client claims pushes never sent.
+  bool resync = last_seq > push_seq_ || last_seq < evicted_seq_;
+  std::vector<const Replay*> missed;
+  if (!resync) {
+    for (const auto& r : replay_) {
+      if (r.seq > last_seq) missed.push_back(&r);
+    }
+  }
+  (resync ? shared_->resumes_resync : shared_->resumes_ok).inc();
+  net::OutFrame ok;
+  net::encode_ok(enc, rid,
+                 {{"session", id_},
+                  {"resume_token", token},
+                  {"resync", resync},
+                  {"replayed", missed.size()},
+                  {"last_seq", push_seq_}},
+                 &ok);
+  send(std::move(ok));
+  for (const Replay* r : missed) {
+    net::OutFrame f = r->frame;
+    if (f.encoding != enc) {  // the client changed encoding: re-encode the envelope
+      nlohmann::json j = net::decode_any(flatten(f), f.encoding);
+      net::encode_push(enc, j.value("op", ""), r->seq, j["d"], &f);
+    }
+    send(std::move(f));
+  }
+  lg().debug("session {} resumed on {} {} (last_seq {}, replayed {}, resync {})", id_,
+             net::transport_name(transport_, tls_), remote_ip_, last_seq, missed.size(), resync);
+}
+
+void SessionImpl::retire() {
+  state_ = State::kEnded;
+  binding_.reset();
+  unregister();
+}
+
+void SessionImpl::drain(const std::string& reason, uint32_t reconnect_after_ms) {
+  if (state_ == State::kDetached) {
+    end(EndReason::kShutdown, reason);
+    return;
+  }
+  if (state_ != State::kActive) return;
+  finish(EndReason::kShutdown);
+  push(*shared_->shutdown, {{"reason", reason}, {"reconnect_after_ms", reconnect_after_ms}});
+  close(ErrorCode::kShuttingDown, reason);
 }
 
 }  // namespace shardd::gateway

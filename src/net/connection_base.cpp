@@ -24,8 +24,7 @@ uint16_t ws_close_code(ErrorCode code) {
       return 4002;
     case ErrorCode::kSlowConsumer:
       return 4003;
-    case ErrorCode::kForbidden:
-    case ErrorCode::kUnauthorized:
+    case ErrorCode::kKicked:
       return 4004;
     case ErrorCode::kTooManyConnections:
       return 4005;

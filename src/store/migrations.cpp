@@ -47,6 +47,52 @@ CREATE TABLE storage_objects (
   KEY storage_objects_owner (owner_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 )sql"},
+      {2, "accounts and login tokens",
+       R"sql(
+CREATE TABLE accounts (
+  id               INTEGER      PRIMARY KEY AUTOINCREMENT,
+  username         VARCHAR(24)  NOT NULL,
+  username_lc      VARCHAR(24)  NOT NULL UNIQUE,
+  pw_hash          VARCHAR(255) NOT NULL,
+  created_ms       BIGINT       NOT NULL,
+  last_login_ms    BIGINT,
+  last_zone        VARCHAR(32),
+  banned_until_ms  BIGINT,
+  ban_reason       VARCHAR(255)
+);
+CREATE TABLE auth_tokens (
+  token_hash  CHAR(64)  NOT NULL PRIMARY KEY,
+  account_id  BIGINT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+  created_ms  BIGINT    NOT NULL,
+  expires_ms  BIGINT    NOT NULL,
+  revoked     INTEGER   NOT NULL DEFAULT 0
+);
+CREATE INDEX auth_tokens_account ON auth_tokens (account_id);
+)sql",
+       R"sql(
+CREATE TABLE accounts (
+  id               BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  username         VARCHAR(24)  NOT NULL,
+  username_lc      VARCHAR(24)  NOT NULL,
+  pw_hash          VARCHAR(255) NOT NULL,
+  created_ms       BIGINT       NOT NULL,
+  last_login_ms    BIGINT,
+  last_zone        VARCHAR(32),
+  banned_until_ms  BIGINT,
+  ban_reason       VARCHAR(255),
+  UNIQUE KEY accounts_username_lc (username_lc)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE auth_tokens (
+  token_hash  CHAR(64)  NOT NULL PRIMARY KEY,
+  account_id  BIGINT    NOT NULL,
+  created_ms  BIGINT    NOT NULL,
+  expires_ms  BIGINT    NOT NULL,
+  revoked     INT       NOT NULL DEFAULT 0,
+  KEY auth_tokens_account (account_id),
+  CONSTRAINT auth_tokens_account_fk FOREIGN KEY (account_id) REFERENCES accounts (id)
+    ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+)sql"},
   };
   return list;
 }

@@ -165,6 +165,13 @@ std::string HttpResponse::header(const std::string& name) const {
 HttpResponse http_get(uint16_t port, const std::string& target,
                       const std::vector<std::pair<std::string, std::string>>& headers,
                       Ms timeout) {
+  return http_request("GET", port, target, "", headers, timeout);
+}
+
+HttpResponse http_request(const std::string& method, uint16_t port, const std::string& target,
+                          const std::string& body,
+                          const std::vector<std::pair<std::string, std::string>>& headers,
+                          Ms timeout) {
   HttpResponse out;
   asio::io_context io;
   beast::tcp_stream stream(io);
@@ -173,10 +180,15 @@ HttpResponse http_get(uint16_t port, const std::string& target,
     out.error = "connect: " + ec.message();
     return out;
   }
-  http::request<http::empty_body> req{http::verb::get, target, 11};
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
   req.set(http::field::connection, "close");
   for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
   beast::flat_buffer buf;
   http::response<http::string_body> res;
   std::optional<beast::error_code> result;

@@ -19,7 +19,9 @@ class AdminConnection;
 //   GET /readyz        200 while accepting players, 503 otherwise (starting, draining)
 //   GET /metrics       Prometheus text format (token only if admin.metrics_require_token)
 //   GET /admin/status  JSON summary; needs "Authorization: Bearer <admin.token>"
-// HTTP/1.1 keep-alive, 10 s per request, at most 64 admin connections.
+//   <method> /admin/... routes added by services (add_route), same token
+// HTTP/1.1 keep-alive, 10 s per request, 64 KiB bodies, at most 64 admin
+// connections.
 //
 // Thread-safety: open()/start() before traffic; stop()/reload() from any thread.
 class AdminServer {
@@ -33,6 +35,14 @@ class AdminServer {
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
+
+  // Answers a route: HTTP status and a JSON body. May be called once, from any thread.
+  using Respond = std::function<void(int status, nlohmann::json body)>;
+  // `body` is the parsed JSON request body ({} when empty; a body that is not
+  // JSON is answered 400 before the handler runs).
+  using RouteHandler = std::function<void(const nlohmann::json& body, Respond respond)>;
+  // Adds a token-protected route. REQUIRES: before start(); path starts with /admin/.
+  void add_route(std::string method, std::string path, RouteHandler handler);
 
   Status open();
   void start();

@@ -123,6 +123,33 @@ struct RedisConfig {
   uint32_t retry_max_ms = 5000;  // reconnect backoff cap while Redis is down
 };
 
+struct AuthConfig {
+  std::string kdf = "scrypt";  // scrypt | pbkdf2 (parameters are stored with each hash)
+  uint32_t scrypt_n = 32768;   // power of two
+  uint32_t scrypt_r = 8;
+  uint32_t scrypt_p = 1;
+  uint32_t pbkdf2_iterations = 600000;
+  uint32_t crypto_threads = 2;  // password hashing pool
+  uint32_t token_ttl_s = 7 * 24 * 3600;
+  uint32_t account_attempts_per_min = 5;   // failed logins per account name
+  uint32_t ip_attempts_per_min = 20;       // failed logins per source IP
+  uint32_t register_per_ip_per_min = 10;
+};
+
+struct SessionConfig {
+  uint32_t resume_grace_ms = 60000;  // a dropped session waits this long for sys.resume
+  uint32_t replay_pushes = 256;      // pushes kept for replay on resume
+  uint32_t replay_max_bytes = 256 * 1024;  // and at most this many bytes of them
+};
+
+struct ZoneConfig {
+  std::string id;
+  std::string name;
+  uint32_t capacity = 1000;
+  std::string map = "world";
+  bool maintenance = false;
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
@@ -136,11 +163,15 @@ struct Config {
   MysqlConfig mysql;
   CacheConfig cache;
   RedisConfig redis;
+  AuthConfig auth;
+  SessionConfig session;
+  std::vector<ZoneConfig> zones;  // [[zones]]; empty means one zone "main"
 
   uint32_t io_thread_count() const;
   uint32_t logic_thread_count() const;
   uint32_t storage_thread_count() const;
   std::string sqlite_path() const;  // sqlite.path or <data_dir>/shardd.db
+  std::vector<ZoneConfig> effective_zones() const;
 };
 
 struct ConfigError {

@@ -25,6 +25,16 @@ enum class ErrorCode : std::uint8_t {
   kSlowConsumer,        // the client did not read its pushes fast enough
   kTooManyConnections,  // global or per-IP connection limit reached
   kShuttingDown,        // server is draining
+  kUsernameTaken,       // auth.register: name already used (case-insensitively)
+  kInvalidUsername,     // auth.register: 3-24 characters of A-Z a-z 0-9 _
+  kWeakPassword,        // auth.register: password length outside 8-128
+  kBadCredentials,      // auth.login/auth.token: unknown user, wrong password or dead token
+  kBanned,              // account banned (err.until_ms, err.reason)
+  kSessionExpired,      // sys.resume after the grace period (or unknown token)
+  kNotFound,            // the named thing (zone, ...) does not exist
+  kFull,                // zone (or room) at capacity
+  kMaintenance,         // zone closed for maintenance
+  kKicked,              // session ended by the server (logged in elsewhere, banned)
   kCount_,
 };
 

@@ -15,8 +15,8 @@ namespace shardd::gateway {
 // Sessions, routing, auth gate and per-session limits. Turns connections from
 // the net layer into sessions (one per connection), decodes their requests,
 // applies the rate limit and in-flight cap, and dispatches to the router.
-// Registers the sys.* ops itself (sys.ping; sys.hello, sys.close and
-// sys.shutdown pushes).
+// Registers the sys.* ops itself (sys.ping, sys.resume; sys.hello, sys.close,
+// sys.kicked and sys.shutdown pushes) and owns session resumption.
 //
 // Thread-safety: router()/push_op() while assembling the server (before
 // connections); handler_factory() hands out a function called on io threads;
@@ -32,11 +32,21 @@ class Gateway {
   // Registers (or returns) a push type. REQUIRES: valid op name.
   const PushOp& push_op(std::string_view op);
   net::HandlerFactory handler_factory();
+  // REQUIRES: before serving. The listener must outlive the Gateway's sessions.
+  void add_listener(std::shared_ptr<SessionListener> listener);
+  // Live lookup by id (null if gone). Thread-safe.
+  std::shared_ptr<Session> find_session(uint64_t id) const;
 
   // Pushes sys.shutdown {reason, reconnect_after_ms} to every session and
-  // closes each gracefully (WebSocket 1001). Returns the number of sessions told.
+  // closes each gracefully (WebSocket 1001); sessions waiting for a resume are
+  // ended (kShutdown). Returns the number of sessions told.
   size_t drain(std::string_view reason);
   size_t session_count() const;
+  // Pushes `d` to every connected session (logged in only, if `authenticated_only`);
+  // the body is encoded once. Returns the number of sessions addressed. Thread-safe.
+  size_t broadcast(const PushOp& op, const nlohmann::json& d, bool authenticated_only);
+  // Applies live settings (resume grace, replay sizes). Thread-safe.
+  void reload(const Config& config);
 
   struct Shared;  // private state shared with sessions
 

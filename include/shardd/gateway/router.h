@@ -29,7 +29,7 @@ struct Route;
 class Request {
  public:
   Request(std::shared_ptr<SessionImpl> session, const Route* route, uint64_t rid,
-          net::Encoding encoding, nlohmann::json d);
+          net::Encoding encoding, nlohmann::json d, std::string remote_ip, int64_t account_id);
   Request(Request&&) noexcept;
   Request& operator=(Request&&) = delete;
   Request(const Request&) = delete;
@@ -37,6 +37,11 @@ class Request {
 
   const std::string& op() const;
   uint64_t rid() const { return rid_; }
+  // Snapshots taken on the session's thread when the request arrived, safe to
+  // read on any thread: the client's address and its account (0: not logged in).
+  const std::string& remote_ip() const { return remote_ip_; }
+  int64_t account_id() const { return account_id_; }
+  uint64_t session_id() const { return session_id_; }
   nlohmann::json& d() { return d_; }
   // The session that sent the request. REQUIRES: only use its non-thread-safe
   // methods on its executor.
@@ -48,6 +53,10 @@ class Request {
   void fail(ErrorCode code, std::string_view msg, const nlohmann::json* extra = nullptr);
   void fail(const Status& status) { fail(status.code(), status.message()); }
   bool answered() const { return session_ == nullptr; }
+  // Marks the request answered without sending anything: someone else (the
+  // resumed session) sends the response for this rid. Gateway-internal.
+  void hand_over();
+  net::Encoding encoding() const { return encoding_; }
 
  private:
   void send(net::OutFrame&& frame, ErrorCode code);
@@ -57,6 +66,9 @@ class Request {
   uint64_t rid_;
   net::Encoding encoding_;
   nlohmann::json d_;
+  std::string remote_ip_;
+  int64_t account_id_;
+  uint64_t session_id_;
   std::chrono::steady_clock::time_point start_;
 };
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,13 +19,37 @@ namespace shardd::gateway {
 struct PushOp {
   std::string op;
   metrics::Counter* sent = nullptr;
+  // Kept in the replay buffer for sys.resume. Connection-level notices
+  // (sys.hello, sys.close, sys.kicked, sys.shutdown) are not.
+  bool replayable = true;
 };
 
-// What services see of a player's session. The session lives on one io
-// executor; its state is only touched there.
+// A push body encoded once for many recipients (both encodings).
+struct SharedBody {
+  explicit SharedBody(const nlohmann::json& d);
+  std::shared_ptr<const std::string> json;
+  std::shared_ptr<const std::string> msgpack;
+};
+
+// Why a (logged-in) session ended, as told to SessionListeners.
+enum class EndReason : uint8_t {
+  kClosed,        // connection closed and the session was not logged in
+  kLogout,        // auth.logout
+  kKicked,        // logged in elsewhere
+  kBanned,        // banned while online
+  kGraceExpired,  // dropped and not resumed within session.resume_grace_ms
+  kShutdown,      // server drain
+};
+std::string_view end_reason_name(EndReason r);
+
+// A player's session. It outlives its connection: when a logged-in player's
+// connection drops, the session waits `session.resume_grace_ms` for
+// `sys.resume` on a new connection (any transport), keeping its place in the
+// world and buffering pushes for replay.
 //
-// Thread-safety: id(), executor(), transport() and the post_* methods may be
-// called from any thread; every other method REQUIRES executor().
+// The session lives on one io executor for its whole life; its state is only
+// touched there. Thread-safety: id(), executor() and the post_* methods may
+// be called from any thread; every other method REQUIRES executor().
 class Session {
  public:
   using Executor = boost::asio::io_context::executor_type;
@@ -32,26 +57,50 @@ class Session {
 
   virtual uint64_t id() const = 0;
   virtual Executor executor() const = 0;
+  // Of the current connection (the last one while detached).
   virtual net::Transport transport() const = 0;
   virtual bool tls() const = 0;
   virtual const std::string& remote_ip() const = 0;
 
   // Sends a push {"op":op,"seq":N,"d":d} with this session's next seq, in the
-  // encoding the client last used. Dropped if the session is closing.
+  // encoding the client last used. While detached (grace), the push is only
+  // kept for replay. Dropped once the session is closing or ended.
   virtual void push(const PushOp& op, const nlohmann::json& d) = 0;
-  // Sends `sys.close {code,msg}` and closes the connection gracefully.
+  // Same with a body encoded once for a broadcast (no per-recipient encoding).
+  virtual void push(const PushOp& op, const std::shared_ptr<const SharedBody>& body) = 0;
+  // Sends `sys.close {code,msg}` and closes the connection gracefully. A
+  // logged-in session then waits for a resume (grace) unless it was ended.
   virtual void close(ErrorCode code, std::string_view msg) = 0;
   virtual bool closing() const = 0;
 
+  // Logged in: the account the session acts for.
   virtual bool authenticated() const = 0;
-  virtual void set_authenticated(bool on) = 0;
+  virtual int64_t account_id() const = 0;  // 0 when not logged in
+  virtual const std::string& username() const = 0;
+  // Marks the session logged in and returns a fresh resume token (the raw
+  // token; only its hash is kept). Empty if the session already ended.
+  virtual std::string login(int64_t account_id, const std::string& username) = 0;
+  // Ends the logged-in part of the session: listeners are told (`reason`),
+  // the resume token dies, the replay buffer is dropped. kLogout keeps the
+  // connection open (unauthenticated); kKicked/kBanned push
+  // `sys.kicked {reason}` and close the connection (4004).
+  virtual void end(EndReason reason, std::string_view detail) = 0;
 
   // Thread-safe forms: post to executor() and run there.
   void post_push(const PushOp& op, nlohmann::json d);
   void post_close(ErrorCode code, std::string msg);
+  void post_end(EndReason reason, std::string detail);
 
  protected:
   virtual std::shared_ptr<Session> self() = 0;
+};
+
+// Told when a logged-in session ends (called on the session's executor; post
+// to your own strand). Register with Gateway::add_listener before serving.
+class SessionListener {
+ public:
+  virtual ~SessionListener() = default;
+  virtual void on_session_ended(const std::shared_ptr<Session>& session, EndReason reason) = 0;
 };
 
 }  // namespace shardd::gateway

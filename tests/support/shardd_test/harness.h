@@ -150,6 +150,11 @@ struct HttpResponse {
 HttpResponse http_get(uint16_t port, const std::string& target,
                       const std::vector<std::pair<std::string, std::string>>& headers = {},
                       Ms timeout = Ms(5000));
+// Any method; a non-empty body is sent as application/json.
+HttpResponse http_request(const std::string& method, uint16_t port, const std::string& target,
+                          const std::string& body = "",
+                          const std::vector<std::pair<std::string, std::string>>& headers = {},
+                          Ms timeout = Ms(5000));
 
 // Prometheus text helpers. `series` is the full name with labels exactly as
 // rendered, e.g. `shardd_connections{transport="ws"}`.

@@ -58,7 +58,11 @@ class GatewayTest : public ::testing::Test {
     on_io([this] { handler_ = gateway_.handler_factory()(conn_); });
     return handler_;
   }
-  Session& session() { return *std::dynamic_pointer_cast<Session>(handler_); }
+  Session& session() {
+    auto s = gateway_.find_session(conn_->sent.at(0)["d"]["session"].get<uint64_t>());
+    EXPECT_TRUE(s) << "session gone";
+    return *s;
+  }
   void send(const std::string& text) {
     on_io([this, text] { handler_->on_message(text, net::Encoding::kJson); });
   }
@@ -133,7 +137,7 @@ TEST_F(GatewayTest, AuthGate) {
   send(json{{"op", "game.act"}, {"rid", 1}});
   EXPECT_EQ(last()["err"]["code"], "UNAUTHORIZED");
   EXPECT_EQ(calls, 0);
-  session().set_authenticated(true);
+  on_io([this] { EXPECT_FALSE(session().login(1, "tester").empty()); });
   send(json{{"op", "game.act"}, {"rid", 2}});
   EXPECT_EQ(last()["d"]["done"], true);
   EXPECT_EQ(calls, 1);

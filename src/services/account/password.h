@@ -1,0 +1,27 @@
+#pragma once
+
+// Password hashing and secure tokens for the account service.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "shardd/core/config.h"
+
+namespace shardd::account {
+
+// Hashes with the configured KDF and a fresh 16-byte salt. The result carries
+// the algorithm and its parameters so they can be raised later:
+//   scrypt$<N>$<r>$<p>$<salt b64>$<hash b64>
+//   pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>
+// Slow by design (tens of milliseconds): run it on the crypto pool only.
+std::string hash_password(std::string_view password, const AuthConfig& config);
+
+// Checks `password` against an encoded hash in constant time (for the hash
+// comparison). *needs_rehash is set when the hash was made with other
+// parameters than `config` (rehash after a successful login). A malformed
+// encoding verifies as false.
+bool verify_password(std::string_view password, std::string_view encoded, const AuthConfig& config,
+                     bool* needs_rehash);
+
+}  // namespace shardd::account

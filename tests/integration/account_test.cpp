@@ -1,0 +1,470 @@
+// Accounts, login, zones and resumable sessions against the real binary, over
+// WebSocket and TCP. This executable runs twice (see CMakeLists.txt): with
+// SQLite + memory cache, and with SHARDD_TEST_BACKEND=mysql against a private
+// MariaDB + Redis started once for the whole run.
+
+#include <algorithm>
+
+#include "it_common.h"
+#include "shardd_test/db_servers.h"
+
+namespace shardd::test {
+namespace {
+
+bool use_mysql() {
+  const char* b = getenv("SHARDD_TEST_BACKEND");
+  return b && std::string(b) == "mysql";
+}
+
+MariaDbServer* g_mysql = nullptr;
+RedisServer* g_redis = nullptr;
+int g_db_counter = 0;
+
+class Servers : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (!use_mysql()) return;
+    g_mysql = new MariaDbServer();
+    g_mysql->start();
+    g_redis = new RedisServer();
+    g_redis->start();
+  }
+  void TearDown() override {
+    delete g_mysql;
+    delete g_redis;
+  }
+};
+const auto* const g_env = ::testing::AddGlobalTestEnvironment(new Servers);
+
+constexpr const char* kToken = "admin-secret";
+
+// A shardd with the account service on the selected storage backend (a fresh
+// database per test) and cheap password hashing unless told otherwise.
+ShardOptions account_shard(std::vector<std::string> extra = {}, std::string toml = "") {
+  ShardOptions o;
+  if (!toml.empty()) o.config_toml = toml;
+  o.overrides = {"auth.scrypt_n=1024", std::string("admin.token=") + kToken};
+  if (use_mysql()) {
+    std::string db = "acct_" + std::to_string(getpid()) + "_" + std::to_string(++g_db_counter);
+    g_mysql->admin_sql("CREATE DATABASE " + db + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+    g_mysql->admin_sql("GRANT ALL ON " + db + ".* TO '" + MariaDbServer::kUser + "'@'%'");
+    for (std::string s : std::vector<std::string>{"store.backend=mysql", "mysql.host=127.0.0.1",
+                          "mysql.port=" + std::to_string(g_mysql->port()),
+                          std::string("mysql.user=") + MariaDbServer::kUser,
+                          std::string("mysql.password=") + MariaDbServer::kPassword,
+                          "mysql.database=" + db, "cache.backend=redis",
+                          "redis.port=" + std::to_string(g_redis->port()),
+                          "redis.key_prefix=" + db + ":"}) {
+      o.overrides.push_back(s);
+    }
+  }
+  for (auto& e : extra) o.overrides.push_back(std::move(e));
+  return o;
+}
+
+HttpResponse admin_post(const Shard& s, const std::string& path, const json& body) {
+  return http_request("POST", s.admin_port(), path, body.dump(),
+                      {{"Authorization", std::string("Bearer ") + kToken}});
+}
+
+template <class Client>
+std::optional<json> register_user(Client& c, const std::string& user,
+                                  const std::string& pw = "correct-horse") {
+  return c.request("auth.register", {{"username", user}, {"password", pw}});
+}
+
+template <class Client>
+std::optional<json> login(Client& c, const std::string& user,
+                          const std::string& pw = "correct-horse") {
+  return c.request("auth.login", {{"username", user}, {"password", pw}});
+}
+
+TEST(Accounts, RegisterLoginZonesLogoutOverWebSocket) {
+  Shard s(account_shard());
+  s.start();
+  WsClient c;
+  connect_ws(c, s.ws_port());
+  auto reg = register_user(c, "Alice_1");
+  ASSERT_TRUE(IsOk(reg));
+  EXPECT_GT((*reg)["d"]["account_id"].get<int64_t>(), 0);
+  EXPECT_EQ((*reg)["d"]["username"], "Alice_1");
+
+  EXPECT_TRUE(IsError(c.request("zone.list"), "UNAUTHORIZED"));
+  auto li = login(c, "alice_1");  // names are case-insensitive
+  ASSERT_TRUE(IsOk(li));
+  const json& d = (*li)["d"];
+  EXPECT_EQ(d["account_id"], (*reg)["d"]["account_id"]);
+  EXPECT_EQ(d["username"], "Alice_1");
+  EXPECT_EQ(d["token"].get<std::string>().size(), 43u);
+  EXPECT_EQ(d["resume_token"].get<std::string>().size(), 43u);
+  EXPECT_TRUE(d["last_zone"].is_null());
+  ASSERT_EQ(d["zones"].size(), 1u);
+  EXPECT_EQ(d["zones"][0]["id"], "main");
+
+  auto sel = c.request("zone.select", {{"zone", "main"}});
+  ASSERT_TRUE(IsOk(sel));
+  EXPECT_EQ((*sel)["d"]["population"], 1);
+  auto list = c.request("zone.list");
+  ASSERT_TRUE(IsOk(list));
+  EXPECT_EQ((*list)["d"]["zones"][0]["population"], 1);
+
+  ASSERT_TRUE(IsOk(c.request("auth.logout")));
+  EXPECT_TRUE(IsError(c.request("zone.list"), "UNAUTHORIZED"));
+  EXPECT_TRUE(PingWorks(c));  // the connection stays, logged out
+
+  // Logging in again (same connection) remembers the zone.
+  auto again = login(c, "ALICE_1");
+  ASSERT_TRUE(IsOk(again));
+  EXPECT_EQ((*again)["d"]["last_zone"], "main");
+  EXPECT_EQ((*again)["d"]["zones"][0]["population"], 0);  // left it at logout
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_logins_total{result="ok"})"), 2);
+}
+
+TEST(Accounts, RegistrationRules) {
+  Shard s(account_shard());
+  s.start();
+  WsClient c;
+  connect_ws(c, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(c, "bob")));
+  EXPECT_TRUE(IsError(register_user(c, "BOB"), "USERNAME_TAKEN"));
+  for (const char* bad : {"ab", "this_name_is_way_too_long_", "has space", "dash-name", "émile", ""}) {
+    EXPECT_TRUE(IsError(register_user(c, bad), "INVALID_USERNAME")) << bad;
+  }
+  EXPECT_TRUE(IsError(register_user(c, "carol", "short"), "WEAK_PASSWORD"));
+  EXPECT_TRUE(IsError(register_user(c, "carol", std::string(129, 'x')), "WEAK_PASSWORD"));
+  EXPECT_TRUE(IsOk(register_user(c, "carol", std::string(128, 'x'))));
+  EXPECT_TRUE(IsError(c.request("auth.register", {{"username", 5}}), "BAD_REQUEST"));
+}
+
+TEST(Accounts, LoginOverTcpWithMessagePack) {
+  Shard s(account_shard());
+  s.start();
+  TcpClient c;
+  connect_tcp(c, s.tcp_port());
+  auto reg = c.request("auth.register", {{"username", "tcp_user"}, {"password", "p4ssword!"}},
+                       /*msgpack=*/true);
+  ASSERT_TRUE(IsOk(reg));
+  auto li = c.request("auth.login", {{"username", "tcp_user"}, {"password", "p4ssword!"}}, true);
+  ASSERT_TRUE(IsOk(li));
+  EXPECT_TRUE(IsOk(c.request("zone.list", json::object(), true)));
+}
+
+TEST(Accounts, WrongUserAndWrongPasswordLookTheSame) {
+  // Real hashing cost here (scrypt N=16384) so the timing is meaningful.
+  Shard s(account_shard({"auth.scrypt_n=16384", "auth.account_attempts_per_min=100",
+                         "auth.ip_attempts_per_min=100"}));
+  s.start();
+  WsClient c;
+  connect_ws(c, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(c, "dave")));
+  std::vector<double> wrong_user, wrong_pw;
+  for (int i = 0; i < 6; ++i) {
+    auto t0 = Clock::now();
+    auto a = login(c, "nobody_" + std::to_string(i));
+    wrong_user.push_back(static_cast<double>(elapsed_ms(t0)));
+    auto t1 = Clock::now();
+    auto b = login(c, "dave", "wrong-password-" + std::to_string(i));
+    wrong_pw.push_back(static_cast<double>(elapsed_ms(t1)));
+    ASSERT_TRUE(IsError(a, "BAD_CREDENTIALS"));
+    ASSERT_TRUE(IsError(b, "BAD_CREDENTIALS"));
+    EXPECT_EQ((*a)["err"]["msg"], (*b)["err"]["msg"]);
+  }
+  std::sort(wrong_user.begin(), wrong_user.end());
+  std::sort(wrong_pw.begin(), wrong_pw.end());
+  double mu = wrong_user[3], mp = wrong_pw[3];  // medians
+  RecordProperty("median_wrong_user_ms", std::to_string(mu));
+  RecordProperty("median_wrong_password_ms", std::to_string(mp));
+  EXPECT_GT(mu, 2.0) << "hashing should take measurable time";
+  EXPECT_LT(std::abs(mu - mp), std::max(5.0, 0.5 * std::max(mu, mp)))
+      << "median wrong user " << mu << " ms vs wrong password " << mp << " ms";
+}
+
+TEST(Accounts, FailedLoginsAreThrottledPerAccountAndPerIp) {
+  Shard s(account_shard({"auth.account_attempts_per_min=3", "auth.ip_attempts_per_min=6"}));
+  s.start();
+  WsClient c;
+  connect_ws(c, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(c, "erin")));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(IsError(login(c, "erin", "nope-nope"), "BAD_CREDENTIALS"));
+  auto locked = login(c, "erin");  // even the right password waits now
+  ASSERT_TRUE(IsError(locked, "RATE_LIMITED"));
+  EXPECT_GT((*locked)["err"]["retry_after_ms"].get<int64_t>(), 1000);
+  // Other accounts from this IP still work until the IP budget (6) is spent.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(IsError(login(c, "ghost" + std::to_string(i), "xxxxxxxx"), "BAD_CREDENTIALS"));
+  }
+  EXPECT_TRUE(IsError(login(c, "frank", "xxxxxxxx"), "RATE_LIMITED"));
+  EXPECT_GE(scrape(s.admin_port(), R"(shardd_logins_total{result="rate_limited"})").value_or(0), 2);
+}
+
+TEST(Accounts, TokenLoginRevocationAndExpiry) {
+  Shard s(account_shard({"auth.token_ttl_s=2"}));
+  s.start();
+  std::string token;
+  {
+    WsClient c;
+    connect_ws(c, s.ws_port());
+    ASSERT_TRUE(IsOk(register_user(c, "gina")));
+    auto li = login(c, "gina");
+    ASSERT_TRUE(IsOk(li));
+    token = (*li)["d"]["token"];
+  }
+  WsClient c2;
+  connect_ws(c2, s.ws_port());
+  auto t = c2.request("auth.token", {{"token", token}});
+  ASSERT_TRUE(IsOk(t));
+  EXPECT_EQ((*t)["d"]["username"], "gina");
+  EXPECT_TRUE(IsOk(c2.request("zone.list")));
+  ASSERT_TRUE(IsOk(c2.request("auth.logout")));  // revokes it
+  EXPECT_TRUE(IsError(c2.request("auth.token", {{"token", token}}), "BAD_CREDENTIALS"));
+  EXPECT_TRUE(IsError(c2.request("auth.token", {{"token", "garbage"}}), "BAD_CREDENTIALS"));
+
+  auto fresh = login(c2, "gina");
+  ASSERT_TRUE(IsOk(fresh));
+  std::string token2 = (*fresh)["d"]["token"];
+  ASSERT_TRUE(IsOk(c2.request("auth.logout")));
+  // (logout revoked token2 too; log in once more and let that token expire)
+  auto third = login(c2, "gina");
+  ASSERT_TRUE(IsOk(third));
+  std::string token3 = (*third)["d"]["token"];
+  std::this_thread::sleep_for(Ms(2300));
+  WsClient c3;
+  connect_ws(c3, s.ws_port());
+  EXPECT_TRUE(IsError(c3.request("auth.token", {{"token", token3}}), "BAD_CREDENTIALS"));
+}
+
+TEST(Accounts, SecondLoginKicksTheFirstSession) {
+  Shard s(account_shard());
+  s.start();
+  WsClient first;
+  connect_ws(first, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(first, "hank")));
+  ASSERT_TRUE(IsOk(login(first, "hank")));
+  TcpClient second;
+  connect_tcp(second, s.tcp_port());
+  ASSERT_TRUE(IsOk(login(second, "hank")));
+  auto kicked = first.recv_push("sys.kicked");
+  ASSERT_TRUE(kicked);
+  EXPECT_EQ((*kicked)["d"]["reason"], "logged_in_elsewhere");
+  EXPECT_TRUE(first.wait_closed());
+  EXPECT_EQ(first.close_code(), 4004);
+  EXPECT_TRUE(IsOk(second.request("zone.list")));
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_session_ends_total{reason="kicked"})"), 1);
+}
+
+TEST(Accounts, BanKicksAndBlocksLoginUntilLifted) {
+  Shard s(account_shard());
+  s.start();
+  WsClient c;
+  connect_ws(c, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(c, "ivan")));
+  ASSERT_TRUE(IsOk(login(c, "ivan")));
+  auto ban = admin_post(s, "/admin/accounts/ban",
+                        {{"username", "ivan"}, {"duration_s", 3600}, {"reason", "cheating"}});
+  ASSERT_EQ(ban.status, 200) << ban.body;
+  auto kicked = c.recv_push("sys.kicked");
+  ASSERT_TRUE(kicked);
+  EXPECT_EQ((*kicked)["d"]["reason"], "banned");
+  EXPECT_TRUE(c.wait_closed());
+
+  WsClient c2;
+  connect_ws(c2, s.ws_port());
+  auto refused = login(c2, "ivan");
+  ASSERT_TRUE(IsError(refused, "BANNED"));
+  EXPECT_EQ((*refused)["err"]["reason"], "cheating");
+  EXPECT_GT((*refused)["err"]["until_ms"].get<int64_t>(),
+            std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count());
+  EXPECT_TRUE(IsError(login(c2, "ivan", "wrong-password"), "BAD_CREDENTIALS"));  // no leak
+
+  ASSERT_EQ(admin_post(s, "/admin/accounts/unban", {{"username", "ivan"}}).status, 200);
+  EXPECT_TRUE(IsOk(login(c2, "ivan")));
+  EXPECT_EQ(admin_post(s, "/admin/accounts/ban", {{"username", "nobody"}, {"duration_s", 5}}).status,
+            404);
+  EXPECT_EQ(http_request("POST", s.admin_port(), "/admin/accounts/ban", "{}").status, 401);
+}
+
+TEST(Accounts, ZonesCapacityMaintenanceAndLastZone) {
+  std::string zones = R"([[zones]]
+id = "eu-1"
+name = "Europe 1"
+capacity = 1
+[[zones]]
+id = "us-1"
+name = "US 1"
+capacity = 100
+maintenance = true
+)";
+  Shard s(account_shard({}, zones));
+  s.start();
+  WsClient a, b;
+  connect_ws(a, s.ws_port());
+  connect_ws(b, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(a, "jade")));
+  ASSERT_TRUE(IsOk(register_user(a, "kurt")));
+  ASSERT_TRUE(IsOk(login(a, "jade")));
+  ASSERT_TRUE(IsOk(login(b, "kurt")));
+  auto list = a.request("zone.list");
+  ASSERT_TRUE(IsOk(list));
+  ASSERT_EQ((*list)["d"]["zones"].size(), 2u);
+  EXPECT_EQ((*list)["d"]["zones"][0]["status"], "open");
+  EXPECT_EQ((*list)["d"]["zones"][1]["status"], "maintenance");
+
+  ASSERT_TRUE(IsOk(a.request("zone.select", {{"zone", "eu-1"}})));
+  auto full = b.request("zone.select", {{"zone", "eu-1"}});
+  ASSERT_TRUE(IsError(full, "FULL"));
+  EXPECT_EQ((*full)["err"]["capacity"], 1);
+  EXPECT_TRUE(IsError(b.request("zone.select", {{"zone", "us-1"}}), "MAINTENANCE"));
+  EXPECT_TRUE(IsError(b.request("zone.select", {{"zone", "mars"}}), "NOT_FOUND"));
+  EXPECT_EQ((*b.request("zone.list"))["d"]["zones"][0]["status"], "full");
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_zone_population{zone="eu-1"})"), 1);
+
+  ASSERT_TRUE(IsOk(a.request("auth.logout")));
+  ASSERT_TRUE(IsOk(b.request("zone.select", {{"zone", "eu-1"}})));
+  ASSERT_TRUE(IsOk(b.request("auth.logout")));
+  auto back = login(b, "kurt");
+  ASSERT_TRUE(IsOk(back));
+  EXPECT_EQ((*back)["d"]["last_zone"], "eu-1");
+}
+
+// Sends `n` notices to an online account through the admin API.
+void announce(const Shard& s, int64_t account, const std::string& prefix, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto r = admin_post(s, "/admin/announce",
+                        {{"account_id", account}, {"text", prefix + std::to_string(i)}});
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+}
+
+TEST(Resume, DroppedSessionReplaysExactlyTheMissedPushes) {
+  Shard s(account_shard());
+  s.start();
+  auto c = std::make_unique<WsClient>();
+  connect_ws(*c, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(*c, "lena")));
+  auto li = login(*c, "lena");
+  ASSERT_TRUE(IsOk(li));
+  int64_t account = (*li)["d"]["account_id"];
+  std::string resume = (*li)["d"]["resume_token"];
+  ASSERT_TRUE(IsOk(c->request("zone.select", {{"zone", "main"}})));
+
+  announce(s, account, "live-", 10);
+  uint64_t last_seq = 0;
+  for (int i = 0; i < 4; ++i) {  // read only the first 4 of them
+    auto p = c->recv_push("sys.notice");
+    ASSERT_TRUE(p);
+    EXPECT_EQ((*p)["d"]["text"], "live-" + std::to_string(i));
+    last_seq = (*p)["seq"];
+  }
+  c->drop();  // no close handshake, no logout
+  c.reset();
+  // The server notices the drop; the session waits in grace, still in its zone.
+  auto deadline = Clock::now() + Ms(5000);
+  while (scrape(s.admin_port(), "shardd_sessions_in_grace").value_or(0) < 1 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(Ms(20));
+  }
+  ASSERT_EQ(scrape(s.admin_port(), "shardd_sessions_in_grace"), 1);
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_zone_population{zone="main"})"), 1);
+  announce(s, account, "away-", 5);
+
+  // Resume on another transport.
+  TcpClient t;
+  connect_tcp(t, s.tcp_port());
+  auto r = t.request("sys.resume", {{"resume_token", resume}, {"last_seq", last_seq}});
+  ASSERT_TRUE(IsOk(r));
+  EXPECT_FALSE((*r)["d"]["resync"].get<bool>());
+  EXPECT_EQ((*r)["d"]["replayed"], 6 + 5);
+  std::string next_resume = (*r)["d"]["resume_token"];
+  EXPECT_NE(next_resume, resume);
+  std::vector<std::string> texts;
+  uint64_t expect_seq = last_seq + 1;
+  for (int i = 0; i < 11; ++i) {
+    auto p = t.recv_push("sys.notice");
+    ASSERT_TRUE(p) << "missing replay " << i;
+    EXPECT_EQ((*p)["seq"], expect_seq++);
+    texts.push_back((*p)["d"]["text"]);
+  }
+  std::vector<std::string> want = {"live-4", "live-5", "live-6", "live-7", "live-8", "live-9",
+                                   "away-0", "away-1", "away-2", "away-3", "away-4"};
+  EXPECT_EQ(texts, want);
+  // Continues with the next seq, no duplicates, same logged-in session.
+  announce(s, account, "after-", 1);
+  auto after = t.recv_push("sys.notice");
+  ASSERT_TRUE(after);
+  EXPECT_EQ((*after)["seq"], expect_seq);
+  EXPECT_TRUE(IsOk(t.request("zone.list")));
+  EXPECT_EQ(scrape(s.admin_port(), "shardd_sessions_in_grace"), 0);
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_resumes_total{result="ok"})"), 1);
+
+  // The old resume token is dead.
+  WsClient w;
+  connect_ws(w, s.ws_port());
+  EXPECT_TRUE(IsError(w.request("sys.resume", {{"resume_token", resume}, {"last_seq", 0}}),
+                      "SESSION_EXPIRED"));
+}
+
+TEST(Resume, AfterTheGracePeriodTheSessionIsGone) {
+  Shard s(account_shard({"session.resume_grace_ms=300"}));
+  s.start();
+  std::string resume;
+  {
+    WsClient c;
+    connect_ws(c, s.ws_port());
+    ASSERT_TRUE(IsOk(register_user(c, "mona")));
+    auto li = login(c, "mona");
+    ASSERT_TRUE(IsOk(li));
+    resume = (*li)["d"]["resume_token"];
+    ASSERT_TRUE(IsOk(c.request("zone.select", {{"zone", "main"}})));
+    c.drop();
+  }
+  std::this_thread::sleep_for(Ms(900));
+  WsClient c2;
+  connect_ws(c2, s.ws_port());
+  EXPECT_TRUE(IsError(c2.request("sys.resume", {{"resume_token", resume}, {"last_seq", 1}}),
+                      "SESSION_EXPIRED"));
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_zone_population{zone="main"})"), 0);
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_session_ends_total{reason="grace_expired"})"), 1);
+  EXPECT_TRUE(IsOk(login(c2, "mona")));
+}
+
+TEST(Resume, TooOldLastSeqAsksForAResync) {
+  Shard s(account_shard({"session.replay_pushes=3"}));
+  s.start();
+  auto c = std::make_unique<WsClient>();
+  connect_ws(*c, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(*c, "nora")));
+  auto li = login(*c, "nora");
+  ASSERT_TRUE(IsOk(li));
+  int64_t account = (*li)["d"]["account_id"];
+  std::string resume = (*li)["d"]["resume_token"];
+  c->drop();
+  c.reset();
+  std::this_thread::sleep_for(Ms(200));
+  announce(s, account, "n-", 8);  // only the last 3 are kept
+  WsClient c2;
+  connect_ws(c2, s.ws_port());
+  auto r = c2.request("sys.resume", {{"resume_token", resume}, {"last_seq", 1}});
+  ASSERT_TRUE(IsOk(r));
+  EXPECT_TRUE((*r)["d"]["resync"].get<bool>());
+  EXPECT_EQ((*r)["d"]["replayed"], 0);
+  EXPECT_TRUE(IsOk(c2.request("zone.list")));  // still logged in, client re-fetches state
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_resumes_total{result="resync"})"), 1);
+}
+
+TEST(Resume, RejectsBadTokensAndLoggedInCallers) {
+  Shard s(account_shard());
+  s.start();
+  WsClient c;
+  connect_ws(c, s.ws_port());
+  EXPECT_TRUE(IsError(c.request("sys.resume", {{"resume_token", "nope"}}), "SESSION_EXPIRED"));
+  EXPECT_TRUE(IsError(c.request("sys.resume", json::object()), "BAD_REQUEST"));
+  ASSERT_TRUE(IsOk(register_user(c, "olga")));
+  auto li = login(c, "olga");
+  ASSERT_TRUE(IsOk(li));
+  EXPECT_TRUE(IsError(c.request("sys.resume", {{"resume_token", (*li)["d"]["resume_token"]}}),
+                      "BAD_REQUEST"));
+}
+
+}  // namespace
+}  // namespace shardd::test
