@@ -2,12 +2,14 @@
 # Configures and builds shardd with CMake.
 # Usage: scripts/build.sh [--type Release|Debug|RelWithDebInfo] [--sanitize address,undefined|thread]
 #                         [--dir BUILD_DIR] [--werror] [--no-tests] [--no-bench]
+#                         [--cxx-flags "FLAGS"]   (replaces the build type's optimisation flags)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 type=Release
 sanitize=""
 dir=""
+cxx_flags=""
 extra=()
 while (( $# )); do
   case "$1" in
@@ -17,11 +19,17 @@ while (( $# )); do
     --werror) extra+=(-DSHARDD_WERROR=ON); shift ;;
     --no-tests) extra+=(-DSHARDD_BUILD_TESTS=OFF); shift ;;
     --no-bench) extra+=(-DSHARDD_BUILD_BENCH=OFF); shift ;;
+    --cxx-flags) cxx_flags="$2"; shift 2 ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 if [[ -z "$dir" ]]; then
   dir="build/$(echo "$type" | tr '[:upper:]' '[:lower:]')${sanitize:+-${sanitize//,/-}}"
+fi
+
+if [[ -n "$cxx_flags" ]]; then
+  upper=$(echo "$type" | tr '[:lower:]' '[:upper:]')
+  extra+=("-DCMAKE_CXX_FLAGS_${upper}=${cxx_flags}")
 fi
 
 jobs=$(nproc)

@@ -3,6 +3,7 @@
 // Private to the net module: shared state of the listeners and the base class
 // of every connection (bounded write queue, idle timer, close state machine).
 
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <mutex>
 #include <optional>
@@ -108,6 +109,25 @@ struct NetShared {
   std::mutex drained_mu;
   std::function<void()> on_drained;  // guarded by drained_mu
 };
+
+// What the WebSocket front needs from the server (one per ws listener).
+struct WsFrontEnv {
+  NetShared& shared;
+  TransportMetrics& metrics;
+  std::function<bool(std::string_view origin)> origin_allowed;  // any thread
+  std::string path;
+  bool permessage_deflate = false;
+};
+
+// Accepted, admitted sockets go here (on the acceptor's thread); they run on
+// the socket's own io context from then on. An empty `slot` means the
+// connection is over a limit and is refused politely (HTTP 503 /
+// sys.close TOO_MANY_CONNECTIONS). `tls` null: plain.
+void start_ws(WsFrontEnv& env, Socket s, std::optional<ConnectionLimiter::Slot> slot,
+              std::string ip, uint16_t port, std::shared_ptr<boost::asio::ssl::context> tls);
+void start_tcp(NetShared& shared, TransportMetrics& metrics, Socket s,
+               ConnectionLimiter::Slot slot, std::string ip, uint16_t port,
+               std::shared_ptr<boost::asio::ssl::context> tls);
 
 class ConnectionBase : public Connection, public std::enable_shared_from_this<ConnectionBase> {
  public:

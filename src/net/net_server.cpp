@@ -1,16 +1,10 @@
 #include "shardd/net/net_server.h"
 
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
 #include <future>
 #include <openssl/ssl.h>
 
 #include "net/internal.h"
-#include "net/tcp_connection.h"
-#include "net/ws_connection.h"
 #include "shardd/core/log.h"
 #include "shardd/net/listener.h"
 
@@ -72,117 +66,6 @@ std::string peer_ip(const Socket& s, uint16_t* port) {
 // Reads the HTTP request on the WebSocket port (after TLS, if any) within the
 // handshake timeout, then upgrades to a WsConnection, answers /healthz, or
 // refuses. Stream: TcpStream or TlsStream.
-struct WsFrontEnv {
-  NetShared& shared;
-  TransportMetrics& metrics;
-  std::function<bool(std::string_view origin)> origin_allowed;
-  std::string path;
-  WsOptions options;
-};
-
-template <class Stream>
-class HttpFront : public std::enable_shared_from_this<HttpFront<Stream>> {
- public:
-  using Env = WsFrontEnv;
-
-  HttpFront(Env& env, Stream&& stream, std::optional<ConnectionLimiter::Slot> slot,
-            std::string ip, uint16_t port)
-      : env_(env), stream_(std::move(stream)), slot_(std::move(slot)), ip_(std::move(ip)),
-        port_(port), refusing_(!slot_) {}
-
-  ~HttpFront() {
-    if (refusing_) env_.shared.limiter->end_refusal();
-  }
-
-  void run() {
-    beast::get_lowest_layer(stream_).expires_after(handshake_timeout());
-    if constexpr (!std::is_same_v<Stream, TcpStream>) {
-      stream_.async_handshake(ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                if (ec) return self->fail("TLS handshake", ec);
-                                self->do_read();
-                              });
-    } else {
-      do_read();
-    }
-  }
-
- private:
-  std::chrono::milliseconds handshake_timeout() const {
-    return std::chrono::milliseconds(
-        env_.shared.limits.handshake_timeout_ms.load(std::memory_order_relaxed));
-  }
-
-  void do_read() {
-    parser_.emplace();
-    parser_->header_limit(8 * 1024);
-    parser_->body_limit(0);
-    http::async_read(stream_, buf_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
-  }
-
-  void fail(const char* what, beast::error_code ec) {
-    env_.metrics.handshake_failed.inc();
-    lg().debug("{} {}:{} {} failed: {}", "ws", ip_, port_, what, ec.message());
-    beast::error_code ignored;
-    beast::get_lowest_layer(stream_).socket().close(ignored);
-  }
-
-  void on_read(beast::error_code ec) {
-    if (ec) return fail("HTTP request", ec);
-    auto req = parser_->release();
-    std::string_view target = req.target();
-    std::string_view path = target.substr(0, target.find('?'));
-    if (websocket::is_upgrade(req)) {
-      if (path != env_.path) return respond(http::status::not_found, "no websocket at this path\n");
-      if (!slot_) return respond(http::status::service_unavailable, "TOO_MANY_CONNECTIONS\n");
-      auto origin = req[http::field::origin];
-      if (!origin.empty() && !env_.origin_allowed(origin)) {
-        lg().info("ws {}:{} origin '{}' not allowed", ip_, port_, std::string(origin));
-        return respond(http::status::forbidden, "origin not allowed\n");
-      }
-      auto conn = std::make_shared<WsConnection<Stream>>(
-          env_.shared, env_.metrics, std::move(*slot_), !std::is_same_v<Stream, TcpStream>,
-          ip_, port_, std::move(stream_));
-      slot_.reset();
-      conn->run(std::move(req), env_.options);
-      return;
-    }
-    if (req.method() == http::verb::get && path == "/healthz") {
-      return respond(http::status::ok, "ok\n");
-    }
-    respond(http::status::not_found, "not found\n");
-  }
-
-  void respond(http::status status, std::string body) {
-    res_.emplace(status, 11);
-    res_->set(http::field::server, std::string(kServerName) + "/" + kVersion);
-    res_->set(http::field::content_type, "text/plain");
-    res_->set(http::field::connection, "close");
-    res_->body() = std::move(body);
-    res_->prepare_payload();
-    http::async_write(stream_, *res_,
-                      [self = this->shared_from_this()](beast::error_code, std::size_t) {
-                        beast::error_code ec;
-                        beast::get_lowest_layer(self->stream_).socket().shutdown(
-                            tcp::socket::shutdown_send, ec);
-                        beast::get_lowest_layer(self->stream_).socket().close(ec);
-                      });
-  }
-
-  Env& env_;
-  Stream stream_;
-  std::optional<ConnectionLimiter::Slot> slot_;  // empty: refusing (over the limit)
-  std::string ip_;
-  uint16_t port_;
-  const bool refusing_;
-  beast::flat_buffer buf_;
-  std::optional<http::request_parser<http::empty_body>> parser_;
-  std::optional<http::response<http::string_body>> res_;
-};
-
 class NetServer::Impl {
  public:
   Impl(const Config& config, LiveLimits& limits, IoPool& io, metrics::Registry& metrics,
@@ -203,7 +86,7 @@ class NetServer::Impl {
       ws_metrics_ = std::make_unique<TransportMetrics>(metrics_, tls ? "wss" : "ws");
       ws_env_ = std::make_unique<WsFrontEnv>(WsFrontEnv{
           shared_, *ws_metrics_, [this](std::string_view o) { return origin_allowed(o); },
-          config_.ws.path, WsOptions{config_.ws.permessage_deflate}});
+          config_.ws.path, config_.ws.permessage_deflate});
       ws_listener_ = std::make_shared<Listener>(
           io_.context(0), io_, tls ? "wss" : "ws",
           [this, tls](Socket s) { accept_ws(std::move(s), tls); });
@@ -315,19 +198,8 @@ class NetServer::Impl {
     std::optional<ConnectionLimiter::Slot> slot;
     if (!admit(s, *ws_metrics_, &ip, &port, &slot)) return;
     s.set_option(tcp::no_delay(true));
-    auto ex = s.get_executor();
-    if (tls) {
-      using Stream = TlsStream;
-      auto ctx = tls_context();
-      auto front = std::make_shared<HttpFront<Stream>>(
-          *ws_env_,
-          Stream(TcpStream(std::move(s)), *ctx), std::move(slot), std::move(ip), port);
-      asio::post(ex, [front, ctx] { front->run(); });
-    } else {
-      auto front = std::make_shared<HttpFront<TcpStream>>(
-          *ws_env_, TcpStream(std::move(s)), std::move(slot), std::move(ip), port);
-      asio::post(ex, [front] { front->run(); });
-    }
+    start_ws(*ws_env_, std::move(s), std::move(slot), std::move(ip), port,
+             tls ? tls_context() : nullptr);
   }
 
   void accept_tcp(Socket s, bool tls) {
@@ -336,32 +208,9 @@ class NetServer::Impl {
     std::optional<ConnectionLimiter::Slot> slot;
     if (!admit(s, *tcp_metrics_, &ip, &port, &slot)) return;
     s.set_option(tcp::no_delay(true));
-    std::optional<Status> refuse;
-    if (!slot) {
-      refuse = Status(ErrorCode::kTooManyConnections, "connection limit reached");
-    }
-    auto ex = s.get_executor();
-    ConnectionLimiter::Slot real = slot ? std::move(*slot) : ConnectionLimiter::Slot();
-    bool refusing = !real;
-    auto limiter = shared_.limiter;
-    if (tls) {
-      using Stream = ssl::stream<Socket>;
-      auto ctx = tls_context();
-      auto conn = std::make_shared<TcpConnection<Stream>>(shared_, *tcp_metrics_, std::move(real),
-                                                          ip, port, Stream(std::move(s), *ctx));
-      asio::post(ex, [conn, ctx, refuse, refusing, limiter] {
-        conn->run(refuse);
-        if (refusing) limiter->end_refusal();
-      });
-    } else {
-      auto conn = std::make_shared<TcpConnection<Socket>>(shared_, *tcp_metrics_,
-                                                               std::move(real), ip, port,
-                                                               std::move(s));
-      asio::post(ex, [conn, refuse, refusing, limiter] {
-        conn->run(refuse);
-        if (refusing) limiter->end_refusal();
-      });
-    }
+    start_tcp(shared_, *tcp_metrics_, std::move(s),
+              slot ? std::move(*slot) : ConnectionLimiter::Slot(), std::move(ip), port,
+              tls ? tls_context() : nullptr);
   }
 
   Config config_;

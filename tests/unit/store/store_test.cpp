@@ -623,6 +623,18 @@ TEST_F(StoreTest, RedisOutageFallsBackToTheDatabaseAndRecovers) {
   EXPECT_EQ(metrics_->gauge("shardd_cache_up", "").value(), 1);
 }
 
+TEST_F(StoreTest, RedisUnreachableAtStartIsNotAnError) {
+  config_.redis.port = test::free_port();  // nothing listens there
+  open();                                   // ready: the cache is optional
+  ASSERT_TRUE(put("k", "v").ok());
+  EXPECT_EQ(get("k")->value, "v");
+  EXPECT_EQ(get("k")->value, "v");
+  EXPECT_EQ(metrics_->gauge("shardd_cache_up", "").value(), 0);
+  EXPECT_GE(counter("shardd_cache_requests_total", {{"result", "error"}}) +
+                counter("shardd_cache_backend_errors_total"),
+            1u);
+}
+
 TEST_F(StoreTest, MysqlUnreachableAtStartIsNotReadyThenRecovers) {
   g_mysql->stop();
   open(/*expect_ready=*/false);
