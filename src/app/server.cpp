@@ -32,6 +32,10 @@ namespace asio = boost::asio;
 
 namespace {
 
+// After the drain deadline, how long dropped connections get to finish
+// their close callbacks before the threads are stopped anyway.
+constexpr int kAbortGraceMs = 500;
+
 bool load(const CommandLine& cmd, Config* out) {
   std::vector<ConfigError> errors;
   Status st = load_config(cmd.config_path, cmd.overrides, out, &errors);
@@ -50,6 +54,7 @@ class Server {
   Server(CommandLine cmd, Config config)
       : cmd_(std::move(cmd)),
         config_(std::move(config)),
+        server_name_(config_.server.name),
         io_(config_.io_thread_count(), "io"),
         logic_(config_.logic_thread_count()),
         storage_(config_.storage_thread_count()),
@@ -174,7 +179,7 @@ class Server {
   }
 
   nlohmann::json status() {
-    return {{"server", config_.server.name},
+    return {{"server", server_name_},
             {"store", {{"backend", store_.backend_description()},
                        {"ready", store_.ready()},
                        {"not_ready_reason", store_.not_ready_reason()}}},
@@ -276,9 +281,16 @@ class Server {
     drain_timer_.expires_after(std::chrono::milliseconds(config_.server.shutdown_deadline_ms));
     drain_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      log::get("app").warn("drain deadline reached with {} connections open; closing them",
+      log::get("app").warn("drain deadline reached with {} connections open; dropping them",
                            net_->live_connections());
-      control_.stop();
+      // Drop what is left without a close handshake and give the io threads
+      // a moment to run the close callbacks (they free the sessions); stop
+      // regardless after kAbortGraceMs.
+      gateway_.abort_all("drain deadline reached");
+      drain_timer_.expires_after(std::chrono::milliseconds(kAbortGraceMs));
+      drain_timer_.async_wait([this](boost::system::error_code ec2) {
+        if (!ec2) control_.stop();
+      });
     });
     net_->when_drained([this] {
       asio::post(control_, [this] {
@@ -310,6 +322,7 @@ class Server {
 
   CommandLine cmd_;
   Config config_;  // only touched on the control (main) thread after start
+  const std::string server_name_;  // server.name needs a restart: any thread may read it
   net::LiveLimits limits_;
   metrics::Registry metrics_;
   IoPool io_;

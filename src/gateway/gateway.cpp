@@ -52,7 +52,7 @@ namespace {
 // sys.resume {resume_token, last_seq}: re-binds a logged-in session that lost
 // its connection to this connection. Runs on the fresh session's thread; the
 // resumed session finishes the job on its own thread (SessionImpl::resume).
-void handle_resume(const std::shared_ptr<Gateway::Shared>& shared, Request&& r) {
+void handle_resume(Gateway::Shared* shared, Request&& r) {
   auto fresh = std::static_pointer_cast<SessionImpl>(r.session_ptr());
   const auto& d = r.d();
   auto token = d.find("resume_token");
@@ -109,7 +109,9 @@ Gateway::Gateway(const Config& config, net::LiveLimits& limits, metrics::Registr
     r.ok({{"t", t == r.d().end() ? nlohmann::json() : std::move(*t)}, {"server_time_ms", now}});
   });
   if (st.ok()) {
-    st = shared_->router.add("sys.resume", open, [shared = shared_](Request&& r) {
+    // The route lives in shared_->router, so it cannot outlive *shared_; a
+    // shared_ptr captured here would be a reference cycle (Shared never freed).
+    st = shared_->router.add("sys.resume", open, [shared = shared_.get()](Request&& r) {
       handle_resume(shared, std::move(r));
     });
   }
@@ -152,14 +154,18 @@ std::shared_ptr<Session> Gateway::find_session(uint64_t id) const {
   return it == shared_->registry.end() ? nullptr : it->second.lock();
 }
 
-size_t Gateway::drain(std::string_view reason) {
+std::vector<std::shared_ptr<SessionImpl>> Gateway::registered_sessions() const {
   std::vector<std::shared_ptr<SessionImpl>> all;
-  {
-    std::lock_guard lock(shared_->registry_mu);
-    for (auto& [id, weak] : shared_->registry) {
-      if (auto s = weak.lock()) all.push_back(std::move(s));
-    }
+  std::lock_guard lock(shared_->registry_mu);
+  all.reserve(shared_->registry.size());
+  for (auto& [id, weak] : shared_->registry) {
+    if (auto s = weak.lock()) all.push_back(std::move(s));
   }
+  return all;
+}
+
+size_t Gateway::drain(std::string_view reason) {
+  auto all = registered_sessions();
   uint32_t after = shared_->limits.reconnect_after_ms.load(std::memory_order_relaxed);
   for (auto& s : all) {
     boost::asio::post(s->executor(), [s, reason = std::string(reason), after] {
@@ -169,16 +175,19 @@ size_t Gateway::drain(std::string_view reason) {
   return all.size();
 }
 
+size_t Gateway::abort_all(std::string_view why) {
+  auto all = registered_sessions();
+  for (auto& s : all) {
+    boost::asio::post(s->executor(), [s, why = std::string(why)] {
+      if (auto b = s->current_binding()) b->abort(why);
+    });
+  }
+  return all.size();
+}
+
 size_t Gateway::broadcast(const PushOp& op, const nlohmann::json& d, bool authenticated_only) {
   auto body = std::make_shared<const SharedBody>(d);
-  std::vector<std::shared_ptr<SessionImpl>> all;
-  {
-    std::lock_guard lock(shared_->registry_mu);
-    all.reserve(shared_->registry.size());
-    for (auto& [id, weak] : shared_->registry) {
-      if (auto s = weak.lock()) all.push_back(std::move(s));
-    }
-  }
+  auto all = registered_sessions();
   for (auto& s : all) {
     boost::asio::post(s->executor(), [s, &op, body, authenticated_only] {
       if (!authenticated_only || s->authenticated()) s->push(op, body);

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shardd/core/config.h"
 #include "shardd/core/metrics.h"
@@ -11,6 +12,8 @@
 #include "shardd/net/connection.h"
 
 namespace shardd::gateway {
+
+class SessionImpl;
 
 // Sessions, routing, auth gate and per-session limits. Turns connections from
 // the net layer into sessions (one per connection), decodes their requests,
@@ -41,6 +44,10 @@ class Gateway {
   // closes each gracefully (WebSocket 1001); sessions waiting for a resume are
   // ended (kShutdown). Returns the number of sessions told.
   size_t drain(std::string_view reason);
+  // Drops the connection of every session still registered (no close
+  // handshake): the end of a drain whose deadline passed. Thread-safe.
+  // Returns the number of sessions addressed.
+  size_t abort_all(std::string_view why);
   size_t session_count() const;
   // Pushes `d` to every connected session (logged in only, if `authenticated_only`);
   // the body is encoded once. Returns the number of sessions addressed. Thread-safe.
@@ -51,6 +58,8 @@ class Gateway {
   struct Shared;  // private state shared with sessions
 
  private:
+  std::vector<std::shared_ptr<SessionImpl>> registered_sessions() const;
+
   std::shared_ptr<Shared> shared_;
 };
 

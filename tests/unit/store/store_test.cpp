@@ -500,6 +500,7 @@ TEST_F(StoreTest, CompletionRunsOnTheCallersExecutor) {
         work.reset();
       });
   io.run_for(5s);
+  close();  // the storage thread may still be inside post(); let it finish before ~io_context
   EXPECT_TRUE(on_io);
   EXPECT_EQ(got, "v");
 }
