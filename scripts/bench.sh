@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Builds the benchmark programs (Release, in build-bench/) and runs shardd's
+# performance checks in one go, printing a table with the targets:
+#
+#   a) throughput per server CPU: shardd vs the Beast echo reference, same
+#      client, client and server sharing the machine's cores (unpinned);
+#      target: shardd/echo messages per server CPU-second >= 0.9
+#   b) the same pinned: server on CPU 0, client on CPU 1; throughput ratio
+#   c) latency at half of shardd's peak from (a), open-loop paced client;
+#      target: p99 <= 2 ms
+#   d) idle memory: 10,000 sessions pinging every 4 s; target <= 8 KiB RSS
+#      per session
+#   e) storage: durable single-row update transactions through the repository
+#      layer vs the raw driver (SQLite, MariaDB; target >= 0.8) and cache-hit
+#      reads vs raw hiredis GET (target >= 0.7); starts private MariaDB and
+#      Redis servers (scripts/install-deps.sh --test installs them)
+#
+# Threading (equal on both sides): shardd runs server.io_threads=1 (sys.ping
+# is answered inline on the io thread; logic/storage pools 1 thread each, idle),
+# the echo server --threads 1, the client --threads 1.
+#
+# Usage: scripts/bench.sh [--no-build] [--quick] [--wait-idle]
+#   --no-build   use the binaries already in the build directory
+#   --quick      short smoke run (1 s warm-up, 3 s windows, 2,000 idle sessions)
+#   --wait-idle  before measuring, wait (up to 15 min) until the machine has been
+#                >= 95 % idle for 10 s (other builds or tests skew every figure)
+# Environment: BENCH_BUILD_DIR (default build-bench), BENCH_CONNECTIONS (1000),
+#   BENCH_INFLIGHT (8), BENCH_DURATION (10), BENCH_WARMUP (3),
+#   BENCH_IDLE_SESSIONS (10000).
+# Raw results (one JSON line per run) are kept in $BENCH_BUILD_DIR/bench-results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+build=1
+quick=0
+wait_idle=0
+while (( $# )); do
+  case "$1" in
+    --no-build) build=0; shift ;;
+    --quick) quick=1; shift ;;
+    --wait-idle) wait_idle=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+bdir=${BENCH_BUILD_DIR:-$root/build-bench}
+conns=${BENCH_CONNECTIONS:-1000}
+inflight=${BENCH_INFLIGHT:-8}
+duration=${BENCH_DURATION:-10}
+warmup=${BENCH_WARMUP:-3}
+idle_sessions=${BENCH_IDLE_SESSIONS:-10000}
+idle_ping_ms=4000
+if (( quick )); then
+  duration=3
+  warmup=1
+  idle_sessions=2000
+fi
+
+if (( build )); then
+  echo "== building Release in $bdir"
+  cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DSHARDD_BUILD_TESTS=OFF \
+    -DSHARDD_BUILD_BENCH=ON >/dev/null
+  cmake --build "$bdir" -j "$(nproc)" --target shardd shardd_bench_echo shardd_bench_ws_load \
+    shardd_bench_idle shardd_bench_store >/dev/null
+fi
+shardd_bin=$bdir/shardd
+echo_bin=$bdir/bench/shardd_bench_echo
+load_bin=$bdir/bench/shardd_bench_ws_load
+idle_bin=$bdir/bench/shardd_bench_idle
+store_bin=$bdir/bench/shardd_bench_store
+for b in "$shardd_bin" "$echo_bin" "$load_bin" "$idle_bin" "$store_bin"; do
+  [[ -x $b ]] || { echo "bench.sh: $b missing (build first)" >&2; exit 1; }
+done
+
+# Descriptors: the idle test needs ~10k in the server and in the client.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if (( $(ulimit -n) < idle_sessions + 100 )); then
+  echo "bench.sh: descriptor limit $(ulimit -n) too low for $idle_sessions sessions" >&2
+  exit 1
+fi
+
+tmp=$(mktemp -d /tmp/shardd-bench.XXXXXX)
+results_dir=$bdir/bench-results
+mkdir -p "$results_dir"
+results=$results_dir/$(date +%Y%m%d-%H%M%S).jsonl
+server_pids=()
+disturbed=()  # runs during which other processes used > 5 % of a CPU
+
+cleanup() {
+  local p
+  for p in "${server_pids[@]}"; do
+    kill -TERM "$p" 2>/dev/null || true
+  done
+  for p in "${server_pids[@]}"; do
+    for _ in $(seq 50); do
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# json_field FILE KEY: the value of a top-level scalar field of a one-line JSON document.
+json_field() {
+  sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" "$1" | tr -d '"'
+}
+
+# start_shardd NAME [CPU_LIST]: starts shardd on free loopback ports; sets
+# server_pid and server_port.
+start_shardd() {
+  local name=$1 cpus=${2:-}
+  local ports=$tmp/$name.ports.json
+  local -a prefix=()
+  [[ -n $cpus ]] && prefix=(taskset -c "$cpus")
+  "${prefix[@]}" "$shardd_bin" -c "$root/config/shardd.toml" \
+    --set ws.bind=127.0.0.1 --set ws.port=0 \
+    --set tcp.bind=127.0.0.1 --set tcp.port=0 \
+    --set admin.bind=127.0.0.1 --set admin.port=0 \
+    --set server.ports_file="$ports" --set server.data_dir="$tmp/data-$name" \
+    --set server.io_threads=1 --set server.logic_threads=1 --set server.storage_threads=1 \
+    --set log.level=warn \
+    --set limits.rate_per_sec=1000000 --set limits.rate_burst=1000000 \
+    --set limits.max_connections=20000 --set limits.max_connections_per_ip=20000 \
+    >"$tmp/$name.log" 2>&1 &
+  server_pid=$!
+  server_pids+=("$server_pid")
+  for _ in $(seq 100); do
+    [[ -s $ports ]] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/$name.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  [[ -s $ports ]] || { echo "bench.sh: shardd ($name) did not start" >&2; exit 1; }
+  server_port=$(json_field "$ports" ws)
+}
+
+# start_echo NAME [CPU_LIST]: sets server_pid and server_port.
+start_echo() {
+  local name=$1 cpus=${2:-}
+  local -a prefix=()
+  [[ -n $cpus ]] && prefix=(taskset -c "$cpus")
+  "${prefix[@]}" "$echo_bin" --threads 1 --port 0 --bind 127.0.0.1 >"$tmp/$name.out" 2>&1 &
+  server_pid=$!
+  server_pids+=("$server_pid")
+  server_port=""
+  for _ in $(seq 100); do
+    server_port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$tmp/$name.out")
+    [[ -n $server_port ]] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/$name.out" >&2; exit 1; }
+    sleep 0.1
+  done
+  [[ -n $server_port ]] || { echo "bench.sh: echo server ($name) did not start" >&2; exit 1; }
+}
+
+stop_server() {
+  kill -TERM "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  local -a keep=()
+  local p
+  for p in "${server_pids[@]}"; do
+    [[ $p == "$server_pid" ]] || keep+=("$p")
+  done
+  server_pids=("${keep[@]}")
+}
+
+# run_load NAME OUT CLIENT_CPUS [extra ws_load args...]: one ws_load run against
+# the current server; its JSON line goes to OUT and to the results file.
+run_load() {
+  local name=$1 out=$2 cpus=$3
+  shift 3
+  local -a prefix=()
+  [[ -n $cpus ]] && prefix=(taskset -c "$cpus")
+  "${prefix[@]}" "$load_bin" --url "ws://127.0.0.1:$server_port/ws" --connections "$conns" \
+    --inflight "$inflight" --duration "$duration" --warmup "$warmup" --threads 1 \
+    --server-pid "$server_pid" --json "$@" >"$out"
+  sed "s/^{/{\"run\":\"$name\",/" "$out" >>"$results"
+  local other
+  other=$(json_field "$out" other_cpu_s)
+  printf '   %-10s %9.0f req/s  p99 %6s us  cpu: server %5.2f s client %5.2f s other %5.2f s' \
+    "$name" "$(json_field "$out" rps)" "$(json_field "$out" p99_us)" \
+    "$(json_field "$out" server_cpu_s)" "$(json_field "$out" client_cpu_s)" "${other:-0}"
+  printf '  errors %s\n' "$(json_field "$out" errors)"
+  if awk -v o="${other:-0}" -v d="$duration" 'BEGIN { exit !(o > 0.05 * d) }'; then
+    disturbed+=("$name")
+  fi
+}
+
+# load_case NAME SERVER(shardd|echo) SERVER_CPUS CLIENT_CPUS [ws_load args...]
+load_case() {
+  local name=$1 kind=$2 scpus=$3 ccpus=$4
+  shift 4
+  if [[ $kind == shardd ]]; then start_shardd "$name" "$scpus"; else start_echo "$name" "$scpus"; fi
+  run_load "$name" "$tmp/$name.json" "$ccpus" "$@"
+  stop_server
+}
+
+# idle_percent SECONDS: share of CPU time the whole machine spent idle over SECONDS.
+idle_percent() {
+  local a b
+  read -r -a a < <(grep '^cpu ' /proc/stat)
+  sleep "$1"
+  read -r -a b < <(grep '^cpu ' /proc/stat)
+  local total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+  local idle=$((b[4] - a[4] + b[5] - a[5]))
+  echo $((total > 0 ? idle * 100 / total : 0))
+}
+
+if (( wait_idle )); then
+  echo "== waiting for an idle machine (>= 95 % idle over 10 s, at most 15 min)"
+  deadline=$((SECONDS + 900))
+  until (( $(idle_percent 10) >= 95 )); do
+    if (( SECONDS > deadline )); then
+      echo "   still busy after 15 min; measuring anyway" >&2
+      break
+    fi
+  done
+fi
+
+other_load() {
+  # CPU-heavy processes that are not ours (the machine may be shared).
+  ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 > 20 {printf "%s(%s%%) ", $2, $1}'
+}
+
+echo "== shardd benchmarks $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores," \
+  "rev $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg); busy processes: $(other_load)"
+echo "   client: $conns connections, inflight $inflight, ${warmup} s warm-up + ${duration} s"
+
+echo "== a) throughput per server CPU, client and server sharing $(nproc) cores"
+load_case a_shardd shardd "" ""
+load_case a_echo echo "" ""
+echo "== b) pinned: server on CPU 0, client on CPU 1"
+load_case b_shardd shardd 0 1
+load_case b_echo echo 0 1
+peak=$(json_field "$tmp/a_shardd.json" rps)
+half=$(awk -v p="$peak" 'BEGIN { printf "%d", p / 2 }')
+echo "== c) latency at half of shardd's peak: --rate $half (open loop, unpinned)"
+load_case c_shardd shardd "" "" --rate "$half"
+load_case c_echo echo "" "" --rate "$half"
+
+echo "== d) idle memory: $idle_sessions sessions, sys.ping every $idle_ping_ms ms"
+idle_case() {
+  local name=$1 kind=$2
+  if [[ $kind == shardd ]]; then start_shardd "$name"; else start_echo "$name"; fi
+  sleep 0.5
+  local out=$tmp/$name.json
+  "$idle_bin" --url "ws://127.0.0.1:$server_port/ws" --sessions "$idle_sessions" \
+    --ping-ms "$idle_ping_ms" --server-pid "$server_pid" --json >"$out" || true
+  sed "s/^{/{\"run\":\"$name\",/" "$out" >>"$results"
+  printf '   %-22s %6s live  rss %7s -> %7s KiB  %7.0f bytes/session\n' "$name" \
+    "$(json_field "$out" live)" "$(json_field "$out" rss_before_kib)" \
+    "$(json_field "$out" rss_after_kib)" "$(json_field "$out" bytes_per_session)"
+  stop_server
+}
+idle_case d_shardd shardd
+idle_case d_echo echo
+
+store_seconds=5
+(( quick )) && store_seconds=2
+echo "== e) storage: repository layer vs raw drivers, ${store_seconds} s per side"
+"$store_bin" --seconds "$store_seconds" --threads 2 | sed 's/$/ [2 threads]/' | tee "$tmp/store.txt" | sed 's/^/   /'
+for t in 1 4; do  # the cache-hit ratio depends on how threads share the 2 cores
+  "$store_bin" --seconds "$store_seconds" --threads "$t" --no-sqlite --no-mysql |
+    sed "s/\$/ [$t threads]/" | tee -a "$tmp/store.txt" | sed 's/^/   /'
+done
+sed 's/^/# store: /' "$tmp/store.txt" >>"$results"
+
+# ---- summary --------------------------------------------------------------------------
+f() { json_field "$tmp/$1.json" "$2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+verdict() {  # verdict VALUE OP LIMIT
+  awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+    ok = (op == ">=") ? (v >= l) : (v <= l); print (v == "n/a" ? "n/a" : (ok ? "PASS" : "MISS")) }'
+}
+eff_ratio=$(ratio "$(f a_shardd msgs_per_server_cpu_s)" "$(f a_echo msgs_per_server_cpu_s)")
+pin_ratio=$(ratio "$(f b_shardd rps)" "$(f b_echo rps)")
+a_ratio=$(ratio "$(f a_shardd rps)" "$(f a_echo rps)")
+p99=$(f c_shardd p99_us)
+per_session=$(f d_shardd bytes_per_session)
+
+echo
+echo "== results"
+printf '%-44s %14s %14s %8s\n' "" shardd echo ratio
+printf '%-44s %14.0f %14.0f %8s\n' "a) req/s (shared cores)" "$(f a_shardd rps)" \
+  "$(f a_echo rps)" "$a_ratio"
+printf '%-44s %14.2f %14.2f\n' "a) server CPU seconds in window" "$(f a_shardd server_cpu_s)" \
+  "$(f a_echo server_cpu_s)"
+printf '%-44s %14.0f %14.0f %8s  target >= 0.90 %s\n' "a) msgs per server CPU-second" \
+  "$(f a_shardd msgs_per_server_cpu_s)" "$(f a_echo msgs_per_server_cpu_s)" "$eff_ratio" \
+  "$(verdict "$eff_ratio" '>=' 0.9)"
+printf '%-44s %14s %14s\n' "a) p50 / p99 us (closed loop)" \
+  "$(f a_shardd p50_us)/$(f a_shardd p99_us)" "$(f a_echo p50_us)/$(f a_echo p99_us)"
+printf '%-44s %14.0f %14.0f %8s\n' "b) req/s pinned (server cpu0, client cpu1)" \
+  "$(f b_shardd rps)" "$(f b_echo rps)" "$pin_ratio"
+printf '%-44s %14.0f %14.0f\n' "b) msgs per server CPU-second pinned" \
+  "$(f b_shardd msgs_per_server_cpu_s)" "$(f b_echo msgs_per_server_cpu_s)"
+printf '%-44s %14s %14s %8s  target <= 2000 us %s\n' "c) p99 us at $half req/s (p50/p99/p99.9)" \
+  "$(f c_shardd p50_us)/$p99/$(f c_shardd p999_us)" \
+  "$(f c_echo p50_us)/$(f c_echo p99_us)/$(f c_echo p999_us)" "" "$(verdict "$p99" '<=' 2000)"
+printf '%-44s %14.0f %14.0f %8s  target <= 8192 %s\n' "d) RSS bytes per idle session ($idle_sessions)" \
+  "$per_session" "$(f d_echo bytes_per_session)" "" "$(verdict "$per_session" '<=' 8192)"
+sed 's/^/e) /' "$tmp/store.txt"
+errs=0
+for r in a_shardd a_echo b_shardd b_echo c_shardd c_echo; do
+  n=$(f "$r" errors)
+  errs=$((errs + ${n:-0}))
+done
+for r in d_shardd d_echo; do
+  n=$(f "$r" connect_failed)
+  m=$(f "$r" disconnects)
+  errs=$((errs + ${n:-0} + ${m:-0}))
+done
+echo "errors (error replies, unmatched, disconnects, failed connects) over all runs: $errs"
+if (( ${#disturbed[@]} )); then
+  echo "WARNING: other processes used CPU during: ${disturbed[*]} (figures disturbed; rerun" \
+    "on an idle machine, e.g. with --wait-idle)"
+fi
+echo "raw results: $results"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
