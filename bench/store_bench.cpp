@@ -14,6 +14,10 @@
 // Each side uses `--threads` client threads, each on its own row/connection.
 // Usage: shardd_bench_store [--seconds S] [--threads N] [--json]
 
+#include <hiredis/hiredis.h>
+#include <mysql.h>
+#include <sqlite3.h>
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
@@ -21,11 +25,8 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <filesystem>
-#include <hiredis/hiredis.h>
 #include <iostream>
-#include <mysql.h>
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 #include <thread>
 
 #include "shardd/store/objects.h"
@@ -37,7 +38,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double run_threads(int threads, double seconds, const std::function<void(int, const std::atomic<bool>&, uint64_t*)>& body) {
+double run_threads(int threads, double seconds,
+                   const std::function<void(int, const std::atomic<bool>&, uint64_t*)>& body) {
   std::atomic<bool> stop{false};
   std::vector<uint64_t> counts(static_cast<size_t>(threads));
   std::vector<std::thread> ts;
@@ -112,10 +114,12 @@ double raw_mysql_updates(const MysqlConfig& c, int threads, double seconds) {
     }
     MYSQL_STMT* sel = mysql_stmt_init(my);
     MYSQL_STMT* upd = mysql_stmt_init(my);
-    std::string qs = "SELECT version FROM storage_objects WHERE collection = ? AND obj_key = ? "
-                     "AND owner_id = ? FOR UPDATE";
-    std::string qu = "UPDATE storage_objects SET value = ?, version = version + 1, updated_ms = "
-                     "? WHERE collection = ? AND obj_key = ? AND owner_id = ?";
+    std::string qs =
+        "SELECT version FROM storage_objects WHERE collection = ? AND obj_key = ? "
+        "AND owner_id = ? FOR UPDATE";
+    std::string qu =
+        "UPDATE storage_objects SET value = ?, version = version + 1, updated_ms = "
+        "? WHERE collection = ? AND obj_key = ? AND owner_id = ?";
     mysql_stmt_prepare(sel, qs.data(), qs.size());
     mysql_stmt_prepare(upd, qu.data(), qu.size());
     std::string coll = "bench", key = "raw-" + std::to_string(t), value(100, 'v');
@@ -189,7 +193,8 @@ struct Bench {
     pool = std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(threads));
     store = std::make_unique<store::Store>(config, *pool, metrics);
     Status st = store->start(true);
-    if (!st.ok() || !store->ready()) die("store start: " + st.to_string() + " " + store->not_ready_reason());
+    if (!st.ok() || !store->ready())
+      die("store start: " + st.to_string() + " " + store->not_ready_reason());
   }
   void close() {
     store->stop();
@@ -279,8 +284,8 @@ int main(int argc, char** argv) {
 
   nlohmann::json results;
   auto report = [&](const std::string& name, double repo, double raw, double target) {
-    results[name] = {{"repository_per_s", repo}, {"raw_per_s", raw}, {"ratio", repo / raw},
-                     {"target", target}};
+    results[name] = {
+        {"repository_per_s", repo}, {"raw_per_s", raw}, {"ratio", repo / raw}, {"target", target}};
     if (!json_out) {
       std::printf("%-34s repository %9.0f/s   raw %9.0f/s   ratio %.2f (target >= %.1f)\n",
                   name.c_str(), repo, raw, repo / raw, target);
@@ -288,7 +293,8 @@ int main(int argc, char** argv) {
     }
   };
 
-  auto tmp = std::filesystem::temp_directory_path() / ("shardd-store-bench-" + std::to_string(getpid()));
+  auto tmp =
+      std::filesystem::temp_directory_path() / ("shardd-store-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(tmp);
 
   if (do_sqlite) {  // SQLite, memory cache

@@ -1,5 +1,8 @@
 #include "shardd/app/server.h"
 
+#include <openssl/opensslv.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -9,8 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <openssl/opensslv.h>
-#include <unistd.h>
 
 #include "shardd/admin/admin_server.h"
 #include "shardd/core/config.h"
@@ -65,12 +66,10 @@ class Server {
         drain_timer_(control_) {
     limits_.apply(config_);
     metrics::add_process_collector(metrics_);
-    metrics_.gauge("shardd_build_info", "Build information (value 1).",
-                   {{"version", kVersion}})
+    metrics_.gauge("shardd_build_info", "Build information (value 1).", {{"version", kVersion}})
         .set(1);
     metrics_.gauge("shardd_io_threads", "io threads.").set(static_cast<int64_t>(io_.size()));
-    metrics_.gauge("shardd_logic_threads", "Logic pool threads.")
-        .set(config_.logic_thread_count());
+    metrics_.gauge("shardd_logic_threads", "Logic pool threads.").set(config_.logic_thread_count());
     ready_gauge_ = &metrics_.gauge("shardd_ready", "1 while accepting players.");
     reloads_ = &metrics_.counter("shardd_config_reloads_total", "SIGHUP reloads applied.");
     reload_failures_ =
@@ -116,8 +115,8 @@ class Server {
       }
     }
 
-    account_ = std::make_unique<account::AccountService>(config_, gateway_, store_, logic_,
-                                                         metrics_);
+    account_ =
+        std::make_unique<account::AccountService>(config_, gateway_, store_, logic_, metrics_);
     st = account_->install(admin_.get());
     if (!st.ok()) {
       lg.critical("account service: {}", st.message());
@@ -130,15 +129,13 @@ class Server {
     if (admin_) admin_->start();
     write_ports_file();
     start_watchdog();
-    scheduler_.every_async("write_behind_flush",
-                           std::chrono::milliseconds(config_.store.write_behind_ms),
-                           [this](Scheduler::Done done) {
-                             store_.flush_write_behind_async(
-                                 [done](store::DbStatus fs) {
-                                   done(fs.ok() ? Status::Ok()
-                                                : Status(ErrorCode::kUnavailable, fs.message()));
-                                 });
-                           });
+    scheduler_.every_async(
+        "write_behind_flush", std::chrono::milliseconds(config_.store.write_behind_ms),
+        [this](Scheduler::Done done) {
+          store_.flush_write_behind_async([done](store::DbStatus fs) {
+            done(fs.ok() ? Status::Ok() : Status(ErrorCode::kUnavailable, fs.message()));
+          });
+        });
     signals_.async_wait([this](boost::system::error_code ec, int sig) { on_signal(ec, sig); });
 
     ready_ = true;
@@ -180,9 +177,10 @@ class Server {
 
   nlohmann::json status() {
     return {{"server", server_name_},
-            {"store", {{"backend", store_.backend_description()},
-                       {"ready", store_.ready()},
-                       {"not_ready_reason", store_.not_ready_reason()}}},
+            {"store",
+             {{"backend", store_.backend_description()},
+              {"ready", store_.ready()},
+              {"not_ready_reason", store_.not_ready_reason()}}},
             {"version", kVersion},
             {"pid", ::getpid()},
             {"ready", ready_.load()},
@@ -309,8 +307,10 @@ class Server {
     if (half.count() < 10) half = std::chrono::milliseconds(10);
     log::get("app").info("systemd watchdog every {} ms", half.count());
     scheduler_.every("watchdog", half, [this] {
-      if (probes_pending_.load() == 0) systemd::notify_watchdog();
-      else log::get("app").warn("watchdog: {} thread probes outstanding", probes_pending_.load());
+      if (probes_pending_.load() == 0)
+        systemd::notify_watchdog();
+      else
+        log::get("app").warn("watchdog: {} thread probes outstanding", probes_pending_.load());
       probes_pending_.store(static_cast<int>(io_.size()) + 1);
       for (size_t i = 0; i < io_.size(); ++i) {
         asio::post(io_.context(i), [this] { probes_pending_.fetch_sub(1); });
@@ -321,7 +321,7 @@ class Server {
   }
 
   CommandLine cmd_;
-  Config config_;  // only touched on the control (main) thread after start
+  Config config_;                  // only touched on the control (main) thread after start
   const std::string server_name_;  // server.name needs a restart: any thread may read it
   net::LiveLimits limits_;
   metrics::Registry metrics_;
@@ -377,7 +377,8 @@ int with_store(const CommandLine& cmd, const std::function<int(store::Store&)>& 
   std::error_code ec;
   std::filesystem::create_directories(config.server.data_dir, ec);
   if (ec) {
-    std::cerr << "cannot create data_dir " << config.server.data_dir << ": " << ec.message() << "\n";
+    std::cerr << "cannot create data_dir " << config.server.data_dir << ": " << ec.message()
+              << "\n";
     return kExitFailure;
   }
   metrics::Registry metrics;
@@ -405,8 +406,8 @@ int migrate(const CommandLine& cmd, bool status_only) {
       }
       std::cout << "migrations of " << store.backend_description() << ":\n";
       for (const auto& m : states) {
-        std::cout << "  " << m.version << "  " << (m.applied ? "applied " + m.applied_at : "pending")
-                  << "  " << m.name << "\n";
+        std::cout << "  " << m.version << "  "
+                  << (m.applied ? "applied " + m.applied_at : "pending") << "  " << m.name << "\n";
       }
       return kExitOk;
     }

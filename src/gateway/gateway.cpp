@@ -120,7 +120,9 @@ Gateway::Gateway(const Config& config, net::LiveLimits& limits, metrics::Registr
 
 Gateway::~Gateway() = default;
 
-Router& Gateway::router() { return shared_->router; }
+Router& Gateway::router() {
+  return shared_->router;
+}
 
 const PushOp& Gateway::push_op(std::string_view op) {
   std::lock_guard lock(shared_->push_mu);
@@ -168,9 +170,8 @@ size_t Gateway::drain(std::string_view reason) {
   auto all = registered_sessions();
   uint32_t after = shared_->limits.reconnect_after_ms.load(std::memory_order_relaxed);
   for (auto& s : all) {
-    boost::asio::post(s->executor(), [s, reason = std::string(reason), after] {
-      s->drain(reason, after);
-    });
+    boost::asio::post(s->executor(),
+                      [s, reason = std::string(reason), after] { s->drain(reason, after); });
   }
   return all.size();
 }

@@ -1,11 +1,12 @@
 #include "shardd/gateway/router.h"
 
+#include <gtest/gtest.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <deque>
-#include <gtest/gtest.h>
 
 #include "shardd/gateway/gateway.h"
 
@@ -137,10 +138,13 @@ TEST_F(GatewayTest, UnknownOpKeepsTheSessionOpen) {
 
 TEST_F(GatewayTest, AuthGate) {
   int calls = 0;
-  ASSERT_TRUE(gateway_.router().add("game.act", {}, [&](Request&& r) {
-    ++calls;
-    r.ok({{"done", true}});
-  }).ok());
+  ASSERT_TRUE(gateway_.router()
+                  .add("game.act", {},
+                       [&](Request&& r) {
+                         ++calls;
+                         r.ok({{"done", true}});
+                       })
+                  .ok());
   connect();
   send(json{{"op", "game.act"}, {"rid", 1}});
   EXPECT_EQ(last()["err"]["code"], "UNAUTHORIZED");
@@ -157,10 +161,13 @@ TEST_F(GatewayTest, StrandRoutesRunOffTheSessionThreadAndReplyBack) {
   RouteOptions opts;
   opts.requires_auth = false;
   opts.executor = strand;
-  ASSERT_TRUE(gateway_.router().add("svc.work", opts, [&](Request&& r) {
-    on_io_thread = r.session().executor().running_in_this_thread();
-    r.ok({{"n", r.d()["n"].get<int>() * 2}});
-  }).ok());
+  ASSERT_TRUE(gateway_.router()
+                  .add("svc.work", opts,
+                       [&](Request&& r) {
+                         on_io_thread = r.session().executor().running_in_this_thread();
+                         r.ok({{"n", r.d()["n"].get<int>() * 2}});
+                       })
+                  .ok());
   connect();
   send(json{{"op", "svc.work"}, {"rid", 3}, {"d", {{"n", 21}}}});
   wait_for(2);
@@ -237,9 +244,9 @@ TEST_F(GatewayTest, InflightRequestsAreCapped) {
   std::deque<Request> held;
   RouteOptions opts;
   opts.requires_auth = false;
-  ASSERT_TRUE(gateway_.router().add("svc.hold", opts, [&](Request&& r) {
-    held.push_back(std::move(r));
-  }).ok());
+  ASSERT_TRUE(gateway_.router()
+                  .add("svc.hold", opts, [&](Request&& r) { held.push_back(std::move(r)); })
+                  .ok());
   limits_.rate_burst = 1000;
   connect();
   for (int i = 0; i < 64; ++i) send(json{{"op", "svc.hold"}, {"rid", i}});

@@ -5,10 +5,11 @@
 
 #include "shardd/store/store.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
-#include <gtest/gtest.h>
 #include <thread>
 
 #include "shardd/store/objects.h"
@@ -149,9 +150,8 @@ class StoreTest : public ::testing::Test {
   }
   std::optional<StoredObject> get(const std::string& key) {
     std::optional<StoredObject> out;
-    DbStatus st = run([&](StoreContext& ctx) {
-      return ObjectRepository::get(ctx, "test", key, 7, &out);
-    });
+    DbStatus st =
+        run([&](StoreContext& ctx) { return ObjectRepository::get(ctx, "test", key, 7, &out); });
     EXPECT_TRUE(st.ok()) << st.to_string();
     return out;
   }
@@ -241,8 +241,8 @@ TEST_F(StoreTest, FailedTransactionLeavesNothing) {
   open();
   DbStatus st = run([](StoreContext& ctx) {
     return ctx.transaction([](DbConnection& c) {
-      DbStatus s = c.exec(kInsertRaw, {std::string("t"), std::string("a"), int64_t{0},
-                                       std::string("x")});
+      DbStatus s =
+          c.exec(kInsertRaw, {std::string("t"), std::string("a"), int64_t{0}, std::string("x")});
       if (!s.ok()) return s;
       s = c.exec(kInsertRaw, {std::string("t"), std::string("b"), int64_t{0}, std::string("y")});
       if (!s.ok()) return s;
@@ -255,12 +255,14 @@ TEST_F(StoreTest, FailedTransactionLeavesNothing) {
   EXPECT_GE(counter("shardd_db_transactions_total", {{"result", "rollback"}}), 1u);
 }
 
-void seed_two_rows(StoreTest* t, const std::function<DbStatus(const std::function<DbStatus(StoreContext&)>&)>& run) {
+void seed_two_rows(
+    StoreTest* t,
+    const std::function<DbStatus(const std::function<DbStatus(StoreContext&)>&)>& run) {
   (void)t;
   ASSERT_TRUE(run([](StoreContext& ctx) {
                 return ctx.transaction([](DbConnection& c) {
-                  DbStatus s = c.exec(kInsertRaw, {std::string("c"), std::string("a"),
-                                                   int64_t{0}, std::string("")});
+                  DbStatus s = c.exec(kInsertRaw, {std::string("c"), std::string("a"), int64_t{0},
+                                                   std::string("")});
                   if (!s.ok()) return s;
                   return c.exec(kInsertRaw,
                                 {std::string("c"), std::string("b"), int64_t{0}, std::string("")});
@@ -391,8 +393,8 @@ TEST_F(StoreTest, ConcurrentIdempotentRequestsApplyOnce) {
             "test", "same-key",
             [&](DbConnection& c, std::string* r) {
               *r = "ok";
-              return c.exec(kInsertRaw, {std::string("idem"), std::string("x"), int64_t{0},
-                                         std::string("1")});
+              return c.exec(kInsertRaw,
+                            {std::string("idem"), std::string("x"), int64_t{0}, std::string("1")});
             },
             &result, &replayed);
       });
@@ -453,14 +455,14 @@ constexpr Stmt kPositionUpsert{
 TEST_F(StoreTest, WriteBehindCoalescesAndFlushes) {
   config_.store.write_behind_ms = 3600000;
   open();
-  WriteBehind& wb = store_->write_behind("positions", [](DbConnection& c,
-                                                         const WriteBehind::Batch& batch) {
-    for (const auto& [k, v] : batch) {
-      DbStatus s = c.exec(kPositionUpsert, {k, v});
-      if (!s.ok()) return s;
-    }
-    return DbStatus::Ok();
-  });
+  WriteBehind& wb =
+      store_->write_behind("positions", [](DbConnection& c, const WriteBehind::Batch& batch) {
+        for (const auto& [k, v] : batch) {
+          DbStatus s = c.exec(kPositionUpsert, {k, v});
+          if (!s.ok()) return s;
+        }
+        return DbStatus::Ok();
+      });
   for (int i = 0; i < 100; ++i) wb.mark("player-1", "x=" + std::to_string(i));
   for (int i = 0; i < 1200; ++i) wb.mark("npc-" + std::to_string(i), "y");
   EXPECT_EQ(wb.dirty(), 1201u);
@@ -519,8 +521,8 @@ uint64_t checksum_rows(const Rows& rows) {
 TEST_F(StoreTest, BackupWipeRestoreGivesTheSameData) {
   open();
   for (int i = 0; i < 300; ++i) {
-    ASSERT_TRUE(put("obj-" + std::to_string(i), std::string(50 + i, static_cast<char>('a' + i % 26)))
-                    .ok());
+    ASSERT_TRUE(
+        put("obj-" + std::to_string(i), std::string(50 + i, static_cast<char>('a' + i % 26))).ok());
   }
   auto snapshot = [&](Rows* rows) {
     return run([&](StoreContext& ctx) {
@@ -586,8 +588,8 @@ TEST_F(StoreTest, SqliteFullDatabaseWritesNothingHalfway) {
     if (!s.ok()) return s;
     return ctx.transaction([](DbConnection& conn) {
       for (int i = 0; i < 200; ++i) {
-        DbStatus w = conn.exec(kInsertRaw, {std::string("big"), "k" + std::to_string(i),
-                                            int64_t{0}, std::string(4000, 'x')});
+        DbStatus w = conn.exec(kInsertRaw, {std::string("big"), "k" + std::to_string(i), int64_t{0},
+                                            std::string(4000, 'x')});
         if (!w.ok()) return w;
       }
       return DbStatus::Ok();
@@ -626,7 +628,7 @@ TEST_F(StoreTest, RedisOutageFallsBackToTheDatabaseAndRecovers) {
 
 TEST_F(StoreTest, RedisUnreachableAtStartIsNotAnError) {
   config_.redis.port = test::free_port();  // nothing listens there
-  open();                                   // ready: the cache is optional
+  open();                                  // ready: the cache is optional
   ASSERT_TRUE(put("k", "v").ok());
   EXPECT_EQ(get("k")->value, "v");
   EXPECT_EQ(get("k")->value, "v");
@@ -692,9 +694,9 @@ TEST_F(StoreTest, MysqlRestartUnderLoadFailsCleanlyAndRecovers) {
   for (auto& t : ts) t.join();
   EXPECT_GT(unavailable.load(), 0);
   EXPECT_EQ(other.load(), 0);
-  EXPECT_LT(recovery, 10s) << "took "
-                           << std::chrono::duration_cast<std::chrono::milliseconds>(recovery).count()
-                           << " ms to recover";
+  EXPECT_LT(recovery, 10s)
+      << "took " << std::chrono::duration_cast<std::chrono::milliseconds>(recovery).count()
+      << " ms to recover";
   // No partial writes: every pair has both rows or none.
   constexpr Stmt kUnpaired{"test.unpaired",
                            "SELECT count(*) FROM storage_objects a WHERE a.collection = 'pair-a' "
@@ -731,9 +733,10 @@ TEST_F(StoreTest, MysqlTlsIsUsedAndTheServerIsVerified) {
 
   // A CA that did not sign the server's certificate: no connection.
   std::string other = (tmp_ / "other-ca.pem").string();
-  std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-                    "-days 1 -subj /CN=other -keyout " + (tmp_ / "k.pem").string() + " -out " +
-                    other + " > /dev/null 2>&1";
+  std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+      "-days 1 -subj /CN=other -keyout " +
+      (tmp_ / "k.pem").string() + " -out " + other + " > /dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   config_.mysql.tls_ca = other;
   open(/*expect_ready=*/false);
