@@ -16,9 +16,12 @@ run_suite() {
   local dir="build/test${sanitize:+-${sanitize//,/-}}"
   echo "== test.sh: building ${sanitize:-normal} build in $dir"
   # Line tables only (-g1) keep stack traces readable at a third less compile
-  # time than full -g; sanitizer builds use -O1 (their usual setting).
+  # time than full -g. TSan runs at -O1 (its usual setting); ASan+UBSan at -O0,
+  # which compiles the Beast-heavy files in ~60 % of the -O1 time (measured:
+  # ws_accept 181 s -> 105 s) and still finds everything those tools find.
   local opt="-O2 -g1 -DNDEBUG"
-  [[ -n "$sanitize" ]] && opt="-O1 -g1 -DNDEBUG"
+  [[ "$sanitize" == *thread* ]] && opt="-O1 -g1 -DNDEBUG"
+  [[ "$sanitize" == *address* ]] && opt="-O0 -g1 -DNDEBUG"
   local start=$SECONDS
   scripts/build.sh --type RelWithDebInfo --werror --no-bench ${sanitize:+--sanitize "$sanitize"} \
     --dir "$dir" --cxx-flags "$opt" >/dev/null

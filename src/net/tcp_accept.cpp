@@ -3,7 +3,9 @@
 #include "net/internal.h"
 #include "net/tcp_connection.h"
 
-// The framed-TCP side of accepting (see ws_accept.cpp for why it is apart).
+// The framed-TCP side of accepting, in its own translation unit (like
+// ws_accept_plain.cpp and ws_accept_tls.cpp) so the Beast templates of each
+// transport compile in parallel.
 
 namespace shardd::net {
 

@@ -1,26 +1,33 @@
+#pragma once
+
+// The HTTP front of a WebSocket listener: TLS handshake (wss), the HTTP
+// request, then either the upgrade into a WsConnection or a plain answer
+// (/healthz, refusals). Internal to shardd_net. Each Stream type is
+// instantiated in its own translation unit (ws_accept_plain.cpp,
+// ws_accept_tls.cpp) so the heavy Beast templates compile in parallel.
+
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include "net/internal.h"
 #include "net/ws_connection.h"
 #include "shardd/core/log.h"
 
-// The WebSocket side of accepting: the HTTP front (upgrade, /healthz,
-// refusals) and the WsConnection instantiations. A separate translation unit
-// so that the heavy Beast templates of the two transports compile in parallel.
-
 namespace shardd::net {
+
+namespace ws_front {
 
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
-namespace {
-
-spdlog::logger& lg() {
+inline spdlog::logger& ws_front_log() {
   static spdlog::logger& l = log::get("net");
   return l;
 }
@@ -30,10 +37,14 @@ class HttpFront : public std::enable_shared_from_this<HttpFront<Stream>> {
  public:
   using Env = WsFrontEnv;
 
-  HttpFront(Env& env, Stream&& stream, std::optional<ConnectionLimiter::Slot> slot,
-            std::string ip, uint16_t port)
-      : env_(env), stream_(std::move(stream)), slot_(std::move(slot)), ip_(std::move(ip)),
-        port_(port), refusing_(!slot_) {}
+  HttpFront(Env& env, Stream&& stream, std::optional<ConnectionLimiter::Slot> slot, std::string ip,
+            uint16_t port)
+      : env_(env),
+        stream_(std::move(stream)),
+        slot_(std::move(slot)),
+        ip_(std::move(ip)),
+        port_(port),
+        refusing_(!slot_) {}
 
   ~HttpFront() {
     if (refusing_) env_.shared.limiter->end_refusal();
@@ -70,7 +81,7 @@ class HttpFront : public std::enable_shared_from_this<HttpFront<Stream>> {
 
   void fail(const char* what, beast::error_code ec) {
     env_.metrics.handshake_failed.inc();
-    lg().debug("{} {}:{} {} failed: {}", "ws", ip_, port_, what, ec.message());
+    ws_front_log().debug("{} {}:{} {} failed: {}", "ws", ip_, port_, what, ec.message());
     beast::error_code ignored;
     beast::get_lowest_layer(stream_).socket().close(ignored);
   }
@@ -85,12 +96,12 @@ class HttpFront : public std::enable_shared_from_this<HttpFront<Stream>> {
       if (!slot_) return respond(http::status::service_unavailable, "TOO_MANY_CONNECTIONS\n");
       auto origin = req[http::field::origin];
       if (!origin.empty() && !env_.origin_allowed(origin)) {
-        lg().info("ws {}:{} origin '{}' not allowed", ip_, port_, std::string(origin));
+        ws_front_log().info("ws {}:{} origin '{}' not allowed", ip_, port_, std::string(origin));
         return respond(http::status::forbidden, "origin not allowed\n");
       }
       auto conn = std::make_shared<WsConnection<Stream>>(
-          env_.shared, env_.metrics, std::move(*slot_), !std::is_same_v<Stream, TcpStream>,
-          ip_, port_, std::move(stream_));
+          env_.shared, env_.metrics, std::move(*slot_), !std::is_same_v<Stream, TcpStream>, ip_,
+          port_, std::move(stream_));
       slot_.reset();
       conn->run(std::move(req), WsOptions{env_.permessage_deflate});
       return;
@@ -108,13 +119,12 @@ class HttpFront : public std::enable_shared_from_this<HttpFront<Stream>> {
     res_->set(http::field::connection, "close");
     res_->body() = std::move(body);
     res_->prepare_payload();
-    http::async_write(stream_, *res_,
-                      [self = this->shared_from_this()](beast::error_code, std::size_t) {
-                        beast::error_code ec;
-                        beast::get_lowest_layer(self->stream_).socket().shutdown(
-                            tcp::socket::shutdown_send, ec);
-                        beast::get_lowest_layer(self->stream_).socket().close(ec);
-                      });
+    http::async_write(
+        stream_, *res_, [self = this->shared_from_this()](beast::error_code, std::size_t) {
+          beast::error_code ec;
+          beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+          beast::get_lowest_layer(self->stream_).socket().close(ec);
+        });
   }
 
   Env& env_;
@@ -128,20 +138,12 @@ class HttpFront : public std::enable_shared_from_this<HttpFront<Stream>> {
   std::optional<http::response<http::string_body>> res_;
 };
 
-}  // namespace
+}  // namespace ws_front
 
-void start_ws(WsFrontEnv& env, Socket s, std::optional<ConnectionLimiter::Slot> slot,
-              std::string ip, uint16_t port, std::shared_ptr<ssl::context> tls) {
-  auto ex = s.get_executor();
-  if (tls) {
-    auto front = std::make_shared<HttpFront<TlsStream>>(
-        env, TlsStream(TcpStream(std::move(s)), *tls), std::move(slot), std::move(ip), port);
-    asio::post(ex, [front, tls] { front->run(); });
-  } else {
-    auto front = std::make_shared<HttpFront<TcpStream>>(env, TcpStream(std::move(s)),
-                                                        std::move(slot), std::move(ip), port);
-    asio::post(ex, [front] { front->run(); });
-  }
-}
+// Start the front for one accepted socket (on its executor). See start_ws.
+void start_ws_plain(WsFrontEnv& env, Socket s, std::optional<ConnectionLimiter::Slot> slot,
+                    std::string ip, uint16_t port);
+void start_ws_tls(WsFrontEnv& env, Socket s, std::optional<ConnectionLimiter::Slot> slot,
+                  std::string ip, uint16_t port, std::shared_ptr<boost::asio::ssl::context> tls);
 
 }  // namespace shardd::net
