@@ -21,6 +21,19 @@ WsClient::Upgrade WsClient::make_upgrade(const std::string& host, uint16_t port,
   return Upgrade{host + ":" + std::to_string(port), path};
 }
 
+std::optional<tcp::endpoint> WsClient::resolve(const std::string& host, uint16_t port,
+                                               std::string* error) {
+  asio::io_context ctx;
+  tcp::resolver resolver(ctx);
+  boost::system::error_code ec;
+  auto results = resolver.resolve(host, std::to_string(port), ec);
+  if (ec || results.empty()) {
+    *error = "cannot resolve " + host + ": " + (ec ? ec.message() : "no address");
+    return std::nullopt;
+  }
+  return results.begin()->endpoint();
+}
+
 void WsClient::start(const tcp::endpoint& endpoint, const Upgrade& upgrade) {
   state_ = State::kConnecting;
   ws_.next_layer().async_connect(endpoint, [this, &upgrade](const boost::system::error_code& ec) {

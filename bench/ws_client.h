@@ -12,6 +12,7 @@
 // io_context the connection was created on. The owner keeps the object alive
 // until that io_context has stopped (handlers capture `this`).
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,9 @@ class WsClient {
   bool is_open() const { return state_ == State::kOpen; }
 
   static Upgrade make_upgrade(const std::string& host, uint16_t port, const std::string& path);
+  // The first address `host`:`port` resolves to; nullopt and `error` set if none.
+  static std::optional<boost::asio::ip::tcp::endpoint> resolve(const std::string& host,
+                                                               uint16_t port, std::string* error);
 
  protected:
   // Handshake done.

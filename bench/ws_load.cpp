@@ -317,15 +317,13 @@ int run(const Options& opt) {
 
   Shared shared(opt);
   {
-    asio::io_context resolve_ctx;
-    tcp::resolver resolver(resolve_ctx);
-    boost::system::error_code ec;
-    auto results = resolver.resolve(url->host, std::to_string(url->port), ec);
-    if (ec || results.empty()) {
-      std::cerr << "ws_load: cannot resolve " << url->host << ": " << ec.message() << "\n";
+    std::string resolve_error;
+    auto endpoint = WsClient::resolve(url->host, url->port, &resolve_error);
+    if (!endpoint) {
+      std::cerr << "ws_load: " << resolve_error << "\n";
       return 2;
     }
-    shared.endpoint = results.begin()->endpoint();
+    shared.endpoint = *endpoint;
   }
   shared.upgrade = WsClient::make_upgrade(url->host, url->port, url->path);
 

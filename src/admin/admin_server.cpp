@@ -1,13 +1,14 @@
 #include "shardd/admin/admin_server.h"
 
+#include <openssl/crypto.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <future>
 #include <map>
-#include <optional>
 #include <mutex>
-#include <openssl/crypto.h>
+#include <optional>
 
 #include "shardd/core/log.h"
 #include "shardd/net/listener.h"
@@ -33,19 +34,22 @@ spdlog::logger& lg() {
 class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl> {
  public:
   Impl(const Config& config, IoPool& io, metrics::Registry& metrics, Hooks hooks)
-      : config_(config.admin), io_(io), metrics_(metrics), hooks_(std::move(hooks)),
+      : config_(config.admin),
+        io_(io),
+        metrics_(metrics),
+        hooks_(std::move(hooks)),
         requests_(metrics.counter("shardd_admin_requests_total", "Admin HTTP requests.")),
         denied_(metrics.counter("shardd_admin_denied_total",
                                 "Admin HTTP requests refused for a missing or wrong token.")) {}
 
   Status open() {
     std::weak_ptr<Impl> weak = shared_from_this();
-    listener_ = std::make_shared<net::Listener>(io_.context(0), io_, "admin",
-                                                [weak](net::Socket s) {
-                                                  if (auto self = weak.lock()) {
-                                                    self->accept(std::move(s));
-                                                  }
-                                                });
+    listener_ =
+        std::make_shared<net::Listener>(io_.context(0), io_, "admin", [weak](net::Socket s) {
+          if (auto self = weak.lock()) {
+            self->accept(std::move(s));
+          }
+        });
     return listener_->open(config_.bind, static_cast<uint16_t>(config_.port));
   }
   void start() {
@@ -96,6 +100,20 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
     auto reply = [&](http::status st, std::string body, const char* type) {
       done(make(st, std::move(body), type));
     };
+    // Answers 403 (no admin.token configured) or 401 (wrong or missing
+    // bearer token) and returns true; false lets the request through.
+    auto refuse_admin = [&](const std::string& token) {
+      if (token.empty()) {
+        reply(http::status::forbidden, "admin API disabled: set admin.token\n", "text/plain");
+        return true;
+      }
+      if (!authorized(req, token)) {
+        denied_.inc();
+        reply(http::status::unauthorized, "token required\n", "text/plain");
+        return true;
+      }
+      return false;
+    };
     std::string route_key = std::string(req.method_string()) + " " + std::string(path);
     if (auto it = routes_.find(route_key); it != routes_.end()) {
       std::string token;
@@ -103,14 +121,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
         std::lock_guard lock(mu_);
         token = config_.token;
       }
-      if (token.empty()) {
-        return reply(http::status::forbidden, "admin API disabled: set admin.token\n",
-                     "text/plain");
-      }
-      if (!authorized(req, token)) {
-        denied_.inc();
-        return reply(http::status::unauthorized, "token required\n", "text/plain");
-      }
+      if (refuse_admin(token)) return;
       nlohmann::json body = nlohmann::json::object();
       if (!req.body().empty()) {
         body = nlohmann::json::parse(req.body(), nullptr, false);
@@ -151,14 +162,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
       return reply(http::status::ok, metrics_.render(), "text/plain; version=0.0.4");
     }
     if (path.rfind("/admin/", 0) == 0) {
-      if (token.empty()) {
-        return reply(http::status::forbidden, "admin API disabled: set admin.token\n",
-                     "text/plain");
-      }
-      if (!authorized(req, token)) {
-        denied_.inc();
-        return reply(http::status::unauthorized, "token required\n", "text/plain");
-      }
+      if (refuse_admin(token)) return;
       if (path == "/admin/status") {
         nlohmann::json j = hooks_.status ? hooks_.status() : nlohmann::json::object();
         return reply(http::status::ok,
@@ -210,10 +214,9 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
     parser_.emplace();
     parser_->body_limit(64 * 1024);
     stream_.expires_after(kRequestTimeout);
-    http::async_read(stream_, buf_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+    http::async_read(
+        stream_, buf_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
   void on_read(beast::error_code ec) {
     if (ec) {
@@ -229,17 +232,16 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   }
   void write(http::response<http::string_body> res) {
     res_ = std::move(res);
-    http::async_write(stream_, res_,
-                      [self = shared_from_this()](beast::error_code wec, std::size_t) {
-                        if (wec) return;
-                        if (!self->res_.keep_alive()) {
-                          beast::error_code ignored;
-                          self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send,
-                                                          ignored);
-                          return;
-                        }
-                        self->do_read();
-                      });
+    http::async_write(
+        stream_, res_, [self = shared_from_this()](beast::error_code wec, std::size_t) {
+          if (wec) return;
+          if (!self->res_.keep_alive()) {
+            beast::error_code ignored;
+            self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+            return;
+          }
+          self->do_read();
+        });
   }
 
   std::shared_ptr<AdminServer::Impl> server_;
@@ -264,13 +266,23 @@ void AdminServer::Impl::accept(net::Socket s) {
 AdminServer::AdminServer(const Config& config, IoPool& io, metrics::Registry& metrics, Hooks hooks)
     : impl_(std::make_shared<Impl>(config, io, metrics, std::move(hooks))) {}
 AdminServer::~AdminServer() = default;
-Status AdminServer::open() { return impl_->open(); }
-void AdminServer::start() { impl_->start(); }
-void AdminServer::stop() { impl_->stop(); }
-void AdminServer::reload(const Config& config) { impl_->reload(config); }
+Status AdminServer::open() {
+  return impl_->open();
+}
+void AdminServer::start() {
+  impl_->start();
+}
+void AdminServer::stop() {
+  impl_->stop();
+}
+void AdminServer::reload(const Config& config) {
+  impl_->reload(config);
+}
 void AdminServer::add_route(std::string method, std::string path, RouteHandler handler) {
   impl_->add_route(std::move(method), std::move(path), std::move(handler));
 }
-uint16_t AdminServer::port() const { return impl_->port(); }
+uint16_t AdminServer::port() const {
+  return impl_->port();
+}
 
 }  // namespace shardd::admin

@@ -6,35 +6,16 @@
 #include <algorithm>
 
 #include "it_common.h"
-#include "shardd_test/db_servers.h"
+#include "shardd_test/db_env.h"
 
 namespace shardd::test {
 namespace {
 
-bool use_mysql() {
-  const char* b = getenv("SHARDD_TEST_BACKEND");
-  return b && std::string(b) == "mysql";
-}
+bool use_mysql() { return test::use_mysql_backend(); }
 
-MariaDbServer* g_mysql = nullptr;
-RedisServer* g_redis = nullptr;
+// MariaDB and Redis, started once for the whole executable (MySQL backend only).
+test::DbServersEnv* const g_servers = test::DbServersEnv::install();
 int g_db_counter = 0;
-
-class Servers : public ::testing::Environment {
- public:
-  void SetUp() override {
-    if (!use_mysql()) return;
-    g_mysql = new MariaDbServer();
-    g_mysql->start();
-    g_redis = new RedisServer();
-    g_redis->start();
-  }
-  void TearDown() override {
-    delete g_mysql;
-    delete g_redis;
-  }
-};
-const auto* const g_env = ::testing::AddGlobalTestEnvironment(new Servers);
 
 constexpr const char* kToken = "admin-secret";
 
@@ -46,14 +27,14 @@ ShardOptions account_shard(std::vector<std::string> extra = {}, std::string toml
   o.overrides = {"auth.scrypt_n=1024", std::string("admin.token=") + kToken};
   if (use_mysql()) {
     std::string db = "acct_" + std::to_string(getpid()) + "_" + std::to_string(++g_db_counter);
-    g_mysql->admin_sql("CREATE DATABASE " + db + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
-    g_mysql->admin_sql("GRANT ALL ON " + db + ".* TO '" + MariaDbServer::kUser + "'@'%'");
+    g_servers->mysql()->admin_sql("CREATE DATABASE " + db + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+    g_servers->mysql()->admin_sql("GRANT ALL ON " + db + ".* TO '" + MariaDbServer::kUser + "'@'%'");
     for (std::string s : std::vector<std::string>{"store.backend=mysql", "mysql.host=127.0.0.1",
-                          "mysql.port=" + std::to_string(g_mysql->port()),
+                          "mysql.port=" + std::to_string(g_servers->mysql()->port()),
                           std::string("mysql.user=") + MariaDbServer::kUser,
                           std::string("mysql.password=") + MariaDbServer::kPassword,
                           "mysql.database=" + db, "cache.backend=redis",
-                          "redis.port=" + std::to_string(g_redis->port()),
+                          "redis.port=" + std::to_string(g_servers->redis()->port()),
                           "redis.key_prefix=" + db + ":"}) {
       o.overrides.push_back(s);
     }

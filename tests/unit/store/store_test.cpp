@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "shardd/store/objects.h"
-#include "shardd_test/db_servers.h"
+#include "shardd_test/db_env.h"
 
 namespace shardd::store {
 namespace {
@@ -22,30 +22,10 @@ using namespace std::chrono_literals;
 using test::MariaDbServer;
 using test::RedisServer;
 
-bool use_mysql() {
-  const char* b = getenv("SHARDD_TEST_BACKEND");
-  return b && std::string(b) == "mysql";
-}
+bool use_mysql() { return test::use_mysql_backend(); }
 
-// Started once for the whole executable (the MySQL backend only).
-MariaDbServer* g_mysql = nullptr;
-RedisServer* g_redis = nullptr;
-
-class Servers : public ::testing::Environment {
- public:
-  void SetUp() override {
-    if (!use_mysql()) return;
-    g_mysql = new MariaDbServer();
-    g_mysql->start();
-    g_redis = new RedisServer();
-    g_redis->start();
-  }
-  void TearDown() override {
-    delete g_mysql;
-    delete g_redis;
-  }
-};
-const auto* const g_env = ::testing::AddGlobalTestEnvironment(new Servers);
+// MariaDB and Redis, started once for the whole executable (MySQL backend only).
+test::DbServersEnv* const g_servers = test::DbServersEnv::install();
 
 constexpr Stmt kCountObjects{"test.count", "SELECT count(*) FROM storage_objects"};
 constexpr Stmt kInsertRaw{"test.insert",
@@ -74,19 +54,19 @@ class StoreTest : public ::testing::Test {
     config_.store.connect_retry_max_ms = 500;
     config_.cache.negative_ttl_ms = 60000;
     if (use_mysql()) {
-      g_mysql->admin_sql(std::string("DROP DATABASE IF EXISTS ") + MariaDbServer::kDatabase);
-      g_mysql->admin_sql(std::string("CREATE DATABASE ") + MariaDbServer::kDatabase +
+      g_servers->mysql()->admin_sql(std::string("DROP DATABASE IF EXISTS ") + MariaDbServer::kDatabase);
+      g_servers->mysql()->admin_sql(std::string("CREATE DATABASE ") + MariaDbServer::kDatabase +
                          " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
       config_.store.backend = "mysql";
       config_.mysql.host = "127.0.0.1";
-      config_.mysql.port = g_mysql->port();
+      config_.mysql.port = g_servers->mysql()->port();
       config_.mysql.user = MariaDbServer::kUser;
       config_.mysql.password = MariaDbServer::kPassword;
       config_.mysql.database = MariaDbServer::kDatabase;
       config_.mysql.connect_timeout_ms = 1000;
       config_.mysql.io_timeout_ms = 3000;
       config_.cache.backend = "redis";
-      config_.redis.port = g_redis->port();
+      config_.redis.port = g_servers->redis()->port();
       config_.redis.retry_max_ms = 200;
       config_.redis.key_prefix = "test:";
     }
@@ -541,8 +521,8 @@ TEST_F(StoreTest, BackupWipeRestoreGivesTheSameData) {
 
   // Wipe.
   if (use_mysql()) {
-    g_mysql->admin_sql(std::string("DROP DATABASE ") + MariaDbServer::kDatabase);
-    g_mysql->admin_sql(std::string("CREATE DATABASE ") + MariaDbServer::kDatabase +
+    g_servers->mysql()->admin_sql(std::string("DROP DATABASE ") + MariaDbServer::kDatabase);
+    g_servers->mysql()->admin_sql(std::string("CREATE DATABASE ") + MariaDbServer::kDatabase +
                        " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
   } else {
     for (const char* suffix : {"", "-wal", "-shm"}) {
@@ -603,7 +583,7 @@ TEST_F(StoreTest, RedisOutageFallsBackToTheDatabaseAndRecovers) {
   open();
   ASSERT_TRUE(put("k", "v1").ok());
   EXPECT_EQ(get("k")->value, "v1");
-  g_redis->kill_hard();
+  g_servers->redis()->kill_hard();
   // Reads and writes keep working from the database.
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(put("k", "v" + std::to_string(i + 2)).ok());
@@ -613,7 +593,7 @@ TEST_F(StoreTest, RedisOutageFallsBackToTheDatabaseAndRecovers) {
   }
   EXPECT_GT(counter("shardd_cache_backend_errors_total"), 0u);
   EXPECT_EQ(metrics_->gauge("shardd_cache_up", "").value(), 0);
-  g_redis->start();
+  g_servers->redis()->start();
   // Caching resumes after the backoff (200 ms cap here).
   uint64_t hits_before = counter("shardd_cache_requests_total", {{"result", "hit"}});
   auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -639,12 +619,12 @@ TEST_F(StoreTest, RedisUnreachableAtStartIsNotAnError) {
 }
 
 TEST_F(StoreTest, MysqlUnreachableAtStartIsNotReadyThenRecovers) {
-  g_mysql->stop();
+  g_servers->mysql()->stop();
   open(/*expect_ready=*/false);
   EXPECT_FALSE(store_->ready());
   EXPECT_FALSE(store_->not_ready_reason().empty());
   EXPECT_EQ(put("k", "v").err(), DbErr::kUnavailable);
-  g_mysql->start();
+  g_servers->mysql()->start();
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (!store_->ready() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(50ms);
@@ -681,9 +661,9 @@ TEST_F(StoreTest, MysqlRestartUnderLoadFailsCleanlyAndRecovers) {
     });
   }
   std::this_thread::sleep_for(500ms);
-  g_mysql->kill_hard();
+  g_servers->mysql()->kill_hard();
   std::this_thread::sleep_for(500ms);
-  g_mysql->start();
+  g_servers->mysql()->start();
   auto restarted = std::chrono::steady_clock::now();
   int ok_at_restart = ok.load();
   while (ok.load() < ok_at_restart + 20 && std::chrono::steady_clock::now() - restarted < 20s) {
@@ -718,7 +698,7 @@ constexpr Stmt kSslCipher{"test.ssl_cipher", "SELECT 1",
 
 TEST_F(StoreTest, MysqlTlsIsUsedAndTheServerIsVerified) {
   config_.mysql.tls = true;
-  config_.mysql.tls_ca = g_mysql->tls_cert();
+  config_.mysql.tls_ca = g_servers->mysql()->tls_cert();
   open();
   Rows rows;
   ASSERT_TRUE(run([&](StoreContext& ctx) {
