@@ -1,5 +1,3 @@
-#include "shardd/services/account.h"
-
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -10,6 +8,7 @@
 #include "services/account/password.h"
 #include "shardd/core/crypto.h"
 #include "shardd/core/log.h"
+#include "shardd/services/account.h"
 
 namespace shardd::account {
 
@@ -42,9 +41,8 @@ std::string lower(std::string s) {
 
 bool valid_username(const std::string& u) {
   if (u.size() < 3 || u.size() > 24) return false;
-  return std::all_of(u.begin(), u.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '_';
-  });
+  return std::all_of(u.begin(), u.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
 }
 
 // Counts events per key in fixed one-minute windows (login failures per
@@ -102,18 +100,18 @@ class AccountService::Impl : public gateway::SessionListener,
         store_(store),
         strand_(asio::make_strand(logic)),
         crypto_(config.auth.crypto_threads),
-        registrations_ok_(m.counter("shardd_registrations_total", "auth.register outcomes.",
-                                    {{"result", "ok"}})),
+        registrations_ok_(
+            m.counter("shardd_registrations_total", "auth.register outcomes.", {{"result", "ok"}})),
         registrations_failed_(m.counter("shardd_registrations_total", "auth.register outcomes.",
                                         {{"result", "refused"}})),
         crypto_pending_(m.gauge("shardd_crypto_pending", "Password hashes queued or running.")) {
     for (const auto& z : config.effective_zones()) {
-      zones_.push_back(Zone{z, 0, &m.gauge("shardd_zone_population", "Players in each zone.",
-                                            {{"zone", z.id}})});
+      zones_.push_back(Zone{
+          z, 0, &m.gauge("shardd_zone_population", "Players in each zone.", {{"zone", z.id}})});
     }
     for (const char* r : {"ok", "bad_credentials", "banned", "rate_limited", "unavailable"}) {
-      logins_[r] = &m.counter("shardd_logins_total", "Login attempts (password and token), by result.",
-                              {{"result", r}});
+      logins_[r] = &m.counter("shardd_logins_total",
+                              "Login attempts (password and token), by result.", {{"result", r}});
     }
   }
 
@@ -181,10 +179,9 @@ class AccountService::Impl : public gateway::SessionListener,
   // gateway::SessionListener (session's thread)
   void on_session_ended(const std::shared_ptr<gateway::Session>& session,
                         gateway::EndReason reason) override {
-    asio::post(strand_, [self = shared_from_this(), sid = session->id(),
-                         account = session->account_id(), reason] {
-      self->forget_session(sid, account, reason);
-    });
+    asio::post(strand_,
+               [self = shared_from_this(), sid = session->id(), account = session->account_id(),
+                reason] { self->forget_session(sid, account, reason); });
   }
 
  private:
@@ -212,7 +209,7 @@ class AccountService::Impl : public gateway::SessionListener,
   json zones_json() {
     json arr = json::array();
     for (const auto& z : zones_) {
-      std::string status = z.config.maintenance ? "maintenance"
+      std::string status = z.config.maintenance                ? "maintenance"
                            : z.population >= z.config.capacity ? "full"
                                                                : "open";
       arr.push_back({{"id", z.config.id},
@@ -252,14 +249,14 @@ class AccountService::Impl : public gateway::SessionListener,
   bool crypto(Fn fn, Then then) {
     if (crypto_pending_.value() >= kMaxCryptoPending) return false;
     crypto_pending_.add(1);
-    asio::post(crypto_, [self = shared_from_this(), fn = std::move(fn),
-                         then = std::move(then)]() mutable {
-      auto result = fn();
-      self->crypto_pending_.add(-1);
-      asio::post(self->strand_, [then = std::move(then), result = std::move(result)]() mutable {
-        then(std::move(result));
-      });
-    });
+    asio::post(
+        crypto_, [self = shared_from_this(), fn = std::move(fn), then = std::move(then)]() mutable {
+          auto result = fn();
+          self->crypto_pending_.add(-1);
+          asio::post(self->strand_, [then = std::move(then), result = std::move(result)]() mutable {
+            then(std::move(result));
+          });
+        });
     return true;
   }
 
@@ -288,7 +285,8 @@ class AccountService::Impl : public gateway::SessionListener,
       return req->fail(ErrorCode::kWeakPassword, "password must be 8-128 characters");
     }
     auto now = Throttle::Clock::now();
-    if (int64_t wait = register_ip_.blocked_ms(req->remote_ip(), auth_.register_per_ip_per_min, now)) {
+    if (int64_t wait =
+            register_ip_.blocked_ms(req->remote_ip(), auth_.register_per_ip_per_min, now)) {
       json extra = {{"retry_after_ms", wait}};
       return req->fail(ErrorCode::kRateLimited, "too many registrations from this address", &extra);
     }
@@ -423,7 +421,8 @@ class AccountService::Impl : public gateway::SessionListener,
         [id = acct.id, token_hash, ttl_ms, rehash](StoreContext& ctx, int*) {
           int64_t now = now_ms();
           DbStatus st = AccountRepo::add_token(ctx, token_hash, id, now, now + ttl_ms);
-          if (st.ok()) st = AccountRepo::record_login(ctx, id, now, rehash.empty() ? nullptr : &rehash);
+          if (st.ok())
+            st = AccountRepo::record_login(ctx, id, now, rehash.empty() ? nullptr : &rehash);
           return st;
         },
         [self = shared_from_this(), req, acct, token, token_hash](DbStatus st, int) {
@@ -457,7 +456,7 @@ class AccountService::Impl : public gateway::SessionListener,
           return st;
         },
         [self = shared_from_this(), req, token, token_hash](DbStatus st,
-                                                             std::optional<Account> acct) {
+                                                            std::optional<Account> acct) {
           if (!st.ok()) {
             self->logins_["unavailable"]->inc();
             return self->storage_failed(req, st);
@@ -515,10 +514,16 @@ class AccountService::Impl : public gateway::SessionListener,
         [token_hash](StoreContext& ctx, int*) {
           return token_hash.empty() ? DbStatus::Ok() : AccountRepo::revoke_token(ctx, token_hash);
         },
-        [req](DbStatus st, int) {
+        [self = shared_from_this(), req](DbStatus st, int) {
           if (!st.ok()) {
             Status s = st.to_status();
             return req->fail(s.code(), s.message());
+          }
+          // Free the zone slot before answering (we are on the strand), so a
+          // client that saw the logout succeed finds the slot free already;
+          // forget_session later finds nothing left to leave.
+          if (auto own = self->sessions_.find(req->session_id()); own != self->sessions_.end()) {
+            self->leave_zone(own->second);
           }
           auto session = req->session_ptr();
           asio::post(session->executor(), [req, session] {
@@ -669,7 +674,7 @@ class AccountService::Impl : public gateway::SessionListener,
 
   // Strand state:
   std::vector<Zone> zones_;
-  std::unordered_map<int64_t, uint64_t> online_;    // account -> session id
+  std::unordered_map<int64_t, uint64_t> online_;   // account -> session id
   std::unordered_map<uint64_t, Online> sessions_;  // session id -> who and where
   Throttle account_fail_;
   Throttle ip_fail_;
@@ -679,14 +684,21 @@ class AccountService::Impl : public gateway::SessionListener,
   json zones_snapshot_ = json::array();  // guarded by snapshot_mu_
 };
 
-AccountService::AccountService(const Config& config, gateway::Gateway& gateway,
-                               store::Store& store, asio::thread_pool& logic,
-                               metrics::Registry& metrics)
+AccountService::AccountService(const Config& config, gateway::Gateway& gateway, store::Store& store,
+                               asio::thread_pool& logic, metrics::Registry& metrics)
     : impl_(std::make_shared<Impl>(config, gateway, store, logic, metrics)) {}
 AccountService::~AccountService() = default;
-Status AccountService::install(admin::AdminServer* admin) { return impl_->install(admin); }
-void AccountService::reload(const Config& config) { impl_->reload(config); }
-nlohmann::json AccountService::zones_status() const { return impl_->zones_status(); }
-void AccountService::stop() { impl_->stop(); }
+Status AccountService::install(admin::AdminServer* admin) {
+  return impl_->install(admin);
+}
+void AccountService::reload(const Config& config) {
+  impl_->reload(config);
+}
+nlohmann::json AccountService::zones_status() const {
+  return impl_->zones_status();
+}
+void AccountService::stop() {
+  impl_->stop();
+}
 
 }  // namespace shardd::account
