@@ -6,13 +6,15 @@
 //                   UPDATE; COMMIT; write-through cache update) through Store::run_sync
 //       raw:        the same BEGIN/SELECT/UPDATE/COMMIT with the C API directly
 //     for SQLite (synchronous=FULL, WAL) and MariaDB (InnoDB, flush at commit).
-//  2. Cache-hit reads per second: ObjectRepository::get with a warm Redis cache,
-//     issued the way services do (Store::run from another executor, 4 per
-//     storage thread in flight), against raw hiredis GETs of the same cached
-//     entry on as many connections as the storage pool has.
+//  2. Cache-hit reads per second: ObjectRepository::get_async with a warm
+//     Redis cache, issued the way services do (from another executor,
+//     `--inflight` per storage thread in flight, default 4; reads queued
+//     together share one MGET), against raw hiredis GETs of the same cached
+//     entry, one at a time on each of as many connections as the storage
+//     pool has.
 //
 // Each side uses `--threads` client threads, each on its own row/connection.
-// Usage: shardd_bench_store [--seconds S] [--threads N] [--json]
+// Usage: shardd_bench_store [--seconds S] [--threads N] [--inflight K] [--json]
 
 #include <hiredis/hiredis.h>
 #include <mysql.h>
@@ -235,21 +237,15 @@ struct Bench {
     int outstanding = 0;
     std::function<void()> issue = [&] {
       ++outstanding;
-      store->run<int>(
-          io.get_executor(),
-          [](store::StoreContext& ctx, int* hit) {
-            std::optional<store::StoredObject> o;
-            store::DbStatus st = store::ObjectRepository::get(ctx, "bench", "hot", 1, &o);
-            *hit = o ? 1 : 0;
-            return st;
-          },
-          [&](store::DbStatus st, int hit) {
+      store::ObjectRepository::get_async(
+          *store, io.get_executor(), "bench", "hot", 1,
+          [&](store::DbStatus st, std::optional<store::StoredObject> o) {
             --outstanding;
             if (stop) {
               if (outstanding == 0) work.reset();
               return;
             }
-            if (st.ok() && hit) ++done;
+            if (st.ok() && o) ++done;
             issue();
           });
     };
@@ -271,10 +267,13 @@ struct Bench {
 int main(int argc, char** argv) {
   double seconds = 5;
   int threads = 4;
+  int inflight = 4;
   bool json_out = false;
   CLI::App app{"shardd storage benchmark"};
   app.add_option("--seconds", seconds, "Seconds per measurement");
   app.add_option("--threads", threads, "Client threads (and connections)");
+  app.add_option("--inflight", inflight, "Cached reads in flight per storage thread")
+      ->check(CLI::Range(1, 256));
   app.add_flag("--json", json_out, "One JSON line of results");
   bool do_sqlite = true, do_mysql = true, do_cache = true;
   app.add_flag("!--no-sqlite", do_sqlite, "Skip the SQLite update case");
@@ -356,7 +355,7 @@ int main(int argc, char** argv) {
                                           std::nullopt, &v);
     });
     if (!st.ok()) die("seed hot: " + st.to_string());
-    double repo = r.repo_gets(4 * threads, seconds);
+    double repo = r.repo_gets(inflight * threads, seconds);
     // The raw client reads the very key the repository uses: find it.
     redisContext* c = redisConnect("127.0.0.1", redis.port());
     auto* keys = static_cast<redisReply*>(redisCommand(c, "KEYS bench:*"));

@@ -268,6 +268,10 @@ for t in 1 4; do  # the cache-hit ratio depends on how threads share the 2 cores
   "$store_bin" --seconds "$store_seconds" --threads "$t" --no-sqlite --no-mysql |
     sed "s/\$/ [$t threads]/" | tee -a "$tmp/store.txt" | sed 's/^/   /'
 done
+# One read in flight per storage thread: batching has little to combine, so
+# this is the cost of the two thread hand-offs alone (reported, no target).
+"$store_bin" --seconds "$store_seconds" --threads 2 --inflight 1 --no-sqlite --no-mysql |
+  sed 's/$/ [2 threads, 1 in flight each]/' | tee -a "$tmp/store.txt" | sed 's/^/   /'
 sed 's/^/# store: /' "$tmp/store.txt" >>"$results"
 
 # ---- summary --------------------------------------------------------------------------

@@ -67,6 +67,41 @@ std::string ObjectRepository::cache_key(const std::string& collection, const std
          std::to_string(owner) + ":" + key;
 }
 
+namespace {
+
+// The database read behind a cache miss; the cached form is encode()'s.
+StoreContext::LoadFn loader(const std::string& collection, const std::string& key,
+                            int64_t owner) {
+  return [collection, key, owner](DbConnection& c, std::string* value, bool* found) {
+    Rows rows;
+    DbStatus s = c.query(kGet, {collection, key, owner}, &rows);
+    if (!s.ok() || rows.empty()) return s;
+    StoredObject o;
+    o.value = as_string(rows.rows[0][0]);
+    o.version = as_int(rows.rows[0][1]);
+    o.updated_ms = as_int(rows.rows[0][2]);
+    *value = encode(o);
+    *found = true;
+    return s;
+  };
+}
+
+// *out from a read's result: nothing when not found, else the decoded object.
+DbStatus to_object(const std::string* bytes, const std::string& collection,
+                   const std::string& key, int64_t owner, std::optional<StoredObject>* out) {
+  out->reset();
+  if (!bytes) return DbStatus::Ok();
+  StoredObject o;
+  if (!decode(*bytes, &o)) return {DbErr::kOther, "corrupt cached object"};
+  o.collection = collection;
+  o.key = key;
+  o.owner = owner;
+  *out = std::move(o);
+  return DbStatus::Ok();
+}
+
+}  // namespace
+
 DbStatus ObjectRepository::get(StoreContext& ctx, const std::string& collection,
                                const std::string& key, int64_t owner,
                                std::optional<StoredObject>* out) {
@@ -74,31 +109,30 @@ DbStatus ObjectRepository::get(StoreContext& ctx, const std::string& collection,
   if (!st.ok()) return st;
   std::string bytes;
   bool found = false;
-  st = ctx.read_through(
-      cache_key(collection, key, owner),
-      [&](DbConnection& c, std::string* value, bool* f) {
-        Rows rows;
-        DbStatus s = c.query(kGet, {collection, key, owner}, &rows);
-        if (!s.ok() || rows.empty()) return s;
-        StoredObject o;
-        o.value = as_string(rows.rows[0][0]);
-        o.version = as_int(rows.rows[0][1]);
-        o.updated_ms = as_int(rows.rows[0][2]);
-        *value = encode(o);
-        *f = true;
-        return s;
-      },
-      &bytes, &found);
+  st = ctx.read_through(cache_key(collection, key, owner), loader(collection, key, owner), &bytes,
+                        &found);
   if (!st.ok()) return st;
-  out->reset();
-  if (!found) return DbStatus::Ok();
-  StoredObject o;
-  if (!decode(bytes, &o)) return {DbErr::kOther, "corrupt cached object"};
-  o.collection = collection;
-  o.key = key;
-  o.owner = owner;
-  *out = std::move(o);
-  return DbStatus::Ok();
+  return to_object(found ? &bytes : nullptr, collection, key, owner, out);
+}
+
+void ObjectRepository::get_async(Store& store, boost::asio::any_io_executor ex,
+                                 std::string collection, std::string key, int64_t owner,
+                                 GetDone done) {
+  DbStatus st = check_names(collection, key);
+  if (!st.ok()) {
+    boost::asio::post(ex, [st = std::move(st), done = std::move(done)] { done(st, std::nullopt); });
+    return;
+  }
+  std::string ck = cache_key(collection, key, owner);
+  StoreContext::LoadFn load = loader(collection, key, owner);
+  store.read_cached(std::move(ex), std::move(ck), std::move(load),
+                    [collection = std::move(collection), key = std::move(key), owner,
+                     done = std::move(done)](DbStatus read, std::optional<std::string> bytes) {
+                      std::optional<StoredObject> out;
+                      if (read.ok()) read = to_object(bytes ? &*bytes : nullptr, collection, key,
+                                                      owner, &out);
+                      done(std::move(read), std::move(out));
+                    });
 }
 
 DbStatus ObjectRepository::put(StoreContext& ctx, const std::string& collection,

@@ -51,11 +51,34 @@ class RedisCache final : public Cache {
     size_t lens[] = {3, key.size()};
     ReplyPtr r;
     if (!command(2, argv, lens, &r)) return CacheGet::kError;
-    if (r->type == REDIS_REPLY_NIL) return CacheGet::kMiss;
-    if (r->type != REDIS_REPLY_STRING || r->len < 1) return CacheGet::kMiss;
-    if (r->str[0] == kNegativeTag) return CacheGet::kNegative;
-    value->assign(r->str + 1, r->len - 1);
-    return CacheGet::kHit;
+    return parse(r.get(), value);
+  }
+
+  void get_many(const std::string* keys, size_t n, CacheGet* results,
+                std::string* values) override {
+    if (n == 1) {
+      results[0] = get(keys[0], &values[0]);
+      return;
+    }
+    // MGET key... ; the argument arrays live on this thread (no allocation
+    // once they have grown to the largest batch).
+    thread_local std::vector<const char*> argv;
+    thread_local std::vector<size_t> lens;
+    argv.assign(1, "MGET");
+    lens.assign(1, 4);
+    for (size_t i = 0; i < n; ++i) {
+      argv.push_back(keys[i].data());
+      lens.push_back(keys[i].size());
+    }
+    ReplyPtr r;
+    bool ok = command(static_cast<int>(argv.size()), argv.data(), lens.data(), &r);
+    if (ok && (r->type != REDIS_REPLY_ARRAY || r->elements != n)) {
+      fail("MGET: unexpected reply");
+      ok = false;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      results[i] = ok ? parse(r->element[i], &values[i]) : CacheGet::kError;
+    }
   }
 
   bool put(std::string_view key, std::string_view value, std::chrono::milliseconds ttl,
@@ -85,6 +108,13 @@ class RedisCache final : public Cache {
   std::string_view name() const override { return "redis"; }
 
  private:
+  static CacheGet parse(const redisReply* r, std::string* value) {
+    if (r->type != REDIS_REPLY_STRING || r->len < 1) return CacheGet::kMiss;  // nil or foreign
+    if (r->str[0] == kNegativeTag) return CacheGet::kNegative;
+    value->assign(r->str + 1, r->len - 1);
+    return CacheGet::kHit;
+  }
+
   // SET key value PX ttl [NX]. With NX a nil reply (key exists) still counts
   // as success: the cache is consistent, just not updated.
   bool set(std::string_view key, std::string_view value, std::chrono::milliseconds ttl, bool nx) {

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <ctime>
+#include <deque>
 #include <map>
 #include <set>
 #include <future>
@@ -129,7 +130,10 @@ struct Store::Metrics {
             "shardd_cache_invalidate_failures_total",
             "Failed cache updates whose key could not be deleted either (epoch bumped).")),
         cache_epoch(r.gauge("shardd_cache_epoch", "Current cache key epoch.")),
-        pending(r.gauge("shardd_store_pending", "Storage work queued or running.")) {}
+        pending(r.gauge("shardd_store_pending", "Storage work queued or running.")),
+        read_batches(r.counter("shardd_store_read_batches_total",
+                               "Batches of queued cached reads served together "
+                               "(shardd_cache_requests_total / this = mean batch size).")) {}
 
   StmtMetrics stmt;
   metrics::Gauge& db_up;
@@ -151,6 +155,7 @@ struct Store::Metrics {
   metrics::Counter& cache_invalidate_failures;
   metrics::Gauge& cache_epoch;
   metrics::Gauge& pending;
+  metrics::Counter& read_batches;
 };
 
 // ---------------------------------------------------------------- pool
@@ -243,7 +248,8 @@ Store::Store(const Config& config, boost::asio::thread_pool& pool, metrics::Regi
     : config_(config),
       pool_(pool),
       registry_(registry),
-      metrics_(std::make_unique<Metrics>(registry)) {
+      metrics_(std::make_unique<Metrics>(registry)),
+      reads_(std::make_unique<ReadQueue>()) {
   // A fresh epoch per process: entries cached by an earlier run (whose data a
   // restore may have replaced) are never read.
   cache_epoch_ = std::random_device{}() & 0xffffff;
@@ -404,6 +410,120 @@ void Store::close_idle_connections() { db_->clear_idle(); }
 namespace {
 thread_local int tl_contexts = 0;  // StoreContexts alive on this thread
 }  // namespace
+
+// ---------------------------------------------------------------- batched reads
+
+struct Store::ReadQueue {
+  struct Item {
+    boost::asio::any_io_executor ex;
+    std::string key;
+    StoreContext::LoadFn load;
+    std::function<void(DbStatus, std::optional<std::string>)> done;
+  };
+  std::mutex mu;
+  // Guarded by mu:
+  std::deque<Item> items;
+  size_t drains = 0;  // drain_reads() tasks posted or running
+};
+
+bool Store::admit(int n) {
+  if (pending_.fetch_add(n, std::memory_order_relaxed) + n > kMaxPending) {
+    pending_.fetch_sub(n, std::memory_order_relaxed);
+    return false;
+  }
+  metrics_->pending.add(n);
+  return true;
+}
+
+void Store::retire(int n) {
+  pending_.fetch_sub(n, std::memory_order_relaxed);
+  metrics_->pending.add(-n);
+}
+
+void Store::read_cached(boost::asio::any_io_executor ex, std::string key,
+                        StoreContext::LoadFn load,
+                        std::function<void(DbStatus, std::optional<std::string>)> done) {
+  if (!admit(1)) {
+    boost::asio::post(ex, [done = std::move(done)] {
+      done(DbStatus(DbErr::kUnavailable, "storage overloaded"), std::nullopt);
+    });
+    return;
+  }
+  bool post = false;
+  {
+    std::lock_guard lock(reads_->mu);
+    reads_->items.push_back({std::move(ex), std::move(key), std::move(load), std::move(done)});
+    if (reads_->drains == 0) {
+      ++reads_->drains;
+      post = true;
+    }
+  }
+  if (post) boost::asio::post(pool_, [this] { drain_reads(); });
+}
+
+// One drain task takes the reads queued so far (up to kMaxReadBatch), and if
+// more are waiting hands them to a second task first, so that every storage
+// thread can work on a batch; never more tasks than storage threads. A task
+// that finds new reads queued when it is done posts itself again instead of
+// looping, so that other storage work queued meanwhile gets its turn.
+void Store::drain_reads() {
+  thread_local std::vector<ReadQueue::Item> batch;
+  thread_local std::vector<std::string> keys;
+  thread_local std::vector<std::string> values;
+  thread_local std::vector<CacheGet> results;
+  batch.clear();
+  {
+    std::lock_guard lock(reads_->mu);
+    size_t n = std::min(kMaxReadBatch, reads_->items.size());
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(reads_->items.front()));
+      reads_->items.pop_front();
+    }
+    if (batch.empty()) {
+      --reads_->drains;
+      return;
+    }
+    if (!reads_->items.empty() && reads_->drains < config_.storage_thread_count()) {
+      ++reads_->drains;
+      boost::asio::post(pool_, [this] { drain_reads(); });
+    }
+  }
+  const size_t n = batch.size();
+  keys.resize(n);
+  values.resize(n);
+  results.resize(n);
+  for (size_t i = 0; i < n; ++i) keys[i] = cache_key(batch[i].key);
+  metrics_->read_batches.inc();
+  {
+    StoreContext ctx(*this);  // leases a database connection only for misses
+    cache_->get_many(keys.data(), n, results.data(), values.data());
+    for (size_t i = 0; i < n; ++i) {
+      DbStatus st;
+      bool found = results[i] == CacheGet::kHit;
+      if (!ctx.count_lookup(results[i])) {
+        st = ctx.load_and_fill(keys[i], batch[i].load, &values[i], &found);
+      }
+      std::optional<std::string> value;
+      if (st.ok() && found) value = std::move(values[i]);
+      boost::asio::post(batch[i].ex, [done = std::move(batch[i].done), st = std::move(st),
+                                      value = std::move(value)]() mutable {
+        done(std::move(st), std::move(value));
+      });
+    }
+  }
+  batch.clear();  // executors and functions are released here, on this thread
+  retire(static_cast<int>(n));
+  bool again = false;
+  {
+    std::lock_guard lock(reads_->mu);
+    if (reads_->items.empty()) {
+      --reads_->drains;
+    } else {
+      again = true;
+    }
+  }
+  if (again) boost::asio::post(pool_, [this] { drain_reads(); });
+}
 
 DbStatus Store::run_sync(const std::function<DbStatus(StoreContext&)>& work) {
   if (tl_contexts > 0) {
@@ -845,34 +965,36 @@ DbStatus StoreContext::idempotent(
   return st;
 }
 
-DbStatus StoreContext::read_through(
-    std::string_view key,
-    const std::function<DbStatus(DbConnection&, std::string* value, bool* found)>& load,
-    std::string* value, bool* found) {
-  std::string ck = store_.cache_key(key);
-  Cache& cache = *store_.cache_;
-  switch (cache.get(ck, value)) {
-    case CacheGet::kHit:
-      store_.metrics_->cache_hit.inc();
-      *found = true;
-      return DbStatus::Ok();
-    case CacheGet::kNegative:
-      store_.metrics_->cache_negative.inc();
-      *found = false;
-      return DbStatus::Ok();
-    case CacheGet::kMiss:
-      store_.metrics_->cache_miss.inc();
-      break;
-    case CacheGet::kError:
-      store_.metrics_->cache_error.inc();
-      break;
+bool StoreContext::count_lookup(CacheGet result) {
+  switch (result) {
+    case CacheGet::kHit: store_.metrics_->cache_hit.inc(); return true;
+    case CacheGet::kNegative: store_.metrics_->cache_negative.inc(); return true;
+    case CacheGet::kMiss: store_.metrics_->cache_miss.inc(); return false;
+    case CacheGet::kError: store_.metrics_->cache_error.inc(); return false;
   }
+  return false;
+}
+
+DbStatus StoreContext::read_through(std::string_view key, const LoadFn& load, std::string* value,
+                                    bool* found) {
+  std::string ck = store_.cache_key(key);
+  CacheGet r = store_.cache_->get(ck, value);
+  if (count_lookup(r)) {
+    *found = r == CacheGet::kHit;
+    return DbStatus::Ok();
+  }
+  return load_and_fill(ck, load, value, found);
+}
+
+DbStatus StoreContext::load_and_fill(const std::string& ck, const LoadFn& load,
+                                     std::string* value, bool* found) {
   DbConnection* c = nullptr;
   DbStatus st = db(&c);
   if (!st.ok()) return st;
   *found = false;
   st = load(*c, value, found);
   if (!st.ok()) return st;
+  Cache& cache = *store_.cache_;
   if (*found) {
     cache.put(ck, *value, store_.cache_ttl(), /*if_absent=*/true);
   } else if (store_.config_.cache.negative_ttl_ms > 0) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,13 @@ class Cache {
  public:
   virtual ~Cache() = default;
   virtual CacheGet get(std::string_view key, std::string* value) = 0;
+  // Looks up `n` keys at once: results[i] and, on kHit, values[i] for
+  // keys[i]. Redis answers them in one round trip (MGET); the default asks
+  // get() for each. REQUIRES: the three arrays hold `n` elements.
+  virtual void get_many(const std::string* keys, size_t n, CacheGet* results,
+                        std::string* values) {
+    for (size_t i = 0; i < n; ++i) results[i] = get(keys[i], &values[i]);
+  }
   // `if_absent`: only store when nothing (unexpired) is cached under `key`.
   // Read-through fills use it so a fill that raced with a newer write-through
   // cannot overwrite the newer value with the older row it loaded.

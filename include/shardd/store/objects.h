@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,12 +28,19 @@ struct StoredObject {
 // implements optimistic concurrency: the write applies only if the stored
 // version still matches (0 = must not exist yet).
 //
-// Every method runs on a storage thread, inside a StoreContext.
+// Every method but get_async runs on a storage thread, inside a StoreContext.
 class ObjectRepository {
  public:
+  using GetDone = std::function<void(DbStatus, std::optional<StoredObject>)>;
+
   // REQUIRES for all: collection 1..64 bytes, key 1..128 bytes.
   static DbStatus get(StoreContext& ctx, const std::string& collection, const std::string& key,
                       int64_t owner, std::optional<StoredObject>* out);
+  // get() for callers outside the storage pool (service strands): served
+  // through Store::read_cached, so reads issued together share one cache
+  // round trip. `done` runs on `ex`; a bad name fails there with kConstraint.
+  static void get_async(Store& store, boost::asio::any_io_executor ex, std::string collection,
+                        std::string key, int64_t owner, GetDone done);
   // On a version mismatch returns kConstraint ("version conflict") and writes
   // nothing. `expected_version` unset: unconditional upsert. Sets *version.
   static DbStatus put(StoreContext& ctx, const std::string& collection, const std::string& key,

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "shardd/store/objects.h"
@@ -73,6 +74,7 @@ class StoreTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    release_storage_threads();  // a failed test must not leave the pool blocked
     close();
     std::filesystem::remove_all(tmp_);
   }
@@ -136,6 +138,58 @@ class StoreTest : public ::testing::Test {
     return out;
   }
 
+  // Reads `keys` with ObjectRepository::get_async, all issued at once from
+  // one io thread; returns each result (the value, or nullopt) in order.
+  // *statuses collects the failures' messages.
+  // `after_issue` runs on the io thread once every read is issued.
+  std::vector<std::optional<std::string>> get_async_all(
+      const std::vector<std::string>& keys, std::vector<std::string>* failures,
+      const std::function<void()>& after_issue = {}) {
+    boost::asio::io_context io;
+    auto work = boost::asio::make_work_guard(io);
+    std::vector<std::optional<std::string>> out(keys.size());
+    size_t left = keys.size();
+    bool all_on_io = true;
+    boost::asio::post(io, [&] {
+      for (size_t i = 0; i < keys.size(); ++i) {
+        ObjectRepository::get_async(
+            *store_, io.get_executor(), "test", keys[i], 7,
+            [&, i](DbStatus st, std::optional<StoredObject> o) {
+              all_on_io = all_on_io && io.get_executor().running_in_this_thread();
+              if (!st.ok()) {
+                failures->push_back(st.to_string());
+              } else if (o) {
+                EXPECT_EQ(o->key, keys[i]);
+                out[i] = o->value;
+              }
+              if (--left == 0) work.reset();
+            });
+      }
+      if (after_issue) after_issue();
+    });
+    io.run_for(30s);
+    EXPECT_EQ(left, 0u) << "reads still outstanding";
+    EXPECT_TRUE(all_on_io);
+    return out;
+  }
+
+  // Occupies the 4 storage threads until release_storage_threads(), so that
+  // work submitted meanwhile queues up (these 4 units count as pending).
+  void hold_storage_threads() {
+    release_ = std::promise<void>();
+    std::shared_future<void> released = release_.get_future().share();
+    for (int i = 0; i < 4; ++i) {
+      boost::asio::post(*pool_, [released] { released.wait(); });
+    }
+    held_ = true;
+  }
+  void release_storage_threads() {
+    if (held_) release_.set_value();
+    held_ = false;
+  }
+
+  std::promise<void> release_;
+  bool held_ = false;
   std::filesystem::path tmp_;
   Config config_;
   std::unique_ptr<boost::asio::thread_pool> pool_;
@@ -487,6 +541,74 @@ TEST_F(StoreTest, CompletionRunsOnTheCallersExecutor) {
   EXPECT_EQ(got, "v");
 }
 
+TEST_F(StoreTest, AsyncReadsIssuedTogetherShareCacheRoundTrips) {
+  open();
+  // 40 stored keys and 10 that do not exist, each read 4 times, all at once.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 50; ++i) {
+    std::string k = "k" + std::to_string(i);
+    if (i < 40) {
+      ASSERT_TRUE(put(k, "value of " + k).ok());
+    }
+    for (int r = 0; r < 4; ++r) keys.push_back(k);
+  }
+  std::vector<std::string> failures;
+  hold_storage_threads();
+  auto got = get_async_all(keys, &failures, [&] { release_storage_threads(); });
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  // All 200 reads were queued before a storage thread was free: they were
+  // answered in batches of at most 64, 64 + 64 + 64 + 8.
+  EXPECT_EQ(counter("shardd_store_read_batches_total"), 4u);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    int n = std::stoi(keys[i].substr(1));
+    if (n < 40) {
+      EXPECT_EQ(got[i], "value of " + keys[i]) << keys[i];
+    } else {
+      EXPECT_FALSE(got[i]) << keys[i];
+    }
+  }
+  // The stored keys were cached by their writes; only the missing ones went
+  // to the database, and they are now negatively cached.
+  uint64_t db_reads = stmt_count("objects.get");
+  EXPECT_GE(db_reads, 10u);
+  EXPECT_LE(db_reads, 40u);  // at most once per (missing key, read)
+  failures.clear();
+  got = get_async_all(keys, &failures);
+  EXPECT_TRUE(failures.empty());
+  EXPECT_EQ(stmt_count("objects.get"), db_reads);
+  EXPECT_EQ(got[0], "value of k0");
+  EXPECT_FALSE(got[keys.size() - 1]);
+  EXPECT_EQ(metrics_->gauge("shardd_store_pending", "").value(), 0);
+}
+
+TEST_F(StoreTest, AsyncReadsBeyondTheQueueBoundAreRefusedNotQueued) {
+  open();
+  ASSERT_TRUE(put("hot", "v").ok());
+  hold_storage_threads();  // nothing is served while the reads queue up
+  std::vector<std::string> keys(Store::kMaxPending + 1000, "hot");
+  std::vector<std::string> failures;
+  auto got = get_async_all(keys, &failures, [&] {
+    EXPECT_EQ(metrics_->gauge("shardd_store_pending", "").value(), Store::kMaxPending);
+    release_storage_threads();
+  });
+  // Every read completes: the excess at once with UNAVAILABLE, the rest with the value.
+  size_t served = 0;
+  for (const auto& g : got) served += g == "v";
+  EXPECT_EQ(served, static_cast<size_t>(Store::kMaxPending));
+  EXPECT_EQ(failures.size(), keys.size() - served);
+  for (const auto& f : failures) EXPECT_EQ(f, "unavailable: storage overloaded");
+
+  EXPECT_EQ(metrics_->gauge("shardd_store_pending", "").value(), 0);
+}
+
+TEST_F(StoreTest, AsyncReadOfABadNameFailsOnTheCallersExecutor) {
+  open();
+  std::vector<std::string> failures;
+  auto got = get_async_all({std::string(129, 'x')}, &failures);
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_NE(failures[0].find("constraint"), std::string::npos) << failures[0];
+}
+
 uint64_t checksum_rows(const Rows& rows) {
   uint64_t h = 1469598103934665603ull;
   for (const auto& r : rows.rows) {
@@ -591,6 +713,12 @@ TEST_F(StoreTest, RedisOutageFallsBackToTheDatabaseAndRecovers) {
     ASSERT_TRUE(o);
     EXPECT_EQ(o->value, "v" + std::to_string(i + 2));
   }
+  std::vector<std::string> failures;  // batched reads fall back the same way
+  auto batch = get_async_all({"k", "k", "k", "nobody"}, &failures);
+  EXPECT_TRUE(failures.empty());
+  EXPECT_EQ(batch[0], "v21");
+  EXPECT_EQ(batch[2], "v21");
+  EXPECT_FALSE(batch[3]);
   EXPECT_GT(counter("shardd_cache_backend_errors_total"), 0u);
   EXPECT_EQ(metrics_->gauge("shardd_cache_up", "").value(), 0);
   g_servers->redis()->start();
