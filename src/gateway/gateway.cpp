@@ -105,8 +105,17 @@ Gateway::Gateway(const Config& config, net::LiveLimits& limits, metrics::Registr
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
+    // The heartbeat: built member by member (an initializer list would build
+    // and convert a temporary array per member).
+    nlohmann::json out(nlohmann::json::value_t::object);
     auto t = r.d().find("t");
-    r.ok({{"t", t == r.d().end() ? nlohmann::json() : std::move(*t)}, {"server_time_ms", now}});
+    if (t != r.d().end()) {
+      out["t"] = std::move(*t);
+    } else {
+      out["t"] = nullptr;
+    }
+    out["server_time_ms"] = now;
+    r.ok(out);
   });
   if (st.ok()) {
     // The route lives in shared_->router, so it cannot outlive *shared_; a

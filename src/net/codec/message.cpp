@@ -112,39 +112,244 @@ bool valid_op_name(std::string_view op) {
   return true;
 }
 
+namespace {
+
+// SAX handler for a request envelope. The envelope's own fields are read
+// straight from the parser's events (no DOM, no allocation for them); only
+// the value of "d" is built as a DOM, into the caller's Request, with a
+// reused stack. Same limits as parse_bounded: nesting depth (counted from the
+// envelope, so "d" is depth 2) and no binary values. Semantic problems (a bad
+// op, rid or d) are recorded and reported after the whole input has parsed,
+// so that malformed input is always reported as such and a valid rid is
+// known for the error response. Duplicate keys: the last one wins, as in a
+// DOM.
+class EnvelopeSax {
+ public:
+  explicit EnvelopeSax(Request* out) : out_(out) { stack().clear(); }
+
+  bool null() {
+    if (dom_) return value(json());
+    field_scalar(/*is_null=*/true);
+    return true;
+  }
+  bool boolean(bool v) {
+    if (dom_) return value(json(v));
+    field_scalar(false);
+    return true;
+  }
+  bool number_integer(json::number_integer_t v) {
+    if (dom_) return value(json(v));
+    if (at_field() && key_ == Key::kRid) {
+      set_rid(v >= 0 ? static_cast<uint64_t>(v) : kMaxRid + 1);
+    } else {
+      field_scalar(false);
+    }
+    return true;
+  }
+  bool number_unsigned(json::number_unsigned_t v) {
+    if (dom_) return value(json(v));
+    if (at_field() && key_ == Key::kRid) {
+      set_rid(v);
+    } else {
+      field_scalar(false);
+    }
+    return true;
+  }
+  bool number_float(json::number_float_t v, const json::string_t&) {
+    if (dom_) return value(json(v));
+    field_scalar(false);
+    return true;
+  }
+  bool string(json::string_t& v) {
+    if (dom_) return value(json(std::move(v)));
+    if (at_field() && key_ == Key::kOp) {
+      out_->op.assign(v);
+      op_ok_ = true;
+    } else {
+      field_scalar(false);
+    }
+    return true;
+  }
+  bool binary(json::binary_t&) {
+    error_ = "binary values are not supported";
+    return false;
+  }
+  bool start_object(std::size_t) {
+    if (!enter()) return false;
+    if (dom_) return push(json::object());
+    if (depth_ == 1) {
+      envelope_ = true;
+    } else if (depth_ == 2 && envelope_ && key_ == Key::kD) {
+      dom_ = true;  // capture "d" into out_->d
+      dom_depth_ = depth_;
+      out_->d = json::object();
+      stack().push_back(&out_->d);
+    } else if (depth_ == 2) {
+      container_field();
+    }
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (!enter()) return false;
+    if (dom_) return push(json::array());
+    if (depth_ == 1) {
+      not_object_ = true;
+    } else if (depth_ == 2) {
+      container_field();
+    }
+    return true;
+  }
+  bool end_object() { return leave(); }
+  bool end_array() { return leave(); }
+  bool key(json::string_t& k) {
+    if (dom_) {
+      pending_ = &(*stack().back())[std::move(k)];
+      return true;
+    }
+    if (depth_ == 1 && envelope_) {
+      key_ = k == "op" ? Key::kOp : k == "rid" ? Key::kRid : k == "d" ? Key::kD : Key::kOther;
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
+    if (error_.empty()) error_ = ex.what();
+    return false;
+  }
+
+  const std::string& error() const { return error_; }
+
+  // After a successful parse: the envelope's verdict.
+  Status finish() {
+    if (not_object_ || !envelope_) return Status::BadRequest("envelope must be an object");
+    if (!op_ok_) return Status::BadRequest("missing string field 'op'");
+    if (!valid_op_name(out_->op)) {
+      return Status::BadRequest("'op' must be 1-64 characters of a-z 0-9 _ .");
+    }
+    if (!out_->rid) return Status::BadRequest("missing or invalid 'rid' (integer 0..2^53-1)");
+    if (d_ == DState::kBad) return Status::BadRequest("'d' must be an object");
+    if (d_ != DState::kObject) out_->d = json::object();
+    return Status::Ok();
+  }
+
+ private:
+  enum class Key : uint8_t { kNone, kOp, kRid, kD, kOther };
+  enum class DState : uint8_t { kAbsent, kObject, kBad };
+
+  static std::vector<json*>& stack() {
+    thread_local std::vector<json*> s;  // grows to the nesting limit once per thread
+    return s;
+  }
+
+  bool at_field() const { return depth_ == 1 && envelope_; }
+
+  // A scalar outside "d": the envelope's field (or the whole document).
+  void field_scalar(bool is_null) {
+    if (depth_ == 0) {
+      not_object_ = true;
+      return;
+    }
+    if (!at_field()) return;  // inside an ignored member's value
+    switch (key_) {
+      case Key::kOp: op_ok_ = false; break;
+      case Key::kRid: out_->rid.reset(); break;
+      case Key::kD: d_ = is_null ? DState::kAbsent : DState::kBad; break;
+      default: break;
+    }
+  }
+  // An object or array as the value of an envelope field other than "d"'s object.
+  void container_field() {
+    if (!envelope_) return;
+    switch (key_) {
+      case Key::kOp: op_ok_ = false; break;
+      case Key::kRid: out_->rid.reset(); break;
+      case Key::kD: d_ = DState::kBad; break;
+      default: break;
+    }
+  }
+  void set_rid(uint64_t v) {
+    if (v <= kMaxRid) {
+      out_->rid = v;
+    } else {
+      out_->rid.reset();
+    }
+  }
+
+  bool enter() {
+    if (++depth_ > kMaxNestingDepth) {
+      error_ = "nesting deeper than " + std::to_string(kMaxNestingDepth);
+      return false;
+    }
+    return true;
+  }
+  bool leave() {
+    --depth_;
+    if (dom_) {
+      stack().pop_back();
+      if (depth_ < dom_depth_) {
+        dom_ = false;
+        d_ = DState::kObject;
+      }
+    }
+    return true;
+  }
+  // Adds a scalar to the container being built.
+  bool value(json&& v) {
+    json* parent = stack().back();
+    if (parent->is_array()) {
+      parent->emplace_back(std::move(v));
+    } else {
+      *pending_ = std::move(v);
+    }
+    return true;
+  }
+  // Adds a container and makes it the one being built.
+  bool push(json&& v) {
+    json* parent = stack().back();
+    json* child;
+    if (parent->is_array()) {
+      parent->emplace_back(std::move(v));
+      child = &parent->back();
+    } else {
+      *pending_ = std::move(v);
+      child = pending_;
+    }
+    stack().push_back(child);
+    return true;
+  }
+
+  Request* out_;
+  size_t depth_ = 0;
+  bool envelope_ = false;    // the document is an object
+  bool not_object_ = false;  // ... or it is not
+  bool op_ok_ = false;
+  Key key_ = Key::kNone;
+  DState d_ = DState::kAbsent;
+  bool dom_ = false;  // building "d"
+  size_t dom_depth_ = 0;
+  json* pending_ = nullptr;  // the member a key() just named
+  std::string error_;
+};
+
+}  // namespace
+
 Status decode_request(std::string_view bytes, Encoding encoding, Request* out) {
   out->rid.reset();
   out->op.clear();
-  json doc;
-  std::string error;
-  if (!parse_bounded(bytes, encoding, &doc, &error)) {
-    return Status::BadRequest("invalid " + std::string(encoding_name(encoding)) + ": " + error);
-  }
-  if (!doc.is_object()) return Status::BadRequest("envelope must be an object");
-  auto rid = doc.find("rid");
-  if (rid != doc.end() && rid->is_number_unsigned() && rid->get<uint64_t>() <= kMaxRid) {
-    out->rid = rid->get<uint64_t>();
-  } else if (rid != doc.end() && rid->is_number_integer() && rid->get<int64_t>() >= 0 &&
-             static_cast<uint64_t>(rid->get<int64_t>()) <= kMaxRid) {
-    out->rid = static_cast<uint64_t>(rid->get<int64_t>());
-  }
-  auto op = doc.find("op");
-  if (op == doc.end() || !op->is_string()) return Status::BadRequest("missing string field 'op'");
-  const auto& op_str = op->get_ref<const std::string&>();
-  if (!valid_op_name(op_str)) {
-    return Status::BadRequest("'op' must be 1-64 characters of a-z 0-9 _ .");
-  }
-  if (!out->rid) return Status::BadRequest("missing or invalid 'rid' (integer 0..2^53-1)");
-  auto d = doc.find("d");
-  if (d == doc.end() || d->is_null()) {
-    out->d = json::object();
-  } else if (d->is_object()) {
-    out->d = std::move(*d);
+  EnvelopeSax sax(out);
+  bool ok;
+  if (encoding == Encoding::kJson) {
+    ok = json::sax_parse(bytes.begin(), bytes.end(), &sax, json::input_format_t::json, true);
   } else {
-    return Status::BadRequest("'d' must be an object");
+    auto b = reinterpret_cast<const uint8_t*>(bytes.data());
+    ok = json::sax_parse(b, b + bytes.size(), &sax, json::input_format_t::msgpack, true);
   }
-  out->op = op_str;
-  return Status::Ok();
+  if (!ok) {
+    out->rid.reset();  // nothing of a malformed message is trusted
+    out->d = json();
+    return Status::BadRequest("invalid " + std::string(encoding_name(encoding)) + ": " +
+                              (sax.error().empty() ? "malformed input" : sax.error()));
+  }
+  return sax.finish();
 }
 
 void encode_value(Encoding encoding, const json& value, std::string* out) {

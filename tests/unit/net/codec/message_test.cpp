@@ -48,6 +48,58 @@ TEST(DecodeRequestTest, MissingOrNullDBecomesEmptyObject) {
 TEST(DecodeRequestTest, UnknownTopLevelKeysAreIgnored) {
   Request r;
   EXPECT_TRUE(decode_request(R"({"op":"a","rid":1,"v":2})", Encoding::kJson, &r).ok());
+  // Even when they nest and hold envelope-looking keys.
+  ASSERT_TRUE(decode_request(R"({"x":{"op":"evil","rid":9,"d":[1]},"op":"a","y":[{"rid":5}],)"
+                             R"("rid":1,"d":{"k":1}})",
+                             Encoding::kJson, &r)
+                  .ok());
+  EXPECT_EQ(r.op, "a");
+  EXPECT_EQ(r.rid, 1u);
+  EXPECT_EQ(r.d, json({{"k", 1}}));
+}
+
+TEST(DecodeRequestTest, DIsBuiltExactlyAsAFullParseWouldBuildIt) {
+  const std::string d =
+      R"({"s":"t\u00e9xt","n":-3,"u":18446744073709551615,"f":1.5,"b":true,"z":null,)"
+      R"("a":[1,[2,[3,{"deep":[{}]}]],[],{}],"o":{"op":"x","rid":2,"d":{"d":{}}},"e":{}})";
+  Request r;
+  ASSERT_TRUE(decode_request(R"({"rid":4,"d":)" + d + R"(,"op":"a.b"})", Encoding::kJson, &r).ok());
+  EXPECT_EQ(r.d, json::parse(d));
+  EXPECT_EQ(r.d.dump(), json::parse(d).dump());
+  Request m;
+  ASSERT_TRUE(decode_request(msgpack({{"op", "a.b"}, {"rid", 4}, {"d", json::parse(d)}}),
+                             Encoding::kMsgpack, &m)
+                  .ok());
+  EXPECT_EQ(m.d, json::parse(d));
+}
+
+TEST(DecodeRequestTest, RepeatedKeysTheLastOneWins) {
+  Request r;
+  ASSERT_TRUE(decode_request(R"({"op":"a","rid":1,"d":{"v":1},"op":"b","rid":2,"d":{"v":2}})",
+                             Encoding::kJson, &r)
+                  .ok());
+  EXPECT_EQ(r.op, "b");
+  EXPECT_EQ(r.rid, 2u);
+  EXPECT_EQ(r.d, json({{"v", 2}}));
+  EXPECT_FALSE(decode_request(R"({"op":"a","rid":1,"d":{},"d":[1]})", Encoding::kJson, &r).ok());
+  EXPECT_FALSE(decode_request(R"({"op":"a","rid":1,"op":5})", Encoding::kJson, &r).ok());
+  Status st = decode_request(R"({"op":"a","rid":1,"rid":"x"})", Encoding::kJson, &r);
+  EXPECT_NE(st.message().find("'rid'"), std::string::npos);
+  EXPECT_FALSE(r.rid);
+}
+
+TEST(DecodeRequestTest, ARequestObjectIsReusedWithoutLeftovers) {
+  Request r;
+  ASSERT_TRUE(decode_request(R"({"op":"chat.send","rid":1,"d":{"text":"x"}})", Encoding::kJson,
+                             &r)
+                  .ok());
+  ASSERT_TRUE(decode_request(R"({"op":"a","rid":2})", Encoding::kJson, &r).ok());
+  EXPECT_EQ(r.op, "a");
+  EXPECT_EQ(r.d, json::object());
+  EXPECT_FALSE(decode_request(R"({"op":"a","rid":3,"d":{"x":[)", Encoding::kJson, &r).ok());
+  EXPECT_FALSE(r.rid);  // nothing of a malformed message is trusted
+  ASSERT_TRUE(decode_request(R"({"op":"b","rid":4,"d":{"y":2}})", Encoding::kJson, &r).ok());
+  EXPECT_EQ(r.d, json({{"y", 2}}));
 }
 
 struct BadCase {
