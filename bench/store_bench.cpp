@@ -14,7 +14,9 @@
 //     pool has.
 //
 // Each side uses `--threads` client threads, each on its own row/connection.
-// Usage: shardd_bench_store [--seconds S] [--threads N] [--inflight K] [--json]
+// The sides of a ratio alternate, `--rounds` slices of seconds/rounds each, so
+// that drift in disk and VM speed falls on both.
+// Usage: shardd_bench_store [--seconds S] [--threads N] [--inflight K] [--rounds R] [--json]
 
 #include <hiredis/hiredis.h>
 #include <mysql.h>
@@ -56,6 +58,20 @@ double run_threads(int threads, double seconds,
   uint64_t total = 0;
   for (auto c : counts) total += c;
   return static_cast<double>(total) / elapsed;
+}
+
+// Runs each measurement `rounds` times for seconds/rounds, alternating between
+// them, and returns each one's overall rate. Disk and VM throughput drift over
+// seconds; alternating puts the same drift on every side of a ratio.
+std::vector<double> interleave(int rounds, double seconds,
+                               const std::vector<std::function<double(double)>>& sides) {
+  std::vector<double> sum(sides.size(), 0.0);
+  double slice = seconds / rounds;
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t i = 0; i < sides.size(); ++i) sum[i] += sides[i](slice) * slice;
+  }
+  for (auto& v : sum) v /= seconds;
+  return sum;
 }
 
 void die(const std::string& msg) {
@@ -268,12 +284,15 @@ int main(int argc, char** argv) {
   double seconds = 5;
   int threads = 4;
   int inflight = 4;
+  int rounds = 5;
   bool json_out = false;
   CLI::App app{"shardd storage benchmark"};
   app.add_option("--seconds", seconds, "Seconds per measurement");
   app.add_option("--threads", threads, "Client threads (and connections)");
   app.add_option("--inflight", inflight, "Cached reads in flight per storage thread")
       ->check(CLI::Range(1, 256));
+  app.add_option("--rounds", rounds, "Alternations of the repository and raw sides")
+      ->check(CLI::Range(1, 100));
   app.add_flag("--json", json_out, "One JSON line of results");
   bool do_sqlite = true, do_mysql = true, do_cache = true;
   app.add_flag("!--no-sqlite", do_sqlite, "Skip the SQLite update case");
@@ -302,11 +321,12 @@ int main(int argc, char** argv) {
     b.open(threads);
     b.seed("repo-", threads);
     b.seed("raw-", threads);
-    double repo = b.repo_updates(threads, seconds);
     std::string path = b.config.sqlite_path();
-    double raw = raw_sqlite_updates(path, threads, seconds);
+    auto r = interleave(rounds, seconds,
+                        {[&](double t) { return b.repo_updates(threads, t); },
+                         [&](double t) { return raw_sqlite_updates(path, threads, t); }});
     b.close();
-    report("sqlite update tx", repo, raw, 0.8);
+    report("sqlite update tx", r[0], r[1], 0.8);
   }
 
   test::MariaDbServer mysql;
@@ -322,25 +342,25 @@ int main(int argc, char** argv) {
     b.config.mysql.password = test::MariaDbServer::kPassword;
     b.config.mysql.database = test::MariaDbServer::kDatabase;
   };
-  if (do_mysql) {  // MariaDB, memory cache and Redis cache
+  if (do_mysql) {  // MariaDB, memory cache and Redis cache, alternating with the raw driver
     Bench b;
     mysql_config(b);
     b.open(threads);
     b.seed("repo-", threads);
     b.seed("raw-", threads);
-    double repo_mem = b.repo_updates(threads, seconds);
-    double raw = raw_mysql_updates(b.config.mysql, threads, seconds);
-    b.close();
-    report("mariadb update tx (memory cache)", repo_mem, raw, 0.8);
-
     Bench r;
     mysql_config(r);
     r.config.cache.backend = "redis";
     r.config.redis.port = redis.port();
     r.open(threads);
-    double repo_redis = r.repo_updates(threads, seconds);
+    auto v = interleave(rounds, seconds,
+                        {[&](double t) { return b.repo_updates(threads, t); },
+                         [&](double t) { return raw_mysql_updates(b.config.mysql, threads, t); },
+                         [&](double t) { return r.repo_updates(threads, t); }});
     r.close();
-    report("mariadb update tx (redis cache)", repo_redis, raw, 0.8);
+    b.close();
+    report("mariadb update tx (memory cache)", v[0], v[1], 0.8);
+    report("mariadb update tx (redis cache)", v[2], v[1], 0.8);
   }
   if (do_cache) {  // Cache-hit reads: repository vs raw GET of the same stored entry
     Bench r;
@@ -355,7 +375,6 @@ int main(int argc, char** argv) {
                                           std::nullopt, &v);
     });
     if (!st.ok()) die("seed hot: " + st.to_string());
-    double repo = r.repo_gets(inflight * threads, seconds);
     // The raw client reads the very key the repository uses: find it.
     redisContext* c = redisConnect("127.0.0.1", redis.port());
     auto* keys = static_cast<redisReply*>(redisCommand(c, "KEYS bench:*"));
@@ -363,8 +382,12 @@ int main(int argc, char** argv) {
     if (keys) freeReplyObject(keys);
     redisFree(c);
     if (key.empty()) die("no cached key found");
+    auto rates = interleave(
+        rounds, seconds,
+        {[&](double t) { return r.repo_gets(inflight * threads, t); },
+         [&](double t) { return raw_redis_gets(redis.port(), key, threads, t); }});
     r.close();
-    double raw = raw_redis_gets(redis.port(), key, threads, seconds);
+    double repo = rates[0], raw = rates[1];
     report("redis cache-hit read", repo, raw, 0.7);
   }
   std::filesystem::remove_all(tmp);
