@@ -105,17 +105,19 @@ Gateway::Gateway(const Config& config, net::LiveLimits& limits, metrics::Registr
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
-    // The heartbeat: built member by member (an initializer list would build
-    // and convert a temporary array per member).
-    nlohmann::json out(nlohmann::json::value_t::object);
-    auto t = r.d().find("t");
-    if (t != r.d().end()) {
-      out["t"] = std::move(*t);
-    } else {
-      out["t"] = nullptr;
+    // The heartbeat, so its answer reuses the request's object (which
+    // normally holds just "t") instead of building a new one.
+    nlohmann::json& d = r.d();
+    auto t = d.find("t");
+    if (d.size() != (t == d.end() ? 0u : 1u)) {  // other members: drop them
+      nlohmann::json keep = t == d.end() ? nlohmann::json() : std::move(*t);
+      d = nlohmann::json::object();
+      d["t"] = std::move(keep);
+    } else if (t == d.end()) {
+      d["t"] = nullptr;
     }
-    out["server_time_ms"] = now;
-    r.ok(out);
+    d["server_time_ms"] = now;
+    r.ok(d);
   });
   if (st.ok()) {
     // The route lives in shared_->router, so it cannot outlive *shared_; a

@@ -39,7 +39,7 @@ const Route* Router::find(std::string_view op) const {
 
 Request::Request(std::shared_ptr<SessionImpl> session, const Route* route, uint64_t rid,
                  net::Encoding encoding, nlohmann::json d, std::string remote_ip,
-                 int64_t account_id)
+                 int64_t account_id, std::chrono::steady_clock::time_point received)
     : session_(std::move(session)),
       route_(route),
       rid_(rid),
@@ -48,7 +48,7 @@ Request::Request(std::shared_ptr<SessionImpl> session, const Route* route, uint6
       remote_ip_(std::move(remote_ip)),
       account_id_(account_id),
       session_id_(session_ ? session_->id() : 0),
-      start_(std::chrono::steady_clock::now()) {}
+      start_(received) {}
 
 Request::Request(Request&& o) noexcept
     : session_(std::move(o.session_)),

@@ -52,12 +52,14 @@ void Session::post_end(EndReason reason, std::string detail) {
 // ---------------------------------------------------------------- Binding
 
 Binding::Binding(std::shared_ptr<net::Connection> conn, std::shared_ptr<SessionImpl> session)
-    : conn_(std::move(conn)), session_(std::move(session)) {}
+    : conn_(std::move(conn)), session_(std::move(session)) {
+  same_executor_ = session_ && session_->executor() == conn_->executor();
+}
 
 template <class F>
 void Binding::to_session(F&& f) {
   if (!session_) return;
-  if (session_->executor() == conn_->executor()) {
+  if (same_executor_) {
     f(session_);
   } else {
     boost::asio::post(session_->executor(),
@@ -67,7 +69,7 @@ void Binding::to_session(F&& f) {
 
 void Binding::on_message(std::string_view body, net::Encoding encoding) {
   if (!session_) return;
-  if (session_->executor() == conn_->executor()) {
+  if (same_executor_) {
     session_->on_message(this, body, encoding);  // the common case: no copy, no hop
     return;
   }
@@ -123,7 +125,10 @@ void Binding::abort(std::string_view why) {
   }
 }
 
-void Binding::retarget(std::shared_ptr<SessionImpl> session) { session_ = std::move(session); }
+void Binding::retarget(std::shared_ptr<SessionImpl> session) {
+  session_ = std::move(session);
+  same_executor_ = session_ && session_->executor() == conn_->executor();
+}
 
 // ---------------------------------------------------------------- SessionImpl
 
@@ -356,7 +361,7 @@ void SessionImpl::on_message(Binding* from, std::string_view body, net::Encoding
   }
   ++inflight_;
   Request req(shared_from_this(), route, *scratch_.rid, enc, std::move(scratch_.d), remote_ip_,
-              account_id_);
+              account_id_, now);
   if (!route->options.executor) {
     route->handler(std::move(req));
   } else {

@@ -88,6 +88,10 @@ class Binding final : public net::ConnectionHandler, public std::enable_shared_f
 
   std::shared_ptr<net::Connection> conn_;
   std::shared_ptr<SessionImpl> session_;  // connection's executor only; null after close
+  // session_ runs on the connection's executor (comparing two type-erased
+  // executors costs more than forwarding a message, so it is done once per
+  // session change).
+  bool same_executor_ = false;
 };
 
 // A player session (see Session). Lives on the executor of the connection it

@@ -28,8 +28,10 @@ struct Route;
 // answer is encoded on the answering thread and sent on the session's executor.
 class Request {
  public:
+  // `received`: when the message arrived (the start of the handler latency).
   Request(std::shared_ptr<SessionImpl> session, const Route* route, uint64_t rid,
-          net::Encoding encoding, nlohmann::json d, std::string remote_ip, int64_t account_id);
+          net::Encoding encoding, nlohmann::json d, std::string remote_ip, int64_t account_id,
+          std::chrono::steady_clock::time_point received);
   Request(Request&&) noexcept;
   Request& operator=(Request&&) = delete;
   Request(const Request&) = delete;

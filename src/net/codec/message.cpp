@@ -87,8 +87,26 @@ void append_msgpack_str(std::string_view s, std::string* out) {
   out->append(s);
 }
 
+// MessagePack's smallest encoding of an unsigned integer (as nlohmann writes it).
 void append_msgpack_uint(uint64_t v, std::string* out) {
-  json::to_msgpack(json(v), nlohmann::detail::output_adapter<char>(*out));
+  auto be = [out](uint64_t x, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((x >> (8 * i)) & 0xff));
+  };
+  if (v < 0x80) {
+    out->push_back(static_cast<char>(v));
+  } else if (v <= 0xff) {
+    out->push_back(static_cast<char>(0xcc));
+    be(v, 1);
+  } else if (v <= 0xffff) {
+    out->push_back(static_cast<char>(0xcd));
+    be(v, 2);
+  } else if (v <= 0xffffffff) {
+    out->push_back(static_cast<char>(0xce));
+    be(v, 4);
+  } else {
+    out->push_back(static_cast<char>(0xcf));
+    be(v, 8);
+  }
 }
 
 void append_uint(uint64_t v, std::string* out) {
@@ -98,6 +116,8 @@ void append_uint(uint64_t v, std::string* out) {
 }
 
 constexpr std::string_view kJsonTail = "}";
+// Longest envelope around "d" apart from the op name: {"rid":<2^64>,"ok":true,"d":...}.
+constexpr size_t kMaxEnvelopeHead = 48;
 
 }  // namespace
 
@@ -352,27 +372,52 @@ Status decode_request(std::string_view bytes, Encoding encoding, Request* out) {
   return sax.finish();
 }
 
-void encode_value(Encoding encoding, const json& value, std::string* out) {
+namespace {
+// nlohmann writes through a heap-allocated output adapter, and a string it
+// appends to grows step by step. Each thread therefore encodes into one
+// scratch string behind one adapter, both reused, and the caller's string
+// grows once, to the exact size.
+struct EncodeScratch {
+  std::string buf;
+  nlohmann::detail::output_adapter_t<char> adapter =
+      std::make_shared<nlohmann::detail::output_string_adapter<char, std::string>>(buf);
+};
+
+// The encoding of `value` in this thread's scratch buffer, valid until the
+// next call on this thread.
+const std::string& encode_scratch(Encoding encoding, const json& value) {
+  thread_local EncodeScratch scratch;
+  std::string& buf = scratch.buf;
+  if (buf.capacity() > 64 * 1024) std::string().swap(buf);  // do not pin a burst's memory
+  buf.clear();
   if (encoding == Encoding::kJson) {
-    nlohmann::detail::serializer<json> s(nlohmann::detail::output_adapter<char>(*out), ' ',
-                                         json::error_handler_t::replace);
+    nlohmann::detail::serializer<json> s(scratch.adapter, ' ', json::error_handler_t::replace);
     s.dump(value, false, false, 0);
   } else {
-    json::to_msgpack(value, nlohmann::detail::output_adapter<char>(*out));
+    nlohmann::detail::binary_writer<json, char>(scratch.adapter).write_msgpack(value);
   }
+  return buf;
+}
+
+}  // namespace
+
+void encode_value(Encoding encoding, const json& value, std::string* out) {
+  out->append(encode_scratch(encoding, value));
 }
 
 void encode_ok(Encoding encoding, uint64_t rid, const json& d, OutFrame* out) {
   out->encoding = encoding;
   out->shared.reset();
   out->tail = {};
+  const std::string& body = encode_scratch(encoding, d);
   std::string& b = out->bytes;
   b.clear();
+  b.reserve(body.size() + kMaxEnvelopeHead);  // one allocation
   if (encoding == Encoding::kJson) {
     b.append(R"({"rid":)");
     append_uint(rid, &b);
     b.append(R"(,"ok":true,"d":)");
-    encode_value(encoding, d, &b);
+    b.append(body);
     b.push_back('}');
   } else {
     b.push_back(static_cast<char>(0x83));
@@ -381,7 +426,7 @@ void encode_ok(Encoding encoding, uint64_t rid, const json& d, OutFrame* out) {
     append_msgpack_str("ok", &b);
     b.push_back(static_cast<char>(0xc3));
     append_msgpack_str("d", &b);
-    encode_value(encoding, d, &b);
+    b.append(body);
   }
 }
 
@@ -427,8 +472,10 @@ void encode_push(Encoding encoding, std::string_view op, uint64_t seq, const jso
   out->encoding = encoding;
   out->shared.reset();
   out->tail = {};
+  const std::string& body = encode_scratch(encoding, d);
+  out->bytes.reserve(body.size() + kMaxEnvelopeHead + kMaxOpLength);
   push_head(encoding, op, seq, &out->bytes);
-  encode_value(encoding, d, &out->bytes);
+  out->bytes.append(body);
   if (encoding == Encoding::kJson) out->bytes.append(kJsonTail);
 }
 

@@ -125,6 +125,16 @@ TEST_F(GatewayTest, PingEchoesTAndServerTime) {
   EXPECT_EQ(last()["ok"], true);
   EXPECT_EQ(last()["d"]["t"], 77);
   EXPECT_GT(last()["d"]["server_time_ms"].get<int64_t>(), 1700000000000);
+  // The answer has exactly these two members, whatever else the request held.
+  send(json{{"op", "sys.ping"}, {"rid", 6}, {"d", {{"a", 1}, {"t", "x"}, {"z", {1, 2}}}}});
+  EXPECT_EQ(last()["d"].size(), 2u) << last().dump();
+  EXPECT_EQ(last()["d"]["t"], "x");
+  send(json{{"op", "sys.ping"}, {"rid", 7}, {"d", {{"a", 1}}}});
+  EXPECT_EQ(last()["d"].size(), 2u) << last().dump();
+  EXPECT_TRUE(last()["d"]["t"].is_null());
+  EXPECT_TRUE(last()["d"].contains("server_time_ms"));
+  send(json{{"op", "sys.ping"}, {"rid", 8}});
+  EXPECT_EQ(last()["d"].size(), 2u) << last().dump();
 }
 
 TEST_F(GatewayTest, UnknownOpKeepsTheSessionOpen) {

@@ -198,6 +198,20 @@ TEST(EncodeTest, OkRoundTripsInBothEncodings) {
   }
 }
 
+TEST(EncodeTest, EveryRidWidthEncodesAsTheLibraryWouldInMsgpack) {
+  for (uint64_t rid : {uint64_t{0}, uint64_t{127}, uint64_t{128}, uint64_t{255}, uint64_t{256},
+                       uint64_t{65535}, uint64_t{65536}, uint64_t{0xffffffff},
+                       uint64_t{0x100000000}, kMaxRid}) {
+    OutFrame f;
+    encode_ok(Encoding::kMsgpack, rid, json::object(), &f);
+    std::string expected = std::string("\x83\xa3rid") + msgpack(json(rid)) + "\xa2ok\xc3\xa1" "d\x80";
+    EXPECT_EQ(flat(f), expected) << rid;  // the integer exactly as nlohmann encodes it
+    OutFrame p;
+    encode_push(Encoding::kMsgpack, "a.b", rid, json::object(), &p);
+    EXPECT_EQ(decode_any(flat(p), Encoding::kMsgpack)["seq"], rid);
+  }
+}
+
 TEST(EncodeTest, ErrorCarriesCodeMessageAndExtras) {
   json extra = {{"retry_after_ms", 250}};
   for (Encoding e : {Encoding::kJson, Encoding::kMsgpack}) {
