@@ -161,8 +161,28 @@ bool ConnectionBase::send(OutFrame&& frame) {
   prepare_frame(frame);
   queued_bytes_ += frame.size();
   pending_.push_back(std::move(frame));
-  maybe_write();
+  schedule_flush();
   return true;
+}
+
+void ConnectionBase::schedule_flush() {
+  if (writing_ || flush_scheduled_ || state_ == State::kDead) return;
+  flush_scheduled_ = true;
+  flush_hops_ = 0;
+  flush_seen_ = 0;  // the first pass always waits once
+  boost::asio::post(executor(), [self = shared_from_this()] { self->on_flush_hop(); });
+}
+
+void ConnectionBase::on_flush_hop() {
+  if (state_ != State::kDead && flush_hops_ < kMaxFlushHops && pending_.size() > flush_seen_ &&
+      pending_.size() < kCorkFrames) {
+    ++flush_hops_;
+    flush_seen_ = pending_.size();
+    boost::asio::post(executor(), [self = shared_from_this()] { self->on_flush_hop(); });
+    return;
+  }
+  flush_scheduled_ = false;
+  maybe_write();
 }
 
 void ConnectionBase::maybe_write() {

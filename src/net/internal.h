@@ -174,7 +174,18 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
 
  private:
   void maybe_write();
+  void schedule_flush();
+  void on_flush_hop();
   void arm_idle();
+
+  // Output is written once per burst, not once per message: the first frame
+  // queued while no write runs schedules a flush through the executor's
+  // queue, and the flush passes itself back through the queue while the
+  // handlers queued ahead of it (reads of requests that were already
+  // buffered) keep adding frames. When a pass adds none, the batch is
+  // written; kMaxFlushHops and kCorkFrames bound the delay.
+  static constexpr uint32_t kMaxFlushHops = 16;
+  static constexpr size_t kCorkFrames = 64;
 
   ConnectionLimiter::Slot slot_;
   boost::asio::steady_timer timer_;  // idle timeout, then close deadline
@@ -182,6 +193,9 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   size_t queued_bytes_ = 0;
   size_t inflight_bytes_ = 0;
   bool writing_ = false;
+  bool flush_scheduled_ = false;
+  uint32_t flush_hops_ = 0;
+  size_t flush_seen_ = 0;  // pending_.size() at the last pass
   bool close_started_ = false;
   bool finished_ = false;
 };

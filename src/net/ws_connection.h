@@ -6,6 +6,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include "net/cork_stream.h"
 #include "net/internal.h"
 #include "shardd/version.h"
 
@@ -61,9 +62,12 @@ class WsConnection final : public ConnectionBase {
  protected:
   void prepare_frame(OutFrame&) override {}
 
+  // The batch's messages are written into the cork buffer one by one (each
+  // completes at once), then handed to the socket in one write.
   void write_batch() override {
     write_index_ = 0;
     batch_bytes_ = 0;
+    if (inflight_.size() > 1) ws_.next_layer().cork();
     write_next();
   }
 
@@ -144,10 +148,23 @@ class WsConnection final : public ConnectionBase {
       write_next();
       return;
     }
-    on_batch_written(ec, batch_bytes_);
+    if (!ws_.next_layer().corked()) {
+      on_batch_written(ec, batch_bytes_);
+      return;
+    }
+    if (ec) {  // the batch failed part-way: drop what was corked
+      ws_.next_layer().take_corked();
+      ws_.next_layer().async_uncork([self = self_ptr(), ec](beast::error_code, std::size_t) {
+        self->on_batch_written(ec, self->batch_bytes_);
+      });
+      return;
+    }
+    ws_.next_layer().async_uncork([self = self_ptr()](beast::error_code wec, std::size_t) {
+      self->on_batch_written(wec, self->batch_bytes_);
+    });
   }
 
-  websocket::stream<Stream> ws_;
+  websocket::stream<CorkStream<Stream>> ws_;
   beast::flat_buffer rbuf_;
   size_t write_index_ = 0;
   size_t batch_bytes_ = 0;
