@@ -161,15 +161,15 @@ bool ConnectionBase::send(OutFrame&& frame) {
   prepare_frame(frame);
   queued_bytes_ += frame.size();
   pending_.push_back(std::move(frame));
-  schedule_flush();
+  if (!in_read_turn_) schedule_flush();  // else when the read handler ends
   return true;
 }
 
 void ConnectionBase::schedule_flush() {
-  if (writing_ || flush_scheduled_ || state_ == State::kDead) return;
+  if (writing_ || flush_scheduled_ || pending_.empty() || state_ == State::kDead) return;
   flush_scheduled_ = true;
   flush_hops_ = 0;
-  flush_seen_ = 0;  // the first pass always waits once
+  flush_seen_ = pending_.size();
   boost::asio::post(executor(), [self = shared_from_this()] { self->on_flush_hop(); });
 }
 

@@ -156,6 +156,21 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   // Handshake done: creates the handler and arms the idle timer.
   void open_session();
   void on_batch_written(boost::system::error_code ec, size_t bytes);
+  // Held for the length of a read handler (which ends by starting the next
+  // read): frames sent meanwhile are flushed when it ends.
+  class ReadTurn {
+   public:
+    explicit ReadTurn(ConnectionBase& c) : c_(c) { c_.in_read_turn_ = true; }
+    ~ReadTurn() {
+      c_.in_read_turn_ = false;
+      c_.schedule_flush();
+    }
+    ReadTurn(const ReadTurn&) = delete;
+    ReadTurn& operator=(const ReadTurn&) = delete;
+
+   private:
+    ConnectionBase& c_;
+  };
   // Last step, exactly once, from the read loop when it ends.
   void finish(std::string_view why);
   void touch() { last_rx_ = std::chrono::steady_clock::now(); }
@@ -178,12 +193,14 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   void on_flush_hop();
   void arm_idle();
 
-  // Output is written once per burst, not once per message: the first frame
-  // queued while no write runs schedules a flush through the executor's
-  // queue, and the flush passes itself back through the queue while the
-  // handlers queued ahead of it (reads of requests that were already
-  // buffered) keep adding frames. When a pass adds none, the batch is
-  // written; kMaxFlushHops and kCorkFrames bound the delay.
+  // Output is written once per burst, not once per message. Frames queued
+  // by a read handler wait for its end (ReadTurn); other frames, and the
+  // read handler's at its end, schedule a flush through the executor's
+  // queue. By then the next read has been started, and when its data was
+  // already buffered its completion is queued ahead of the flush. The flush
+  // passes itself back through the queue while handlers ahead of it keep
+  // adding frames; when a pass finds none added, the batch is written.
+  // kMaxFlushHops and kCorkFrames bound the delay.
   static constexpr uint32_t kMaxFlushHops = 16;
   static constexpr size_t kCorkFrames = 64;
 
@@ -194,6 +211,7 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   size_t inflight_bytes_ = 0;
   bool writing_ = false;
   bool flush_scheduled_ = false;
+  bool in_read_turn_ = false;
   uint32_t flush_hops_ = 0;
   size_t flush_seen_ = 0;  // pending_.size() at the last pass
   bool close_started_ = false;

@@ -132,6 +132,7 @@ class TcpConnection final : public ConnectionBase {
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
+    ReadTurn turn(*this);
     if (ec) {
       finish(ec == boost::asio::error::eof ? "closed by peer" : ec.message());
       return;

@@ -108,6 +108,7 @@ class WsConnection final : public ConnectionBase {
   }
 
   void on_read(beast::error_code ec, std::size_t n) {
+    ReadTurn turn(*this);
     if (ec) {
       if (ec == websocket::error::message_too_big) {
         metrics_.too_large.inc();
