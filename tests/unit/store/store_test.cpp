@@ -145,7 +145,11 @@ class StoreTest : public ::testing::Test {
   std::vector<std::optional<std::string>> get_async_all(
       const std::vector<std::string>& keys, std::vector<std::string>* failures,
       const std::function<void()>& after_issue = {}) {
-    boost::asio::io_context io;
+    // The fixture's io_context: a storage thread may still be inside post()
+    // on it after the last completion ran, so it must outlive the storage
+    // pool (TearDown joins the pool first).
+    boost::asio::io_context& io = io_;
+    io.restart();
     auto work = boost::asio::make_work_guard(io);
     std::vector<std::optional<std::string>> out(keys.size());
     size_t left = keys.size();
@@ -188,6 +192,7 @@ class StoreTest : public ::testing::Test {
     held_ = false;
   }
 
+  boost::asio::io_context io_;  // get_async_all's; outlives the storage pool
   std::promise<void> release_;
   bool held_ = false;
   std::filesystem::path tmp_;
