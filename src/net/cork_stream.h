@@ -46,21 +46,20 @@ class CorkStream {
   void async_uncork(Handler&& handler) {
     corked_ = false;
     if (buf_.empty()) {
-      boost::asio::post(get_executor(),
-                        boost::beast::bind_front_handler(std::forward<Handler>(handler),
-                                                         boost::system::error_code{}, std::size_t{0}));
+      boost::asio::post(get_executor(), boost::beast::bind_front_handler(
+                                            std::forward<Handler>(handler),
+                                            boost::system::error_code{}, std::size_t{0}));
       return;
     }
     out_.swap(buf_);
     buf_.clear();
-    boost::asio::async_write(
-        next_, boost::asio::buffer(out_),
-        [this, h = std::forward<Handler>(handler)](boost::system::error_code ec,
-                                                   std::size_t n) mutable {
-          out_.clear();
-          if (out_.capacity() > kKeepBytes) std::vector<char>().swap(out_);
-          std::move(h)(ec, n);
-        });
+    boost::asio::async_write(next_, boost::asio::buffer(out_),
+                             [this, h = std::forward<Handler>(handler)](
+                                 boost::system::error_code ec, std::size_t n) mutable {
+                               out_.clear();
+                               if (out_.capacity() > kKeepBytes) std::vector<char>().swap(out_);
+                               std::move(h)(ec, n);
+                             });
   }
 
   // Bytes collected in the cork window and not yet handed to the next layer.
@@ -88,8 +87,9 @@ class CorkStream {
           std::size_t old = buf_.size();
           buf_.resize(old + n);
           boost::asio::buffer_copy(boost::asio::buffer(buf_.data() + old, n), b);
-          boost::asio::post(get_executor(), boost::beast::bind_front_handler(
-                                                std::move(handler), boost::system::error_code{}, n));
+          boost::asio::post(
+              get_executor(),
+              boost::beast::bind_front_handler(std::move(handler), boost::system::error_code{}, n));
         },
         token, buffers);
   }
