@@ -505,6 +505,7 @@ void Store::drain_reads() {
       }
       std::optional<std::string> value;
       if (st.ok() && found) value = std::move(values[i]);
+      retire(1);  // before the completion can run, as in run()
       boost::asio::post(batch[i].ex, [done = std::move(batch[i].done), st = std::move(st),
                                       value = std::move(value)]() mutable {
         done(std::move(st), std::move(value));
@@ -512,7 +513,6 @@ void Store::drain_reads() {
     }
   }
   batch.clear();  // executors and functions are released here, on this thread
-  retire(static_cast<int>(n));
   bool again = false;
   {
     std::lock_guard lock(reads_->mu);
