@@ -165,6 +165,16 @@ bool ConnectionBase::send(OutFrame&& frame) {
   return true;
 }
 
+void ConnectionBase::end_read_turn(bool input_drained) {
+  in_read_turn_ = false;
+  if (!input_drained) {
+    schedule_flush();
+    return;
+  }
+  flush_scheduled_ = false;  // a flush pass still queued finds nothing to do
+  maybe_write();
+}
+
 void ConnectionBase::schedule_flush() {
   if (writing_ || flush_scheduled_ || pending_.empty() || state_ == State::kDead) return;
   flush_scheduled_ = true;
@@ -174,6 +184,7 @@ void ConnectionBase::schedule_flush() {
 }
 
 void ConnectionBase::on_flush_hop() {
+  if (!flush_scheduled_) return;  // written at the end of a read turn meanwhile
   if (state_ != State::kDead && flush_hops_ < kMaxFlushHops && pending_.size() > flush_seen_ &&
       pending_.size() < kCorkFrames) {
     ++flush_hops_;

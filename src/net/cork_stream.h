@@ -20,7 +20,9 @@ namespace shardd::net {
 // async_uncork() writes the buffer to the next layer in one go. Outside that
 // window writes go straight through, so control frames Beast sends on its own
 // (pongs, the close frame) are never held back. Reads always go straight
-// through.
+// through; reads_started() counts them, so the owner can tell whether the
+// WebSocket stream answered a read from its own buffer or had to go to the
+// socket.
 //
 // Thread-safety: like the stream it wraps (one executor). REQUIRES: one
 // async_uncork() at a time, and no direct write while it runs (the owner
@@ -70,8 +72,12 @@ class CorkStream {
     return v;
   }
 
+  // Reads handed to the next layer so far.
+  std::size_t reads_started() const { return reads_started_; }
+
   template <class MutableBufferSequence, class ReadToken>
   auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
+    ++reads_started_;
     return next_.async_read_some(buffers, std::forward<ReadToken>(token));
   }
 
@@ -99,6 +105,7 @@ class CorkStream {
 
   NextLayer next_;
   bool corked_ = false;
+  std::size_t reads_started_ = 0;
   std::vector<char> buf_;  // collected while corked
   std::vector<char> out_;  // being written by async_uncork
 };

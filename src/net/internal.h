@@ -161,15 +161,18 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   class ReadTurn {
    public:
     explicit ReadTurn(ConnectionBase& c) : c_(c) { c_.in_read_turn_ = true; }
-    ~ReadTurn() {
-      c_.in_read_turn_ = false;
-      c_.schedule_flush();
-    }
+    ~ReadTurn() { c_.end_read_turn(input_drained_); }
     ReadTurn(const ReadTurn&) = delete;
     ReadTurn& operator=(const ReadTurn&) = delete;
 
+    // The read this handler started had nothing left in the connection's own
+    // buffer to work on and went to the stream below (the socket, or the TLS
+    // layer, which may still answer it from its buffer).
+    void input_drained() { input_drained_ = true; }
+
    private:
     ConnectionBase& c_;
+    bool input_drained_ = false;
   };
   // Last step, exactly once, from the read loop when it ends.
   void finish(std::string_view why);
@@ -189,18 +192,25 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
 
  private:
   void maybe_write();
+  void end_read_turn(bool input_drained);
   void schedule_flush();
   void on_flush_hop();
   void arm_idle();
 
   // Output is written once per burst, not once per message. Frames queued
-  // by a read handler wait for its end (ReadTurn); other frames, and the
-  // read handler's at its end, schedule a flush through the executor's
-  // queue. By then the next read has been started, and when its data was
-  // already buffered its completion is queued ahead of the flush. The flush
-  // passes itself back through the queue while handlers ahead of it keep
-  // adding frames; when a pass finds none added, the batch is written.
-  // kMaxFlushHops and kCorkFrames bound the delay.
+  // by a read handler wait for its end (ReadTurn). By then the next read has
+  // been started:
+  //  - when it went to the stream below (the handler consumed everything
+  //    that had arrived), the burst is over and the batch is written at once. This is
+  //    the common case under moderate load, one message per wakeup, and it
+  //    costs no extra pass through the executor's queue (a pass would also
+  //    cost a non-blocking epoll_wait, since the reactor sits in that queue);
+  //  - when it was answered from data already buffered, its completion is
+  //    queued, and a flush is scheduled through the executor's queue behind
+  //    it. Frames queued outside a read handler schedule the same flush.
+  // The flush passes itself back through the queue while handlers ahead of
+  // it keep adding frames; when a pass finds none added, the batch is
+  // written. kMaxFlushHops and kCorkFrames bound the delay.
   static constexpr uint32_t kMaxFlushHops = 16;
   static constexpr size_t kCorkFrames = 64;
 

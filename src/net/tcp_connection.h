@@ -145,7 +145,8 @@ class TcpConnection final : public ConnectionBase {
       rbuf_.consume(rbuf_.size());  // closing: discard until the peer closes
     }
     if (rbuf_.size() == 0 && rbuf_.capacity() > 16 * 1024) rbuf_.shrink_to_fit();
-    do_read();
+    do_read();  // every complete frame was handled: this read needs the stream
+    turn.input_drained();
   }
 
   void parse_frames() {

@@ -128,7 +128,9 @@ class WsConnection final : public ConnectionBase {
     }
     rbuf_.consume(rbuf_.size());
     if (rbuf_.capacity() > 16 * 1024) rbuf_.shrink_to_fit();
+    const std::size_t socket_reads = ws_.next_layer().reads_started();
     do_read();
+    if (ws_.next_layer().reads_started() != socket_reads) turn.input_drained();
   }
 
   void write_next() {
