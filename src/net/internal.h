@@ -201,10 +201,11 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   // by a read handler wait for its end (ReadTurn). By then the next read has
   // been started:
   //  - when it went to the stream below (the handler consumed everything
-  //    that had arrived), the burst is over and the batch is written at once. This is
-  //    the common case under moderate load, one message per wakeup, and it
-  //    costs no extra pass through the executor's queue (a pass would also
-  //    cost a non-blocking epoll_wait, since the reactor sits in that queue);
+  //    that had arrived), the burst is over and the batch is written at
+  //    once. This is the common case under moderate load, one message per
+  //    wakeup, and it costs no extra pass through the executor's queue (a
+  //    pass would also cost a non-blocking epoll_wait, since the reactor
+  //    sits in that queue);
   //  - when it was answered from data already buffered, its completion is
   //    queued, and a flush is scheduled through the executor's queue behind
   //    it. Frames queued outside a read handler schedule the same flush.

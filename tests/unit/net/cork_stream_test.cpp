@@ -137,14 +137,11 @@ TEST(CorkStreamTest, ReadsStartedCountsOnlyReadsThatReachTheLayerBelow) {
   ASSERT_TRUE(run_until(p.io, [&] { return accepted; }));
   client_thread.join();
 
-  // Both frames in one TCP write: a client frame header is 6 bytes (2 + the
-  // mask), so encode them through a client stream into one buffer first.
-  {
-    client.text(true);
-    client.write(asio::buffer(std::string_view("one")));
-    client.write(asio::buffer(std::string_view("two")));
-  }
-  // Let both frames arrive before the server reads.
+  // Two client frames, each with a 6-byte header (2 + the mask), written
+  // one after the other; the server reads only once both have arrived.
+  client.text(true);
+  client.write(asio::buffer(std::string_view("one")));
+  client.write(asio::buffer(std::string_view("two")));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (server.next_layer().next_layer().available() < 2 * (6 + 3) &&
          std::chrono::steady_clock::now() < deadline) {
