@@ -8,9 +8,11 @@
 #   b) the same pinned: server on CPU 0, client on CPU 1; throughput ratio
 #   c) latency at half of shardd's peak from (a), open-loop paced client;
 #      target: p99 <= 2 ms. Before it, the machine's own scheduling stalls
-#      (shardd_bench_stall: one spinning thread per CPU); after it, the same
-#      latency run at 20, 30 and 40 % of the peak, to find the highest load at
-#      which each server keeps its median p99 within 2 ms
+#      (shardd_bench_stall: one spinning thread per CPU). After it, the same
+#      run pinned (server on CPU 0, client on CPU 1, half of (b)'s peak), where
+#      the client cannot take CPU from the server; then the unpinned run at
+#      20, 30 and 40 % of the peak, to find the highest load at which each
+#      server keeps its median p99 within 2 ms
 #   d) idle memory: 10,000 sessions pinging every 4 s; target <= 8 KiB RSS
 #      per session
 #   e) storage: durable single-row update transactions through the repository
@@ -283,6 +285,16 @@ for ((r = 1; r <= rounds; r++)); do
   load_case "c_shardd_$r" shardd "" "" --rate "$half"
   load_case "c_echo_$r" echo "" "" --rate "$half"
 done
+# The same pinned, at half of the pinned peak from (b): each side has a CPU of
+# its own, so the server's tail is not made by the client taking its CPU.
+pin_peak=$(per "$(total requests b_shardd)" "$(total window_s b_shardd)")
+pin_half=$(awk -v p="$pin_peak" 'BEGIN { printf "%d", p / 2 }')
+echo "== c) latency pinned (server CPU 0, client CPU 1) at half of shardd's pinned peak:" \
+  "--rate $pin_half ($rounds rounds)"
+for ((r = 1; r <= rounds; r++)); do
+  load_case "cp_shardd_$r" shardd 0 1 --rate "$pin_half"
+  load_case "cp_echo_$r" echo 0 1 --rate "$pin_half"
+done
 # The same at lower loads (percent of the peak): the highest one at which a
 # server's median p99 stays within 2 ms is its latency-bounded rate.
 sweep_percents=(20 30 40)
@@ -380,6 +392,11 @@ printf '%-44s %14s %14s\n' "c) median p50 / p99.9 us" \
   "$(median p50_us c_echo)/$(median p999_us c_echo)"
 printf '%-44s %14s %14s\n' "c) p99 us of each round" "$(each p99_us c_shardd)" \
   "$(each p99_us c_echo)"
+pin_p99=$(median p99_us cp_shardd)
+printf '%-44s %14s %14s %8s  target <= 2000 us %s\n' "c) pinned: median p99 us at $pin_half req/s" \
+  "$pin_p99" "$(median p99_us cp_echo)" "" "$(verdict "$pin_p99" '<=' 2000)"
+printf '%-44s %14s %14s\n' "c) pinned: p99 us of each round" "$(each p99_us cp_shardd)" \
+  "$(each p99_us cp_echo)"
 # bounded_rate SERVER: the highest load (percent of the peak) whose median p99
 # is within 2 ms, or "none".
 bounded_rate() {
@@ -406,7 +423,8 @@ sed 's/^/e) /' "$tmp/store.txt"
 errs=0
 sweep_cases=()
 for pct in "${sweep_percents[@]}"; do sweep_cases+=("c${pct}_shardd" "c${pct}_echo"); done
-for r in $(for c in a_shardd a_echo b_shardd b_echo c_shardd c_echo "${sweep_cases[@]}"; do
+for r in $(for c in a_shardd a_echo b_shardd b_echo c_shardd c_echo cp_shardd cp_echo \
+  "${sweep_cases[@]}"; do
   runs "$c"
 done); do
   n=$(f "$r" errors)
