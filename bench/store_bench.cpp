@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "shardd/core/worker_pool.h"
 #include "shardd/store/objects.h"
 #include "shardd/store/store.h"
 #include "shardd_test/db_servers.h"
@@ -201,14 +202,14 @@ double raw_redis_gets(uint16_t port, const std::string& key, int threads, double
 
 struct Bench {
   Config config;
-  std::unique_ptr<boost::asio::thread_pool> pool;
+  std::unique_ptr<shardd::WorkerPool> pool;
   metrics::Registry metrics;
   std::unique_ptr<store::Store> store;
 
   void open(int threads) {
     config.store.pool_size = static_cast<uint32_t>(threads);
     config.server.storage_threads = static_cast<uint32_t>(threads);
-    pool = std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(threads));
+    pool = std::make_unique<shardd::WorkerPool>("storage", static_cast<size_t>(threads), nullptr);
     store = std::make_unique<store::Store>(config, *pool, metrics);
     Status st = store->start(true);
     if (!st.ok() || !store->ready())

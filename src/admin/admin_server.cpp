@@ -2,7 +2,9 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cctype>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <future>
@@ -10,6 +12,7 @@
 #include <mutex>
 #include <optional>
 
+#include "shardd/core/barrier.h"
 #include "shardd/core/log.h"
 #include "shardd/net/listener.h"
 #include "shardd/version.h"
@@ -76,29 +79,42 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   using Response = http::response<http::string_body>;
   using Done = std::function<void(Response)>;
 
-  void add_route(std::string method, std::string path, RouteHandler h) {
-    routes_[method + " " + path] = std::move(h);
+  void add_route(std::string method, std::string path, args::Schema schema, RouteHandler h) {
+    std::string key = method + " " + path;
+    routes_[key] = Route{std::move(method), std::move(path), std::move(schema), std::move(h)};
   }
+  void set_ops_source(std::function<nlohmann::json()> ops) { ops_ = std::move(ops); }
 
   // Answers one request: calls `done` exactly once, on this thread for
   // built-in paths or from the handler's thread for added routes.
   void handle(const http::request<http::string_body>& req, Done done) {
     requests_.inc();
     std::string_view target = req.target();
-    std::string_view path = target.substr(0, target.find('?'));
+    auto q = target.find('?');
+    std::string_view path = target.substr(0, q);
+    std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
     unsigned version = req.version();
     bool keep_alive = req.keep_alive();
-    auto make = [version, keep_alive](http::status st, std::string body, const char* type) {
+    bool head = req.method() == http::verb::head;
+    auto make = [version, keep_alive, head](http::status st, std::string body, const char* type) {
       Response res{st, version};
       res.set(http::field::server, std::string(kServerName) + "/" + kVersion);
       res.set(http::field::content_type, type);
       res.keep_alive(keep_alive);
-      res.body() = std::move(body);
-      res.prepare_payload();
+      if (head) {
+        res.content_length(body.size());  // what GET would send, without the body
+      } else {
+        res.body() = std::move(body);
+        res.prepare_payload();
+      }
       return res;
     };
     auto reply = [&](http::status st, std::string body, const char* type) {
       done(make(st, std::move(body), type));
+    };
+    auto reply_json = [&](http::status st, const nlohmann::json& j) {
+      reply(st, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+            "application/json");
     };
     // Answers 403 (no admin.token configured) or 401 (wrong or missing
     // bearer token) and returns true; false lets the request through.
@@ -114,31 +130,41 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
       }
       return false;
     };
-    std::string route_key = std::string(req.method_string()) + " " + std::string(path);
-    if (auto it = routes_.find(route_key); it != routes_.end()) {
-      std::string token;
-      {
-        std::lock_guard lock(mu_);
-        token = config_.token;
-      }
+    std::string token;
+    bool need_token;
+    {
+      std::lock_guard lock(mu_);
+      token = config_.token;
+      need_token = config_.metrics_require_token;
+    }
+    std::string method(req.method_string());
+    if (head) method = "GET";
+    if (auto it = routes_.find(method + " " + std::string(path)); it != routes_.end()) {
       if (refuse_admin(token)) return;
       nlohmann::json body = nlohmann::json::object();
       if (!req.body().empty()) {
         body = nlohmann::json::parse(req.body(), nullptr, false);
         if (body.is_discarded() || !body.is_object()) {
-          return reply(http::status::bad_request, "body must be a JSON object\n", "text/plain");
+          return reply_json(http::status::bad_request, {{"error", "body must be a JSON object"}});
         }
       }
-      auto once = std::make_shared<std::atomic<bool>>(false);
-      it->second(body, [done, make, once](int status, nlohmann::json j) {
-        if (once->exchange(true)) return;
-        done(make(static_cast<http::status>(status),
-                  j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-                  "application/json"));
-      });
+      add_query(query, &body);
+      const Route& route = it->second;
+      if (Status st = args::check(body, route.schema); !st.ok()) {
+        return reply_json(http::status::bad_request, {{"error", st.message()}});
+      }
+      std::string label = route.method + " " + route.path;
+      auto responder = std::make_shared<Responder>(std::move(done), make);
+      barrier::OpScope scope(label);
+      if (!barrier::run(&metrics_, label, "admin route",
+                        [&] { route.handler(body, [responder](int status, nlohmann::json j) {
+                                responder->send(status, j);
+                              }); })) {
+        responder->send(500, {{"error", "internal error"}});
+      }
       return;
     }
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    if (req.method() != http::verb::get && !head) {
       return reply(http::status::method_not_allowed, "GET only\n", "text/plain");
     }
     if (path == "/healthz") return reply(http::status::ok, "ok\n", "text/plain");
@@ -146,13 +172,6 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
       bool ready = hooks_.ready && hooks_.ready();
       return reply(ready ? http::status::ok : http::status::service_unavailable,
                    ready ? "ready\n" : "not ready\n", "text/plain");
-    }
-    bool need_token;
-    std::string token;
-    {
-      std::lock_guard lock(mu_);
-      need_token = config_.metrics_require_token;
-      token = config_.token;
     }
     if (path == "/metrics") {
       if (need_token && !authorized(req, token)) {
@@ -164,22 +183,91 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
     if (path.rfind("/admin/", 0) == 0) {
       if (refuse_admin(token)) return;
       if (path == "/admin/status") {
-        nlohmann::json j = hooks_.status ? hooks_.status() : nlohmann::json::object();
-        return reply(http::status::ok,
-                     j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-                     "application/json");
+        return reply_json(http::status::ok,
+                          hooks_.status ? hooks_.status() : nlohmann::json::object());
       }
+      if (path == "/admin/ops") return reply_json(http::status::ok, describe());
     }
     return reply(http::status::not_found, "not found\n", "text/plain");
   }
 
+  // GET /admin/ops: {"ops": [...client ops...], "admin": [{method, path, args}]}.
+  nlohmann::json describe() const {
+    nlohmann::json admin = nlohmann::json::array();
+    for (const auto& [key, r] : routes_) {
+      admin.push_back({{"method", r.method}, {"path", r.path}, {"args", args::describe(r.schema)}});
+    }
+    return {{"ops", ops_ ? ops_() : nlohmann::json::array()}, {"admin", std::move(admin)}};
+  }
+
  private:
+  struct Route {
+    std::string method;
+    std::string path;
+    args::Schema schema;
+    RouteHandler handler;
+  };
+
+  // Answers an added route once; if the handler never answers (it dropped
+  // the Respond, or threw), the destructor answers 500.
+  class Responder {
+   public:
+    using Make = std::function<Response(http::status, std::string, const char*)>;
+    Responder(Done done, Make make) : done_(std::move(done)), make_(std::move(make)) {}
+    ~Responder() { send(500, {{"error", "internal error: no reply"}}); }
+    void send(int status, const nlohmann::json& j) {
+      if (sent_.exchange(true)) return;
+      done_(make_(static_cast<http::status>(status),
+                  j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                  "application/json"));
+    }
+
+   private:
+    Done done_;
+    Make make_;
+    std::atomic<bool> sent_{false};
+  };
+
+  // Adds `a=1&b=x` to `out` (digits-only values as integers). Percent-escapes
+  // are decoded; a parameter named like a body member replaces it.
+  static void add_query(std::string_view query, nlohmann::json* out) {
+    while (!query.empty()) {
+      auto amp = query.find('&');
+      std::string_view pair = query.substr(0, amp);
+      query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
+      auto eq = pair.find('=');
+      if (eq == 0 || pair.empty()) continue;
+      std::string key = unescape(pair.substr(0, eq));
+      std::string value = eq == std::string_view::npos ? "" : unescape(pair.substr(eq + 1));
+      bool digits = !value.empty() && value.size() <= 18 &&
+                    std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+      (*out)[key] = digits ? nlohmann::json(std::stoll(value)) : nlohmann::json(value);
+    }
+  }
+  static std::string unescape(std::string_view in) {
+    std::string out;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == '+') {
+        out.push_back(' ');
+      } else if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+                 std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+        out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
+        i += 2;
+      } else {
+        out.push_back(in[i]);
+      }
+    }
+    return out;
+  }
+
+  // "Bearer <token>"; the scheme is case-insensitive (RFC 9110 section 11.1).
   static bool authorized(const http::request<http::string_body>& req, const std::string& token) {
     if (token.empty()) return false;
     std::string_view auth = req[http::field::authorization];
-    constexpr std::string_view kBearer = "Bearer ";
-    if (auth.size() != kBearer.size() + token.size() || auth.substr(0, kBearer.size()) != kBearer) {
-      return false;
+    constexpr std::string_view kBearer = "bearer ";
+    if (auth.size() != kBearer.size() + token.size()) return false;
+    for (size_t i = 0; i < kBearer.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(auth[i])) != kBearer[i]) return false;
     }
     return CRYPTO_memcmp(auth.data() + kBearer.size(), token.data(), token.size()) == 0;
   }
@@ -195,7 +283,8 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   std::mutex mu_;
   std::shared_ptr<net::Listener> listener_;
   std::atomic<int> open_{0};
-  std::map<std::string, RouteHandler> routes_;  // fixed before start()
+  std::map<std::string, Route> routes_;  // fixed before start()
+  std::function<nlohmann::json()> ops_;   // fixed before start()
 
   friend class AdminConnection;
 };
@@ -213,12 +302,25 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   void do_read() {
     parser_.emplace();
     parser_->body_limit(64 * 1024);
+    parser_->header_limit(8 * 1024);
     stream_.expires_after(kRequestTimeout);
     http::async_read(
         stream_, buf_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
   void on_read(beast::error_code ec) {
+    if (ec == http::error::body_limit || ec == http::error::header_limit) {
+      bool body = ec == http::error::body_limit;
+      http::response<http::string_body> res{body ? http::status::payload_too_large
+                                                 : http::status::request_header_fields_too_large,
+                                            11};
+      res.set(http::field::server, std::string(kServerName) + "/" + kVersion);
+      res.set(http::field::content_type, "text/plain");
+      res.body() = body ? "request body over 64 KiB\n" : "request headers over 8 KiB\n";
+      res.keep_alive(false);
+      res.prepare_payload();
+      return write(std::move(res));  // then closes (not keep-alive)
+    }
     if (ec) {
       beast::error_code ignored;
       stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
@@ -278,8 +380,12 @@ void AdminServer::stop() {
 void AdminServer::reload(const Config& config) {
   impl_->reload(config);
 }
-void AdminServer::add_route(std::string method, std::string path, RouteHandler handler) {
-  impl_->add_route(std::move(method), std::move(path), std::move(handler));
+void AdminServer::add_route(std::string method, std::string path, args::Schema schema,
+                            RouteHandler handler) {
+  impl_->add_route(std::move(method), std::move(path), std::move(schema), std::move(handler));
+}
+void AdminServer::set_ops_source(std::function<nlohmann::json()> ops) {
+  impl_->set_ops_source(std::move(ops));
 }
 uint16_t AdminServer::port() const {
   return impl_->port();

@@ -7,12 +7,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/version.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "app/session_routes.h"
 #include "shardd/admin/admin_server.h"
 #include "shardd/core/config.h"
 #include "shardd/core/io_pool.h"
@@ -20,6 +20,7 @@
 #include "shardd/core/metrics.h"
 #include "shardd/core/scheduler.h"
 #include "shardd/core/systemd.h"
+#include "shardd/core/worker_pool.h"
 #include "shardd/gateway/gateway.h"
 #include "shardd/net/connection.h"
 #include "shardd/net/net_server.h"
@@ -49,6 +50,19 @@ bool load(const CommandLine& cmd, Config* out) {
   return false;
 }
 
+// Creates the data directory (owner-only when it is new: it holds the
+// database, with password and token hashes).
+bool make_data_dir(const std::string& dir) {
+  std::error_code ec;
+  bool created = std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    log::get("app").critical("cannot create data_dir {}: {}", dir, ec.message());
+    return false;
+  }
+  if (created) std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  return true;
+}
+
 // Everything one running shardd process owns, in construction order.
 class Server {
  public:
@@ -56,9 +70,9 @@ class Server {
       : cmd_(std::move(cmd)),
         config_(std::move(config)),
         server_name_(config_.server.name),
-        io_(config_.io_thread_count(), "io"),
-        logic_(config_.logic_thread_count()),
-        storage_(config_.storage_thread_count()),
+        io_(config_.io_thread_count(), "io", &metrics_),
+        logic_("logic", config_.logic_thread_count(), &metrics_),
+        storage_("storage", config_.storage_thread_count(), &metrics_),
         store_(config_, storage_, metrics_),
         gateway_(config_, limits_, metrics_),
         signals_(control_, SIGINT, SIGTERM, SIGHUP),
@@ -70,7 +84,9 @@ class Server {
         .set(1);
     metrics_.gauge("shardd_io_threads", "io threads.").set(static_cast<int64_t>(io_.size()));
     metrics_.gauge("shardd_logic_threads", "Logic pool threads.").set(config_.logic_thread_count());
-    ready_gauge_ = &metrics_.gauge("shardd_ready", "1 while accepting players.");
+    ready_gauge_ = &metrics_.gauge("shardd_ready",
+                                   "1 while accepting players (listening, not draining, "
+                                   "database reachable).");
     reloads_ = &metrics_.counter("shardd_config_reloads_total", "SIGHUP reloads applied.");
     reload_failures_ =
         &metrics_.counter("shardd_config_reload_failures_total", "SIGHUP reloads rejected.");
@@ -80,13 +96,11 @@ class Server {
     auto& lg = log::get("app");
     lg.info("{} {} starting (io_threads={}, logic_threads={}, storage_threads={})", kServerName,
             kVersion, io_.size(), config_.logic_thread_count(), config_.storage_thread_count());
-    std::error_code fec;
-    std::filesystem::create_directories(config_.server.data_dir, fec);
-    if (fec) {
-      lg.critical("cannot create data_dir {}: {}", config_.server.data_dir, fec.message());
-      return kExitFailure;
-    }
+    if (!make_data_dir(config_.server.data_dir)) return kExitFailure;
 
+    store_.on_readiness([this](bool, const std::string&) {
+      asio::post(control_, [this] { update_ready(); });
+    });
     Status st = store_.start(config_.store.auto_migrate);
     if (!st.ok()) {
       lg.critical("storage: {}", st.message());
@@ -105,8 +119,7 @@ class Server {
     if (config_.admin.enabled) {
       admin_ = std::make_unique<admin::AdminServer>(
           config_, io_, metrics_,
-          admin::AdminServer::Hooks{[this] { return ready_.load() && store_.ready(); },
-                                    [this] { return status(); }});
+          admin::AdminServer::Hooks{[this] { return ready(); }, [this] { return status(); }});
       st = admin_->open();
       if (!st.ok()) {
         lg.critical("{}", st.message());
@@ -123,6 +136,10 @@ class Server {
       shutdown_pools();
       return kExitFailure;
     }
+    if (admin_) {
+      add_session_routes(*admin_, gateway_);
+      admin_->set_ops_source([this] { return gateway_.router().describe(); });
+    }
 
     io_.start();
     net_->start();
@@ -136,14 +153,19 @@ class Server {
             done(fs.ok() ? Status::Ok() : Status(ErrorCode::kUnavailable, fs.message()));
           });
         });
+    // The database's reachability, checked every second, keeps readiness
+    // true without traffic (see Store::check_health).
+    scheduler_.every_async("store_health", std::chrono::milliseconds(1000),
+                           [this](Scheduler::Done done) {
+                             store_.check_health([done] { done(Status::Ok()); });
+                           });
     signals_.async_wait([this](boost::system::error_code ec, int sig) { on_signal(ec, sig); });
 
-    ready_ = true;
-    ready_gauge_->set(1);
+    serving_ = true;
     systemd::notify_ready();
-    systemd::notify_status("serving");
-    lg.info("ready: ws={} tcp={} admin={}", net_->ws_port(), net_->tcp_port(),
+    lg.info("listening: ws={} tcp={} admin={}", net_->ws_port(), net_->tcp_port(),
             admin_ ? admin_->port() : 0);
+    update_ready();
 
     control_.run();  // until the drain finishes
 
@@ -175,15 +197,47 @@ class Server {
     storage_.join();
   }
 
+  // Accepting players: listening, not draining, and the database reachable.
+  // The one answer for /readyz, /admin/status, shardd_ready and the log.
+  bool ready() const { return serving_.load() && !draining_.load() && store_.ready(); }
+
+  std::string not_ready_reason() const {
+    if (draining_.load()) return "draining";
+    if (!serving_.load()) return "starting";
+    if (!store_.ready()) return "database: " + store_.not_ready_reason();
+    return "";
+  }
+
+  // Control thread: brings shardd_ready, systemd's status line and the log
+  // in line with ready().
+  void update_ready() {
+    bool now = ready();
+    ready_gauge_->set(now ? 1 : 0);
+    if (now == last_ready_) return;
+    last_ready_ = now;
+    auto& lg = log::get("app");
+    if (now) {
+      lg.info("ready: ws={} tcp={} admin={}", net_->ws_port(), net_->tcp_port(),
+              admin_ ? admin_->port() : 0);
+      systemd::notify_status("serving");
+    } else if (!draining_.load()) {
+      std::string why = not_ready_reason();
+      lg.warn("not ready: {}", why);
+      systemd::notify_status("not ready: " + why);
+    }
+  }
+
   nlohmann::json status() {
-    return {{"server", server_name_},
+    std::string reason = not_ready_reason();
+    return {{"name", server_name_},
             {"store",
              {{"backend", store_.backend_description()},
               {"ready", store_.ready()},
-              {"not_ready_reason", store_.not_ready_reason()}}},
+              {"not_ready_reason", store_.ready() ? nlohmann::json() : nlohmann::json(store_.not_ready_reason())}}},
             {"version", kVersion},
             {"pid", ::getpid()},
-            {"ready", ready_.load()},
+            {"ready", reason.empty()},
+            {"not_ready_reason", reason.empty() ? nlohmann::json() : nlohmann::json(reason)},
             {"draining", draining_.load()},
             {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::steady_clock::now() - started_)
@@ -268,8 +322,7 @@ class Server {
   void begin_drain(const char* why) {
     auto& lg = log::get("app");
     draining_ = true;
-    ready_ = false;
-    ready_gauge_->set(0);
+    update_ready();
     systemd::notify_stopping();
     systemd::notify_status("draining");
     lg.info("{}: draining (deadline {} ms)", why, config_.server.shutdown_deadline_ms);
@@ -326,8 +379,8 @@ class Server {
   net::LiveLimits limits_;
   metrics::Registry metrics_;
   IoPool io_;
-  asio::thread_pool logic_;
-  asio::thread_pool storage_;
+  WorkerPool logic_;
+  WorkerPool storage_;
   store::Store store_;
   gateway::Gateway gateway_;
   std::unique_ptr<net::NetServer> net_;
@@ -338,8 +391,9 @@ class Server {
   asio::signal_set signals_;
   Scheduler scheduler_;
   asio::steady_timer drain_timer_;
-  std::atomic<bool> ready_{false};
+  std::atomic<bool> serving_{false};
   std::atomic<bool> draining_{false};
+  bool last_ready_ = false;  // control thread
   std::atomic<int> probes_pending_{0};
   metrics::Gauge* ready_gauge_ = nullptr;
   metrics::Counter* reloads_ = nullptr;
@@ -368,21 +422,20 @@ int check_config(const CommandLine& cmd) {
 namespace {
 
 // Runs `fn` against a Store built from the configuration (no listeners).
-int with_store(const CommandLine& cmd, const std::function<int(store::Store&)>& fn) {
+// `read_only`: creates nothing (not even the data directory).
+int with_store(const CommandLine& cmd, bool read_only,
+               const std::function<int(store::Store&)>& fn) {
   Config config;
   if (!load(cmd, &config)) return kExitConfigError;
   LogConfig lc = config.log;
   lc.format = "human";
   log::init(lc);
-  std::error_code ec;
-  std::filesystem::create_directories(config.server.data_dir, ec);
-  if (ec) {
-    std::cerr << "cannot create data_dir " << config.server.data_dir << ": " << ec.message()
-              << "\n";
+  if (!read_only && !make_data_dir(config.server.data_dir)) {
+    std::cerr << "cannot create data_dir " << config.server.data_dir << "\n";
     return kExitFailure;
   }
   metrics::Registry metrics;
-  asio::thread_pool pool(2);
+  WorkerPool pool("storage", 2, &metrics);
   int rc;
   {
     store::Store store(config, pool, metrics);
@@ -396,7 +449,7 @@ int with_store(const CommandLine& cmd, const std::function<int(store::Store&)>& 
 }  // namespace
 
 int migrate(const CommandLine& cmd, bool status_only) {
-  return with_store(cmd, [status_only](store::Store& store) {
+  return with_store(cmd, status_only, [status_only](store::Store& store) {
     if (status_only) {
       std::vector<store::MigrationState> states;
       store::DbStatus st = store.migration_status(&states);
@@ -424,7 +477,7 @@ int migrate(const CommandLine& cmd, bool status_only) {
 }
 
 int backup(const CommandLine& cmd, const std::string& out_path) {
-  return with_store(cmd, [&](store::Store& store) {
+  return with_store(cmd, false, [&](store::Store& store) {
     Status st = store.backup(out_path);
     if (!st.ok()) {
       std::cerr << st.message() << "\n";
@@ -436,7 +489,7 @@ int backup(const CommandLine& cmd, const std::string& out_path) {
 }
 
 int restore(const CommandLine& cmd, const std::string& in_path) {
-  return with_store(cmd, [&](store::Store& store) {
+  return with_store(cmd, false, [&](store::Store& store) {
     Status st = store.restore(in_path);
     if (!st.ok()) {
       std::cerr << st.message() << "\n";
@@ -451,7 +504,7 @@ int print_version() {
   std::cout << kServerName << " " << kVersion << "\n"
             << "  boost " << BOOST_VERSION / 100000 << "." << BOOST_VERSION / 100 % 1000 << "."
             << BOOST_VERSION % 100 << ", " << OPENSSL_VERSION_TEXT << ", g++ " << __VERSION__
-            << "\n";
+            << "\n  " << store::Store::library_versions() << "\n";
   return kExitOk;
 }
 

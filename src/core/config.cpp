@@ -156,6 +156,11 @@ const std::vector<Field>& schema() {
                    true),
       SHARDD_FIELD("auth.register_per_ip_per_min", Kind::kUint, auth.register_per_ip_per_min, 1,
                    100000, true),
+      SHARDD_FIELD("auth.max_tokens_per_account", Kind::kUint, auth.max_tokens_per_account, 1,
+                   1000, true),
+      SHARDD_FIELD("auth.display_name_cooldown_s", Kind::kUint, auth.display_name_cooldown_s, 0,
+                   31536000, true),
+      SHARDD_FIELD("auth.name_blocklist", Kind::kStringList, auth.name_blocklist, 0, 4096, true),
 
       SHARDD_FIELD("session.resume_grace_ms", Kind::kUint, session.resume_grace_ms, 0, 3600000,
                    true),
@@ -510,6 +515,17 @@ void cross_check(const Config& c, std::vector<ConfigError>* errors) {
   if (c.limits.rate_burst < c.limits.rate_per_sec / 100) {
     errors->push_back({"limits.rate_burst", "too small for limits.rate_per_sec"});
   }
+  if ((c.auth.scrypt_n & (c.auth.scrypt_n - 1)) != 0) {
+    errors->push_back({"auth.scrypt_n", "must be a power of two (1024, 2048, ..., 1048576), not " +
+                                            std::to_string(c.auth.scrypt_n)});
+  } else if (uint64_t{128} * c.auth.scrypt_n * c.auth.scrypt_r > (uint64_t{1} << 30)) {
+    errors->push_back({"auth.scrypt_n", "128 x scrypt_n x scrypt_r bytes (memory per hash) must "
+                                        "be at most 1 GiB"});
+  }
+  if (c.admin.metrics_require_token && c.admin.token.empty()) {
+    errors->push_back({"admin.metrics_require_token",
+                       "needs admin.token (otherwise /metrics could never be read)"});
+  }
 }
 
 toml::table to_toml(const Config& cfg) {
@@ -582,6 +598,9 @@ Status finish(toml::table& doc, const std::string& source, const std::vector<std
   Loader loader(&cfg, errors);
   loader.walk(doc, "");
   if (errors->empty()) cross_check(cfg, errors);
+  // No [[zones]] (or `zones = []`) means the one default zone; store it so that
+  // what check-config prints is what runs.
+  if (cfg.zones.empty()) cfg.zones = cfg.effective_zones();
   if (!errors->empty()) {
     return Status::BadRequest(source + ": " + std::to_string(errors->size()) +
                               " configuration error(s)");

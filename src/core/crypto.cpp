@@ -4,11 +4,19 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <cstdint>
+
 namespace shardd {
 
-std::string random_token() {
+bool random_bytes(unsigned char* out, size_t n) {
+  return n <= static_cast<size_t>(INT32_MAX) && RAND_bytes(out, static_cast<int>(n)) == 1;
+}
+
+Status random_token(std::string* out) {
   unsigned char bytes[32];
-  RAND_bytes(bytes, sizeof bytes);
+  if (!random_bytes(bytes, sizeof bytes)) {
+    return Status::Unavailable("random number generator failed", 1000);
+  }
   std::string s(44, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(s.data()), bytes, sizeof bytes);
   s.resize(static_cast<size_t>(n));
@@ -17,7 +25,8 @@ std::string random_token() {
     if (ch == '/') ch = '_';
   }
   while (!s.empty() && s.back() == '=') s.pop_back();
-  return s;
+  *out = std::move(s);
+  return Status::Ok();
 }
 
 std::string sha256_hex(std::string_view data) {

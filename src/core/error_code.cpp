@@ -38,6 +38,8 @@ constexpr std::array<CodeInfo, static_cast<size_t>(ErrorCode::kCount_)> kCodes =
     {"FULL", true},
     {"MAINTENANCE", true},
     {"KICKED", false},
+    {"NAME_TAKEN", false},
+    {"INVALID_NAME", false},
 }};
 
 }  // namespace

@@ -2,13 +2,16 @@
 
 #include <pthread.h>
 
+#include "shardd/core/barrier.h"
+
 namespace shardd {
 
 void set_thread_name(const std::string& name) {
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
 }
 
-IoPool::IoPool(size_t threads, std::string name) : name_(std::move(name)) {
+IoPool::IoPool(size_t threads, std::string name, metrics::Registry* metrics)
+    : name_(std::move(name)), metrics_(metrics) {
   for (size_t i = 0; i < threads; ++i) {
     contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
     guards_.emplace_back(contexts_.back()->get_executor());
@@ -24,7 +27,7 @@ void IoPool::start() {
   for (size_t i = 0; i < contexts_.size(); ++i) {
     threads_.emplace_back([this, i] {
       set_thread_name(name_ + "-" + std::to_string(i));
-      contexts_[i]->run();
+      barrier::run_loop(*contexts_[i], name_, metrics_);
     });
   }
 }

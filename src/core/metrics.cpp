@@ -1,5 +1,7 @@
 #include "shardd/core/metrics.h"
 
+#include <charconv>
+
 #include <algorithm>
 #include <cstdio>
 #include <dirent.h>
@@ -34,10 +36,12 @@ std::string render_labels(const Labels& labels) {
   return out;
 }
 
+// Shortest text that reads back as the same double: 5e-05, not
+// 5.0000000000000002e-05.
 std::string fmt_double(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 // Joins an extra label (le="...") to an already rendered label set.

@@ -1,6 +1,8 @@
 #include "shardd/gateway/gateway.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cctype>
 
 #include "gateway/session_impl.h"
 #include "shardd/core/crypto.h"
@@ -32,8 +34,11 @@ Gateway::Shared::Shared(const Config& config, net::LiveLimits& lim, metrics::Reg
   session_limits.replay_max_bytes = config.session.replay_max_bytes;
   for (size_t i = 0; i < static_cast<size_t>(ErrorCode::kCount_); ++i) {
     auto code = static_cast<ErrorCode>(i);
-    errors.push_back(&m.counter("shardd_errors_total", "Error answers and closes, by code.",
-                                {{"code", std::string(error_code_name(code))}}));
+    // OK is not an error: no series for it (errors[0] stays null).
+    errors.push_back(code == ErrorCode::kOk
+                         ? nullptr
+                         : &m.counter("shardd_errors_total", "Error answers and closes, by code.",
+                                      {{"code", std::string(error_code_name(code))}}));
     disconnects.push_back(&m.counter(
         "shardd_disconnects_total",
         "Connections ended, by the code the server closed with (OK: closed by the peer or a "
@@ -54,22 +59,14 @@ namespace {
 // resumed session finishes the job on its own thread (SessionImpl::resume).
 void handle_resume(Gateway::Shared* shared, Request&& r) {
   auto fresh = std::static_pointer_cast<SessionImpl>(r.session_ptr());
-  const auto& d = r.d();
-  auto token = d.find("resume_token");
-  if (token == d.end() || !token->is_string() || token->get_ref<const std::string&>().empty() ||
-      token->get_ref<const std::string&>().size() > 128) {
-    return r.fail(ErrorCode::kBadRequest, "resume_token (string) required");
-  }
-  uint64_t last_seq = 0;
-  if (auto ls = d.find("last_seq"); ls != d.end()) {
-    if (!ls->is_number_unsigned()) return r.fail(ErrorCode::kBadRequest, "last_seq must be >= 0");
-    last_seq = ls->get<uint64_t>();
-  }
+  const auto& d = r.d();  // checked against kResumeArgs
+  const std::string& token = args::str(d, "resume_token");
+  auto last_seq = static_cast<uint64_t>(args::int_or(d, "last_seq", 0));
   if (fresh->authenticated()) return r.fail(ErrorCode::kBadRequest, "already logged in");
   std::shared_ptr<SessionImpl> target;
   {
     std::lock_guard lock(shared->registry_mu);
-    auto it = shared->by_resume_hash.find(sha256_hex(token->get_ref<const std::string&>()));
+    auto it = shared->by_resume_hash.find(sha256_hex(token));
     if (it != shared->by_resume_hash.end()) target = it->second.lock();
   }
   if (!target || target.get() == fresh.get()) {
@@ -101,7 +98,9 @@ Gateway::Gateway(const Config& config, net::LiveLimits& limits, metrics::Registr
   shared_->kicked = notice("sys.kicked");
   RouteOptions open;
   open.requires_auth = false;
-  Status st = shared_->router.add("sys.ping", open, [](Request&& r) {
+  RouteOptions ping = open;
+  ping.args = {args::optional(args::any("t"))};
+  Status st = shared_->router.add("sys.ping", ping, [](Request&& r) {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
@@ -122,7 +121,10 @@ Gateway::Gateway(const Config& config, net::LiveLimits& limits, metrics::Registr
   if (st.ok()) {
     // The route lives in shared_->router, so it cannot outlive *shared_; a
     // shared_ptr captured here would be a reference cycle (Shared never freed).
-    st = shared_->router.add("sys.resume", open, [shared = shared_.get()](Request&& r) {
+    RouteOptions resume = open;
+    resume.args = {args::str("resume_token", 1, 128),
+                   args::optional(args::integer("last_seq", 0, int64_t{1} << 53))};
+    st = shared_->router.add("sys.resume", resume, [shared = shared_.get()](Request&& r) {
       handle_resume(shared, std::move(r));
     });
   }
@@ -164,15 +166,15 @@ void Gateway::add_listener(std::shared_ptr<SessionListener> listener) {
 std::shared_ptr<Session> Gateway::find_session(uint64_t id) const {
   std::lock_guard lock(shared_->registry_mu);
   auto it = shared_->registry.find(id);
-  return it == shared_->registry.end() ? nullptr : it->second.lock();
+  return it == shared_->registry.end() ? nullptr : it->second.session.lock();
 }
 
 std::vector<std::shared_ptr<SessionImpl>> Gateway::registered_sessions() const {
   std::vector<std::shared_ptr<SessionImpl>> all;
   std::lock_guard lock(shared_->registry_mu);
   all.reserve(shared_->registry.size());
-  for (auto& [id, weak] : shared_->registry) {
-    if (auto s = weak.lock()) all.push_back(std::move(s));
+  for (auto& [id, entry] : shared_->registry) {
+    if (auto s = entry.session.lock()) all.push_back(std::move(s));
   }
   return all;
 }
@@ -211,6 +213,42 @@ size_t Gateway::broadcast(const PushOp& op, const nlohmann::json& d, bool authen
 size_t Gateway::session_count() const {
   std::lock_guard lock(shared_->registry_mu);
   return shared_->registry.size();
+}
+
+std::vector<SessionInfo> Gateway::sessions(const SessionFilter& filter, size_t limit) const {
+  auto lower = [](std::string_view v) {
+    std::string out(v);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  const std::string name = lower(filter.username);
+  std::vector<SessionInfo> out;
+  {
+    std::lock_guard lock(shared_->registry_mu);
+    for (const auto& [id, entry] : shared_->registry) {
+      const SessionInfo& i = entry.info;
+      if (filter.account_id != 0 && i.account_id != filter.account_id) continue;
+      if (!name.empty() && lower(i.username) != name) continue;
+      if (!filter.remote_ip.empty() && i.remote_ip != filter.remote_ip) continue;
+      out.push_back(i);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SessionInfo& a, const SessionInfo& b) { return a.id < b.id; });
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+bool Gateway::kick(uint64_t session_id, std::string msg) {
+  std::shared_ptr<SessionImpl> s;
+  {
+    std::lock_guard lock(shared_->registry_mu);
+    auto it = shared_->registry.find(session_id);
+    if (it != shared_->registry.end()) s = it->second.session.lock();
+  }
+  if (!s) return false;
+  boost::asio::post(s->executor(), [s, msg = std::move(msg)] { s->kick(msg); });
+  return true;
 }
 
 void Gateway::reload(const Config& config) {

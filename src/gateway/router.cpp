@@ -1,6 +1,7 @@
 #include "shardd/gateway/router.h"
 
 #include <boost/asio/post.hpp>
+#include <map>
 
 #include "gateway/session_impl.h"
 
@@ -35,6 +36,18 @@ Status Router::add(std::string op, RouteOptions options, Handler handler) {
 const Route* Router::find(std::string_view op) const {
   auto it = routes_.find(op);
   return it == routes_.end() ? nullptr : it->second.get();
+}
+
+nlohmann::json Router::describe() const {
+  std::map<std::string, const Route*> sorted;
+  for (const auto& [op, r] : routes_) sorted.emplace(op, r.get());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [op, r] : sorted) {
+    out.push_back({{"op", op},
+                   {"auth", r->options.requires_auth},
+                   {"args", args::describe(r->options.args)}});
+  }
+  return out;
 }
 
 Request::Request(std::shared_ptr<SessionImpl> session, const Route* route, uint64_t rid,
@@ -79,8 +92,20 @@ void Request::ok(const nlohmann::json& d) {
 void Request::fail(ErrorCode code, std::string_view msg, const nlohmann::json* extra) {
   if (!session_) return;
   net::OutFrame f;
-  net::encode_error(encoding_, rid_, code, msg, extra, &f);
+  if (code == ErrorCode::kUnavailable && !(extra && extra->contains("retry_after_ms"))) {
+    nlohmann::json with = extra && extra->is_object() ? *extra : nlohmann::json::object();
+    with["retry_after_ms"] = 1000;
+    net::encode_error(encoding_, rid_, code, msg, &with, &f);
+  } else {
+    net::encode_error(encoding_, rid_, code, msg, extra, &f);
+  }
   send(std::move(f), code);
+}
+
+void Request::fail(const Status& status) {
+  if (status.retry_after_ms() == 0) return fail(status.code(), status.message());
+  nlohmann::json extra = {{"retry_after_ms", status.retry_after_ms()}};
+  fail(status.code(), status.message(), &extra);
 }
 
 void Request::hand_over() {

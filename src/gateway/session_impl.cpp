@@ -2,8 +2,10 @@
 
 #include <boost/asio/post.hpp>
 
+#include "shardd/core/barrier.h"
 #include "shardd/core/crypto.h"
 #include "shardd/core/log.h"
+#include "shardd/core/utf8.h"
 #include "shardd/version.h"
 
 namespace shardd::gateway {
@@ -15,6 +17,30 @@ spdlog::logger& lg() {
 }
 constexpr auto kRateWindow = std::chrono::seconds(10);
 constexpr auto kBadWindow = std::chrono::seconds(60);
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Runs a route's handler behind the exception barrier. If the handler throws
+// before answering, the request is answered INTERNAL here; the exception is
+// logged with the op, rid and account and counted.
+void invoke(const Route* route, Request& req, metrics::Registry& metrics) noexcept {
+  barrier::OpScope scope(route->op);
+  try {
+    route->handler(std::move(req));
+  } catch (...) {
+    std::string what = barrier::current_what();
+    barrier::report(&metrics, route->op,
+                    "rid " + std::to_string(req.rid()) + ", account " +
+                        std::to_string(req.account_id()) + ", session " +
+                        std::to_string(req.session_id()),
+                    what);
+    if (!req.answered()) req.fail(ErrorCode::kInternal, "internal error");
+  }
+}
 
 std::string flatten(const net::OutFrame& f) {
   std::string out = f.bytes;
@@ -92,8 +118,10 @@ void Binding::on_idle() {
 }
 
 void Binding::on_closed(std::string_view why) {
-  to_session([self = shared_from_this(), why = std::string(why)](
-                 const std::shared_ptr<SessionImpl>& s) { s->on_closed(self.get(), why); });
+  to_session([self = shared_from_this(), why = std::string(why),
+              dropped = conn_->drop_code()](const std::shared_ptr<SessionImpl>& s) {
+    s->on_closed(self.get(), why, dropped);
+  });
   session_.reset();  // breaks the session <-> binding cycle
 }
 
@@ -145,8 +173,13 @@ SessionImpl::~SessionImpl() = default;
 void SessionImpl::start(std::shared_ptr<Binding> binding) {
   binding_ = std::move(binding);
   {
+    SessionInfo info;
+    info.id = id_;
+    info.transport = std::string(net::transport_name(transport_, tls_));
+    info.remote_ip = remote_ip_;
+    info.started_ms = unix_ms();
     std::lock_guard lock(shared_->registry_mu);
-    shared_->registry.emplace(id_, weak_from_this());
+    shared_->registry.emplace(id_, Gateway::Shared::Entry{weak_from_this(), std::move(info)});
   }
   registered_ = true;
   shared_->sessions.add(1);
@@ -159,6 +192,13 @@ void SessionImpl::start(std::shared_ptr<Binding> binding) {
         {"transport", net::transport_name(transport_, tls_)},
         {"heartbeat_ms", lim.heartbeat_ms.load(std::memory_order_relaxed)},
         {"max_frame", lim.max_frame_bytes.load(std::memory_order_relaxed)}});
+}
+
+template <class Fn>
+void SessionImpl::update_info(Fn&& fn) {
+  std::lock_guard lock(shared_->registry_mu);
+  auto it = shared_->registry.find(id_);
+  if (it != shared_->registry.end()) fn(it->second.info);
 }
 
 void SessionImpl::send(net::OutFrame&& frame) {
@@ -198,8 +238,12 @@ void SessionImpl::push_frame(const PushOp& op, Encode&& encode) {
   // anyone else's pushes are only worth sending now.
   bool keep = authenticated() && op.replayable;
   if ((closing_ || state_ == State::kDetached) && !keep) return;
+  // Replayable pushes are numbered 1, 2, 3 ... per session without gaps;
+  // the rest (connection notices, state refreshes) are never replayed and
+  // carry seq 0, so a client's last_seq only ever counts what a resume can
+  // give back.
   net::OutFrame f;
-  uint64_t seq = ++push_seq_;
+  uint64_t seq = op.replayable ? ++push_seq_ : 0;
   encode(seq, &f);
   if (keep) keep_for_replay(seq, f);
   if (closing_ || state_ != State::kActive) return;
@@ -225,20 +269,28 @@ void SessionImpl::close(ErrorCode code, std::string_view msg) {
   push(*shared_->close, {{"code", error_code_name(code)}, {"msg", msg}});
   closing_ = true;
   close_code_ = code;
+  if (code != ErrorCode::kOk) shared_->errors[static_cast<size_t>(code)]->inc();
   lg().debug("session {} closing: {} {}", id_, error_code_name(code), msg);
   binding_->close(net::ws_close_code(code), error_code_name(code));
 }
 
 std::string SessionImpl::login(int64_t account_id, const std::string& username) {
   if (state_ != State::kActive || closing_ || account_id == 0) return {};
+  std::string token;
+  if (!random_token(&token).ok()) return {};
   if (account_id_ == 0) shared_->sessions_authenticated.add(1);
   account_id_ = account_id;
   username_ = username;
+  // Pushes from before the login are not held for a resume.
+  evicted_seq_ = push_seq_;
   forget_resume_token();
-  std::string token = random_token();
   resume_hash_ = sha256_hex(token);
   std::lock_guard lock(shared_->registry_mu);
   shared_->by_resume_hash[resume_hash_] = weak_from_this();
+  if (auto it = shared_->registry.find(id_); it != shared_->registry.end()) {
+    it->second.info.account_id = account_id;
+    it->second.info.username = username;
+  }
   return token;
 }
 
@@ -273,9 +325,19 @@ void SessionImpl::finish(EndReason reason) {
   for (const auto& l : shared_->listeners) l->on_session_ended(self, reason);
   account_id_ = 0;
   username_.clear();
+  update_info([](SessionInfo& i) {
+    i.account_id = 0;
+    i.username.clear();
+  });
 }
 
-void SessionImpl::end(EndReason reason, std::string_view detail) {
+void SessionImpl::end(EndReason reason, std::string_view detail) { end_with(reason, detail, {}); }
+
+void SessionImpl::kick(const std::string& msg) {
+  end_with(EndReason::kKicked, "kicked_by_operator", msg);
+}
+
+void SessionImpl::end_with(EndReason reason, std::string_view detail, std::string_view msg) {
   if (state_ == State::kEnded) return;
   finish(reason);
   switch (reason) {
@@ -284,7 +346,9 @@ void SessionImpl::end(EndReason reason, std::string_view detail) {
     case EndReason::kKicked:
     case EndReason::kBanned:
       if (state_ == State::kActive && binding_) {
-        push(*shared_->kicked, {{"reason", detail}});
+        nlohmann::json d = {{"reason", detail}};
+        if (!msg.empty()) d["msg"] = msg;
+        push(*shared_->kicked, d);
         close(ErrorCode::kKicked, detail);
         return;  // on_closed unregisters
       }
@@ -314,8 +378,9 @@ void SessionImpl::bad_message(std::optional<uint64_t> rid, net::Encoding enc, co
   reply_error(rid, enc, st.code(), st.message());
   if (bad_strikes_.add(Clock::now(), kBadWindow,
                        shared_->limits.bad_messages_to_close.load(std::memory_order_relaxed))) {
-    close(ErrorCode::kProtocolError,
-          "too many malformed messages (" + std::to_string(bad_strikes_.count()) + " in 60 s)");
+    close(ErrorCode::kProtocolError, std::to_string(bad_strikes_.count()) +
+                                         " malformed messages within 60 s "
+                                         "(limits.bad_messages_to_close)");
   }
 }
 
@@ -334,7 +399,9 @@ void SessionImpl::on_message(Binding* from, std::string_view body, net::Encoding
     reply_error(scratch_.rid, enc, ErrorCode::kRateLimited, "message rate limit exceeded", &extra);
     if (rate_strikes_.add(now, kRateWindow,
                           lim.rate_strikes_to_close.load(std::memory_order_relaxed))) {
-      close(ErrorCode::kRateLimited, "sustained message rate above the limit");
+      close(ErrorCode::kRateLimited, std::to_string(rate_strikes_.count()) +
+                                         " messages refused by the rate limit within 10 s "
+                                         "(limits.rate_strikes_to_close)");
     }
     return;
   }
@@ -352,6 +419,13 @@ void SessionImpl::on_message(Binding* from, std::string_view body, net::Encoding
     reply_error(scratch_.rid, enc, ErrorCode::kUnauthorized, "log in first");
     return;
   }
+  if (!route->options.args.empty()) {
+    Status ast = args::check(scratch_.d, route->options.args);
+    if (!ast.ok()) {
+      reply_error(scratch_.rid, enc, ast.code(), ast.message());
+      return;
+    }
+  }
   if (inflight_ >= kMaxInflight) {
     shared_->rate_limited.inc();
     nlohmann::json extra = {{"retry_after_ms", 100}};
@@ -363,10 +437,12 @@ void SessionImpl::on_message(Binding* from, std::string_view body, net::Encoding
   Request req(shared_from_this(), route, *scratch_.rid, enc, std::move(scratch_.d), remote_ip_,
               account_id_, now);
   if (!route->options.executor) {
-    route->handler(std::move(req));
+    invoke(route, req, shared_->metrics);
   } else {
     boost::asio::post(*route->options.executor,
-                      [route, req = std::move(req)]() mutable { route->handler(std::move(req)); });
+                      [route, req = std::move(req), m = &shared_->metrics]() mutable {
+                        invoke(route, req, *m);
+                      });
   }
 }
 
@@ -396,7 +472,6 @@ void SessionImpl::deliver_here(net::OutFrame&& frame, const Route* route, ErrorC
 void SessionImpl::on_bad_frame(Binding* from, const Status& st, bool fatal) {
   if (from != binding_.get()) return;
   if (fatal) {
-    shared_->errors[static_cast<size_t>(st.code())]->inc();
     close(st.code(), st.message());
   } else {
     bad_message(std::nullopt, push_encoding_, st);
@@ -409,9 +484,13 @@ void SessionImpl::on_idle(Binding* from) {
         "nothing received for " + std::to_string(shared_->limits.idle_timeout().count()) + " ms");
 }
 
-void SessionImpl::on_closed(Binding* from, std::string_view why) {
+void SessionImpl::on_closed(Binding* from, std::string_view why, ErrorCode dropped) {
   if (from != binding_.get()) return;  // a connection this session already left
   lg().debug("session {} connection closed: {}", id_, why);
+  if (close_code_ == ErrorCode::kOk && dropped != ErrorCode::kOk) {
+    close_code_ = dropped;  // the transport dropped it (slow consumer, too large)
+    shared_->errors[static_cast<size_t>(dropped)]->inc();
+  }
   shared_->disconnects[static_cast<size_t>(close_code_)]->inc();
   binding_.reset();
   if (authenticated() && state_ == State::kActive) {
@@ -428,6 +507,7 @@ void SessionImpl::detach(std::string_view why) {
   uint32_t grace = shared_->session_limits.resume_grace_ms.load(std::memory_order_relaxed);
   state_ = State::kDetached;
   shared_->sessions_in_grace.add(1);
+  update_info([](SessionInfo& i) { i.in_grace = true; });
   if (grace == 0) {
     end(EndReason::kGraceExpired, why);
     return;
@@ -450,8 +530,25 @@ void SessionImpl::resume(std::shared_ptr<Binding> binding, std::shared_ptr<Sessi
     });
     return;
   }
-  // Take the new connection over; drop the old one if it is somehow still open.
-  if (binding_) binding_->abort("replaced by a resumed connection");
+  // The old connection may still be open (a half-dead network path the
+  // server has not noticed yet, or a second device): the resume wins, and the
+  // old connection is told why it lost the session before it is closed.
+  if (binding_) {
+    net::OutFrame kicked, bye;
+    net::encode_push(push_encoding_, shared_->kicked->op, 0, {{"reason", "resumed_elsewhere"}},
+                     &kicked);
+    net::encode_push(push_encoding_, shared_->close->op, 0,
+                     {{"code", error_code_name(ErrorCode::kKicked)}, {"msg", "resumed_elsewhere"}},
+                     &bye);
+    shared_->kicked->sent->inc();
+    shared_->close->sent->inc();
+    shared_->errors[static_cast<size_t>(ErrorCode::kKicked)]->inc();
+    shared_->disconnects[static_cast<size_t>(ErrorCode::kKicked)]->inc();
+    binding_->send(std::move(kicked));
+    binding_->send(std::move(bye));
+    binding_->close(net::ws_close_code(ErrorCode::kKicked), error_code_name(ErrorCode::kKicked));
+    lg().info("session {} resumed while its connection was open: old connection closed", id_);
+  }
   if (state_ == State::kDetached) shared_->sessions_in_grace.add(-1);
   if (grace_timer_) grace_timer_->cancel();
   binding_ = binding;
@@ -468,12 +565,21 @@ void SessionImpl::resume(std::shared_ptr<Binding> binding, std::shared_ptr<Sessi
   });
 
   forget_resume_token();
-  std::string token = random_token();
-  resume_hash_ = sha256_hex(token);
-  {
+  std::string token;
+  if (Status rt = random_token(&token); !rt.ok()) {
+    // The session is back on the new connection but has no resume token:
+    // the client can go on, and must log in again after its next drop.
+    lg().error("session {}: no resume token: {}", id_, rt.message());
+  } else {
+    resume_hash_ = sha256_hex(token);
     std::lock_guard lock(shared_->registry_mu);
     shared_->by_resume_hash[resume_hash_] = weak_from_this();
   }
+  update_info([this](SessionInfo& i) {
+    i.in_grace = false;
+    i.transport = std::string(net::transport_name(transport_, tls_));
+    i.remote_ip = remote_ip_;
+  });
 
   // Replay what the client missed, or ask it to resync when part of it is gone
   // (evicted from the bounded buffer) or the client claims pushes never sent.
@@ -488,7 +594,7 @@ void SessionImpl::resume(std::shared_ptr<Binding> binding, std::shared_ptr<Sessi
   net::OutFrame ok;
   net::encode_ok(enc, rid,
                  {{"session", id_},
-                  {"resume_token", token},
+                  {"resume_token", token.empty() ? nlohmann::json() : nlohmann::json(token)},
                   {"resync", resync},
                   {"replayed", missed.size()},
                   {"last_seq", push_seq_}},

@@ -51,9 +51,13 @@ struct Gateway::Shared {
   std::vector<std::shared_ptr<SessionListener>> listeners;  // fixed before serving
 
   std::atomic<uint64_t> next_session_id{1};
+  struct Entry {
+    std::weak_ptr<SessionImpl> session;
+    SessionInfo info;  // kept current by the session (admin listings)
+  };
   mutable std::mutex registry_mu;
   // Guarded by registry_mu:
-  std::unordered_map<uint64_t, std::weak_ptr<SessionImpl>> registry;
+  std::unordered_map<uint64_t, Entry> registry;
   std::unordered_map<std::string, std::weak_ptr<SessionImpl>> by_resume_hash;
 };
 
@@ -128,7 +132,10 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   void on_message(Binding* from, std::string_view body, net::Encoding encoding);
   void on_bad_frame(Binding* from, const Status& status, bool fatal);
   void on_idle(Binding* from);
-  void on_closed(Binding* from, std::string_view why);
+  // `dropped`: Connection::drop_code() of the connection.
+  void on_closed(Binding* from, std::string_view why, ErrorCode dropped);
+  // Gateway::kick, on executor().
+  void kick(const std::string& msg);
 
   // Delivers a response built by Request. Any thread.
   void deliver(net::OutFrame&& frame, const Route* route, ErrorCode code,
@@ -166,6 +173,12 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   template <class Encode>
   void push_frame(const PushOp& op, Encode&& encode);
   void detach(std::string_view why);
+  // end() with an optional message for sys.kicked.
+  void end_with(EndReason reason, std::string_view detail, std::string_view msg);
+  // Updates this session's registry entry (admin listings). Any thread holding
+  // no registry lock.
+  template <class Fn>
+  void update_info(Fn&& fn);
   void finish(EndReason reason);  // leaves the registry, tells listeners (once)
   void forget_resume_token();
   void unregister();

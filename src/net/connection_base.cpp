@@ -154,6 +154,7 @@ bool ConnectionBase::send(OutFrame&& frame) {
   if (queued_bytes_ + n > lim.write_queue_bytes.load(std::memory_order_relaxed) ||
       pending_.size() + inflight_.size() >= lim.write_queue_messages.load(std::memory_order_relaxed)) {
     metrics_.slow_consumer.inc();
+    drop_code_ = ErrorCode::kSlowConsumer;
     abort("slow consumer: write queue full (" + std::to_string(queued_bytes_) + " bytes, " +
           std::to_string(pending_.size() + inflight_.size()) + " messages)");
     return false;

@@ -8,6 +8,7 @@
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -72,6 +73,15 @@ class CorkStream {
     return v;
   }
 
+  // Makes the next close frame written through this layer (the echo Beast
+  // sends when the peer starts the closing handshake) carry `code` instead of
+  // the peer's code. Beast validates close codes only against its own table;
+  // this is how a peer's out-of-range code is answered 1002 (protocol error)
+  // as RFC 6455 section 7.4 asks. A server-written close frame is unmasked, so
+  // it starts 0x88 (FIN + close), then a one-byte length (the payload is at
+  // most 125 bytes), then the code: those are the two bytes replaced.
+  void fail_close_echo(uint16_t code) { close_override_ = code; }
+
   // Reads handed to the next layer so far.
   std::size_t reads_started() const { return reads_started_; }
 
@@ -85,17 +95,11 @@ class CorkStream {
   auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
     return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const ConstBufferSequence& b) {
-          if (!corked_) {
-            next_.async_write_some(b, std::move(handler));
-            return;
+          if (close_override_ != 0 && rewrite_close(b)) {
+            write_some(boost::asio::buffer(close_frame_), std::move(handler));
+          } else {
+            write_some(b, std::move(handler));
           }
-          std::size_t n = boost::asio::buffer_size(b);
-          std::size_t old = buf_.size();
-          buf_.resize(old + n);
-          boost::asio::buffer_copy(boost::asio::buffer(buf_.data() + old, n), b);
-          boost::asio::post(
-              get_executor(),
-              boost::beast::bind_front_handler(std::move(handler), boost::system::error_code{}, n));
         },
         token, buffers);
   }
@@ -103,11 +107,46 @@ class CorkStream {
  private:
   static constexpr std::size_t kKeepBytes = 4096;  // larger buffers are freed after use
 
+  template <class ConstBufferSequence, class Handler>
+  void write_some(const ConstBufferSequence& b, Handler&& handler) {
+    if (!corked_) {
+      next_.async_write_some(b, std::forward<Handler>(handler));
+      return;
+    }
+    std::size_t n = boost::asio::buffer_size(b);
+    std::size_t old = buf_.size();
+    buf_.resize(old + n);
+    boost::asio::buffer_copy(boost::asio::buffer(buf_.data() + old, n), b);
+    boost::asio::post(get_executor(),
+                      boost::beast::bind_front_handler(std::forward<Handler>(handler),
+                                                       boost::system::error_code{}, n));
+  }
+
+  // If `b` is a whole server close frame with a code, copies it into
+  // close_frame_ with close_override_ as its code.
+  template <class ConstBufferSequence>
+  bool rewrite_close(const ConstBufferSequence& b) {
+    std::size_t n = boost::asio::buffer_size(b);
+    if (n < 4 || n > 127) return false;
+    close_frame_.resize(n);
+    boost::asio::buffer_copy(boost::asio::buffer(close_frame_), b);
+    auto byte = [this](std::size_t i) { return static_cast<unsigned char>(close_frame_[i]); };
+    if (byte(0) != 0x88 || byte(1) < 2 || byte(1) > 125 || std::size_t{byte(1)} + 2 != n) {
+      return false;
+    }
+    close_frame_[2] = static_cast<char>(close_override_ >> 8);
+    close_frame_[3] = static_cast<char>(close_override_ & 0xff);
+    close_override_ = 0;
+    return true;
+  }
+
   NextLayer next_;
   bool corked_ = false;
   std::size_t reads_started_ = 0;
   std::vector<char> buf_;  // collected while corked
   std::vector<char> out_;  // being written by async_uncork
+  uint16_t close_override_ = 0;     // see fail_close_echo
+  std::vector<char> close_frame_;   // the rewritten close frame being written
 };
 
 // WebSocket teardown (Beast finds these by argument-dependent lookup): hand

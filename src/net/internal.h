@@ -139,6 +139,7 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   void close(uint16_t ws_code, std::string_view reason) final;
   void abort(std::string_view why) final;
   size_t queued_bytes() const final { return queued_bytes_; }
+  ErrorCode drop_code() const final { return drop_code_; }
 
  protected:
   enum class State : uint8_t { kHandshake, kOpen, kClosing, kDead };
@@ -189,6 +190,7 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   std::vector<OutFrame> inflight_;  // being written now (stable during the write)
   std::string close_reason_;        // why we closed (for on_closed / logs)
   uint16_t close_code_ = 1000;
+  ErrorCode drop_code_ = ErrorCode::kOk;  // see Connection::drop_code
 
  private:
   void maybe_write();

@@ -54,6 +54,17 @@ class WsConnection final : public ConnectionBase {
       pmd.client_enable = false;
       ws_.set_option(pmd);
     }
+    // RFC 6455 section 7.4: a close frame with a code the protocol does not
+    // allow must fail the connection with 1002. Beast refuses the reserved
+    // codes below 3000 itself but accepts 5000-65535 and would echo them;
+    // the cork layer turns that echo into 1002 (see CorkStream).
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::close && ws_.reason().code >= 5000) {
+        close_reason_ = "close frame with invalid code " + std::to_string(ws_.reason().code) +
+                        " (answered 1002)";
+        ws_.next_layer().fail_close_echo(1002);
+      }
+    });
     ws_.auto_fragment(false);
     ws_.read_message_max(shared_.limits.max_frame_bytes.load(std::memory_order_relaxed));
     ws_.async_accept(req, [self = self_ptr()](beast::error_code ec) { self->on_accept(ec); });
@@ -112,6 +123,7 @@ class WsConnection final : public ConnectionBase {
     if (ec) {
       if (ec == websocket::error::message_too_big) {
         metrics_.too_large.inc();
+        drop_code_ = ErrorCode::kTooLarge;
         if (close_reason_.empty()) close_reason_ = "message too big (closed with 1009)";
       }
       finish(ec == websocket::error::closed ? "closed by peer" : ec.message());

@@ -87,6 +87,11 @@ class HttpFront : public std::enable_shared_from_this<HttpFront<Stream>> {
   }
 
   void on_read(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      env_.metrics.handshake_failed.inc();
+      return respond(http::status::request_header_fields_too_large,
+                     "request headers over 8 KiB\n");
+    }
     if (ec) return fail("HTTP request", ec);
     auto req = parser_->release();
     std::string_view target = req.target();
@@ -106,19 +111,25 @@ class HttpFront : public std::enable_shared_from_this<HttpFront<Stream>> {
       conn->run(std::move(req), WsOptions{env_.permessage_deflate});
       return;
     }
-    if (req.method() == http::verb::get && path == "/healthz") {
-      return respond(http::status::ok, "ok\n");
+    bool head = req.method() == http::verb::head;
+    if ((req.method() == http::verb::get || head) && path == "/healthz") {
+      return respond(http::status::ok, "ok\n", head);
     }
-    respond(http::status::not_found, "not found\n");
+    respond(http::status::not_found, "not found\n", head);
   }
 
-  void respond(http::status status, std::string body) {
+  // `head`: the answer to a HEAD request (headers of the GET answer, no body).
+  void respond(http::status status, std::string body, bool head = false) {
     res_.emplace(status, 11);
     res_->set(http::field::server, std::string(kServerName) + "/" + kVersion);
     res_->set(http::field::content_type, "text/plain");
     res_->set(http::field::connection, "close");
-    res_->body() = std::move(body);
-    res_->prepare_payload();
+    if (head) {
+      res_->content_length(body.size());
+    } else {
+      res_->body() = std::move(body);
+      res_->prepare_payload();
+    }
     http::async_write(
         stream_, *res_, [self = this->shared_from_this()](beast::error_code, std::size_t) {
           beast::error_code ec;

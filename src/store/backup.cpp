@@ -111,11 +111,18 @@ Status Store::backup(const std::string& out_path) {
   if (dump.empty()) return Status::Unavailable("backup: mariadb-dump not found (apt-get install mariadb-client)");
   DefaultsFile defaults(config_.mysql);
   if (defaults.path().empty()) return Status::Internal("backup: cannot write a defaults file");
+  // The dump goes to a file we create 0600 first (mariadb-dump's own
+  // --result-file would follow the umask).
+  std::error_code rec;
+  std::filesystem::remove(out_path, rec);
+  if (DbStatus cs = create_private_file(out_path); !cs.ok()) {
+    return Status::Unavailable("backup: " + cs.message());
+  }
   std::string err;
   int rc = run_tool({dump, "--defaults-extra-file=" + defaults.path(), "--single-transaction",
                      "--skip-lock-tables", "--no-tablespaces", "--hex-blob", "--routines",
-                     "--result-file=" + out_path, config_.mysql.database},
-                    "", "", &err);
+                     config_.mysql.database},
+                    "", out_path, &err);
   if (rc != 0) return Status::Unavailable("backup: mariadb-dump failed (" + std::to_string(rc) + "): " + err);
   lg.info("backup: mysql {} -> {}", config_.mysql.database, out_path);
   return Status::Ok();

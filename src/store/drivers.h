@@ -33,6 +33,15 @@ class StmtMetrics {
 DbStatus open_sqlite(const std::string& path, const SqliteConfig& cfg, StmtMetrics& metrics,
                      std::unique_ptr<DbConnection>* out);
 
+// Opens an existing SQLite file read-only (no pragmas, nothing created).
+DbStatus open_sqlite_readonly(const std::string& path, StmtMetrics& metrics,
+                              std::unique_ptr<DbConnection>* out);
+
+// Creates `path` as an empty file readable and writable by the owner only
+// (0600, whatever the umask) if it does not exist. Database files and backups
+// hold password and token hashes.
+DbStatus create_private_file(const std::string& path);
+
 // Opens one MySQL/MariaDB connection (utf8mb4, strict mode, optional TLS).
 DbStatus open_mysql(const MysqlConfig& cfg, StmtMetrics& metrics,
                     std::unique_ptr<DbConnection>* out);

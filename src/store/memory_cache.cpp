@@ -51,6 +51,7 @@ class MemoryCache final : public Cache {
     return true;
   }
   bool available() const override { return true; }
+  bool ping() override { return true; }
   std::string_view name() const override { return "memory"; }
 
  private:

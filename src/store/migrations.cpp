@@ -93,6 +93,17 @@ CREATE TABLE auth_tokens (
     ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 )sql"},
+      {3, "display names, account deletion",
+       R"sql(
+ALTER TABLE accounts ADD COLUMN display_name VARCHAR(24);
+ALTER TABLE accounts ADD COLUMN display_name_lc VARCHAR(24);
+ALTER TABLE accounts ADD COLUMN display_name_changed_ms BIGINT;
+ALTER TABLE accounts ADD COLUMN deleted_ms BIGINT;
+UPDATE accounts SET display_name = username, display_name_lc = username_lc;
+CREATE UNIQUE INDEX accounts_display_name_lc ON accounts (display_name_lc);
+CREATE INDEX accounts_banned_until ON accounts (banned_until_ms);
+)sql",
+       ""},
   };
   return list;
 }

@@ -43,7 +43,7 @@ class RedisCache final : public Cache {
         errors_(m.counter("shardd_cache_backend_errors_total",
                           "Cache backend failures (connect, timeout, error reply).")),
         reconnects_(m.counter("shardd_cache_reconnects_total", "Cache backend reconnections.")) {
-    up_.set(1);
+    up_.set(0);  // until the first connection works
   }
 
   CacheGet get(std::string_view key, std::string* value) override {
@@ -104,6 +104,13 @@ class RedisCache final : public Cache {
   bool available() const override {
     std::lock_guard lock(mu_);
     return Clock::now() >= down_until_;
+  }
+
+  bool ping() override {
+    const char* argv[] = {"PING"};
+    size_t lens[] = {4};
+    ReplyPtr r;
+    return command(1, argv, lens, &r);
   }
   std::string_view name() const override { return "redis"; }
 
@@ -190,13 +197,16 @@ class RedisCache final : public Cache {
     }
     {
       std::lock_guard lock(mu_);
+      up_.set(1);
       if (was_down_) {
         was_down_ = false;
         backoff_ = std::chrono::milliseconds(0);
         reconnects_.inc();
-        up_.set(1);
         lg().info("redis: reconnected to {}:{}, caching resumed", cfg_.host, cfg_.port);
+      } else if (!connected_once_) {
+        lg().info("redis: connected to {}:{}", cfg_.host, cfg_.port);
       }
+      connected_once_ = true;
     }
     *out = std::move(ctx);
     return true;
@@ -231,6 +241,7 @@ class RedisCache final : public Cache {
   Clock::time_point down_until_{};
   std::chrono::milliseconds backoff_{0};
   bool was_down_ = false;
+  bool connected_once_ = false;
 };
 
 }  // namespace

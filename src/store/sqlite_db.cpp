@@ -1,4 +1,10 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <sqlite3.h>
 #include <unordered_map>
@@ -181,12 +187,40 @@ class SqliteConnection final : public DbConnection {
 
 }  // namespace
 
+DbStatus create_private_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return DbStatus::Ok();
+    return {DbErr::kReadOnly, "cannot create " + path + ": " + std::strerror(errno)};
+  }
+  int rc = ::fchmod(fd, 0600);  // the umask may have taken bits off; never adds any
+  ::close(fd);
+  if (rc != 0) return {DbErr::kReadOnly, "cannot chmod " + path + ": " + std::strerror(errno)};
+  return DbStatus::Ok();
+}
+
+DbStatus open_sqlite_readonly(const std::string& path, StmtMetrics& metrics,
+                              std::unique_ptr<DbConnection>* out) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return {classify(rc), "sqlite: cannot open " + path + ": " + msg};
+  }
+  sqlite3_extended_result_codes(db, 1);
+  *out = std::make_unique<SqliteConnection>(db, metrics);
+  return DbStatus::Ok();
+}
+
 DbStatus open_sqlite(const std::string& path, const SqliteConfig& cfg, StmtMetrics& metrics,
                      std::unique_ptr<DbConnection>* out) {
   std::filesystem::path p(path);
   if (p.has_parent_path() && !std::filesystem::is_directory(p.parent_path())) {
     return {DbErr::kReadOnly, "sqlite: directory " + p.parent_path().string() + " does not exist"};
   }
+  // SQLite creates the -wal and -shm files with the main file's mode.
+  if (DbStatus cs = create_private_file(path); !cs.ok()) return cs;
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -222,6 +256,10 @@ DbStatus sqlite_backup(const std::string& db_path, const std::string& out_path, 
     std::string m = src ? sqlite3_errmsg(src) : "cannot open";
     close_both();
     return {DbErr::kUnavailable, "backup: " + db_path + ": " + m};
+  }
+  if (DbStatus cs = create_private_file(out_path); !cs.ok()) {
+    close_both();
+    return {DbErr::kReadOnly, "backup: " + cs.message()};
   }
   if (sqlite3_open_v2(out_path.c_str(), &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                       nullptr) != SQLITE_OK) {

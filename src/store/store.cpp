@@ -4,11 +4,17 @@
 #include <condition_variable>
 #include <ctime>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <set>
+#include <algorithm>
 #include <future>
 #include <random>
 #include <thread>
+
+#include <hiredis/hiredis.h>
+#include <mysql.h>
+#include <sqlite3.h>
 
 #include "shardd/core/log.h"
 #include "store/caches.h"
@@ -80,7 +86,9 @@ Status DbStatus::to_status() const {
     case DbErr::kUnavailable:
     case DbErr::kRetry:
     case DbErr::kFull:
-    case DbErr::kReadOnly: return Status::Unavailable("storage unavailable, retry later");
+    case DbErr::kReadOnly:
+      return Status::Unavailable("storage unavailable, retry later",
+                                 retry_after_ms_ ? retry_after_ms_ : 1000);
     case DbErr::kDuplicate:
     case DbErr::kConstraint: return Status::BadRequest("conflicts with existing data");
     case DbErr::kOther: return Status::Internal("storage error");
@@ -169,7 +177,10 @@ class DbPool {
   DbPool(Factory factory, size_t max, std::chrono::milliseconds wait, Store::Metrics& m)
       : factory_(std::move(factory)), max_(max), wait_(wait), m_(m) {}
 
-  DbStatus acquire(std::unique_ptr<DbConnection>* out) {
+  // *connect_failed tells a failed connection attempt (the server is not
+  // reachable) from a pool that stayed exhausted (overload).
+  DbStatus acquire(std::unique_ptr<DbConnection>* out, bool* connect_failed) {
+    *connect_failed = false;
     auto start = std::chrono::steady_clock::now();
     std::unique_lock lock(mu_);
     for (;;) {
@@ -185,6 +196,7 @@ class DbPool {
         m_.connects.inc();
         if (!st.ok()) {
           m_.connect_failures.inc();
+          *connect_failed = true;
           lock.lock();
           --open_;
           cv_.notify_one();
@@ -244,7 +256,7 @@ class DbPool {
 
 // ---------------------------------------------------------------- store
 
-Store::Store(const Config& config, boost::asio::thread_pool& pool, metrics::Registry& registry)
+Store::Store(const Config& config, boost::asio::io_context& pool, metrics::Registry& registry)
     : config_(config),
       pool_(pool),
       registry_(registry),
@@ -271,11 +283,69 @@ Store::Store(const Config& config, boost::asio::thread_pool& pool, metrics::Regi
     cache_ = make_redis_cache(config_.redis, config_.storage_thread_count(), registry);
   } else {
     cache_ = make_memory_cache(config_.cache.memory_max_entries);
+    // In-process: up whenever the process is.
+    registry.gauge("shardd_cache_up", "1 while the cache backend answers.").set(1);
   }
   {
     std::lock_guard lock(mu_);
     not_ready_reason_ = "not started";
   }
+}
+
+std::string Store::library_versions() {
+  return "SQLite " + std::string(sqlite3_libversion()) + ", MariaDB client " +
+         std::string(mysql_get_client_info()) + ", hiredis " + std::to_string(HIREDIS_MAJOR) + "." +
+         std::to_string(HIREDIS_MINOR) + "." + std::to_string(HIREDIS_PATCH);
+}
+
+void Store::on_readiness(std::function<void(bool, const std::string&)> fn) {
+  std::lock_guard lock(mu_);
+  on_readiness_ = std::move(fn);
+}
+
+void Store::set_ready(bool ready, const std::string& reason) {
+  std::function<void(bool, const std::string&)> fn;
+  {
+    std::lock_guard lock(mu_);
+    not_ready_reason_ = ready ? "" : reason;
+    if (ready) backoff_ = std::chrono::milliseconds(100);
+    fn = on_readiness_;
+  }
+  metrics_->db_up.set(ready ? 1 : 0);
+  bool was = ready_.exchange(ready, std::memory_order_acq_rel);
+  if (was != ready && fn && started_) fn(ready, reason);
+}
+
+void Store::mark_down(const std::string& reason) {
+  if (!ready_.load(std::memory_order_acquire)) return;  // already down; the probe runs
+  set_ready(false, reason);
+  lg().error("store: database unreachable ({}); storage requests fail at once until it is back "
+             "(reconnecting with backoff)",
+             reason);
+  close_idle_connections();  // they died with the server
+  schedule_reconnect();
+}
+
+uint32_t Store::retry_after_ms() const {
+  std::lock_guard lock(mu_);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  next_probe_ - std::chrono::steady_clock::now())
+                  .count();
+  return static_cast<uint32_t>(std::clamp<int64_t>(left, 100, config_.store.connect_retry_max_ms));
+}
+
+void Store::check_health(std::function<void()> done) {
+  boost::asio::post(pool_, [this, done = std::move(done)] {
+    cache_->ping();
+    if (config_.store.backend == "mysql" && ready_.load(std::memory_order_acquire)) {
+      StoreContext ctx(*this);
+      DbConnection* c = nullptr;
+      DbStatus st = ctx.db(&c);
+      if (st.ok()) st = c->ping();
+      if (!st.ok() && st.err() == DbErr::kUnavailable) mark_down(st.message());
+    }
+    done();
+  });
 }
 
 Store::~Store() { stop(); }
@@ -316,19 +386,26 @@ DbStatus Store::open_and_migrate(bool auto_migrate) {
 Status Store::start(bool auto_migrate) {
   auto_migrate_ = auto_migrate;
   lg().info("store: {}", backend_description());
+  if (config_.cache.backend == "redis") {
+    bool up = false;
+    run_sync([&](StoreContext&) {
+      up = cache_->ping();
+      return DbStatus::Ok();
+    });
+    if (!up) {
+      lg().warn("store: redis {}:{} unreachable at start; the cache is bypassed (reads go to the "
+                "database) until it answers",
+                config_.redis.host, config_.redis.port);
+    }
+  }
   DbStatus st = open_and_migrate(auto_migrate);
   if (st.ok()) {
-    ready_ = true;
-    metrics_->db_up.set(1);
-    std::lock_guard lock(mu_);
-    not_ready_reason_.clear();
+    set_ready(true, "");
+    started_ = true;
     return Status::Ok();
   }
-  metrics_->db_up.set(0);
-  {
-    std::lock_guard lock(mu_);
-    not_ready_reason_ = st.to_string();
-  }
+  set_ready(false, st.to_string());
+  started_ = true;
   // SQLite problems and failed migrations are configuration/data problems:
   // stop start-up with the reason. An unreachable MySQL server may come back.
   if (config_.store.backend == "mysql" && st.err() == DbErr::kUnavailable) {
@@ -344,8 +421,10 @@ void Store::schedule_reconnect() {
   std::lock_guard lock(mu_);
   if (stopped_) return;
   if (!reconnect_timer_) reconnect_timer_ = std::make_unique<boost::asio::steady_timer>(pool_);
+  reconnecting_ = true;
   auto delay = backoff_;
   backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(config_.store.connect_retry_max_ms));
+  next_probe_ = std::chrono::steady_clock::now() + delay;
   reconnect_timer_->expires_after(delay);
   reconnect_timer_->async_wait([this](boost::system::error_code ec) {
     if (!ec && !stopped_) try_connect();
@@ -357,7 +436,7 @@ void Store::try_connect() {
   // (run_sync here would wait for the very thread it runs on).
   DbStatus st;
   {
-    StoreContext ctx(*this);
+    StoreContext ctx(*this, /*probe=*/true);
     DbConnection* c = nullptr;
     st = ctx.db(&c);
     if (st.ok()) st = c->ping();
@@ -378,11 +457,9 @@ void Store::try_connect() {
   }
   {
     std::lock_guard lock(mu_);
-    not_ready_reason_.clear();
-    backoff_ = std::chrono::milliseconds(100);
+    reconnecting_ = false;
   }
-  metrics_->db_up.set(1);
-  ready_ = true;
+  set_ready(true, "");
   lg().info("store: database reachable, ready");
 }
 
@@ -392,16 +469,24 @@ void Store::stop() {
   if (reconnect_timer_) reconnect_timer_->cancel();
 }
 
-DbStatus Store::lease(std::unique_ptr<DbConnection>* out) {
-  DbStatus st = db_->acquire(out);
-  if (!st.ok() && st.err() == DbErr::kUnavailable && config_.store.backend == "mysql") {
-    metrics_->db_up.set(0);
+DbStatus Store::lease(std::unique_ptr<DbConnection>* out, bool probe) {
+  if (!probe && started_.load(std::memory_order_acquire) &&
+      !ready_.load(std::memory_order_acquire)) {
+    return {DbErr::kUnavailable, "database unavailable", retry_after_ms()};
+  }
+  bool connect_failed = false;
+  DbStatus st = db_->acquire(out, &connect_failed);
+  if (connect_failed && st.err() == DbErr::kUnavailable && config_.store.backend == "mysql" &&
+      !probe && started_.load(std::memory_order_acquire)) {
+    mark_down(st.message());
+    return {DbErr::kUnavailable, st.message(), retry_after_ms()};
   }
   return st;
 }
 
 void Store::give_back(std::unique_ptr<DbConnection> conn, bool) {
-  if (conn->broken()) metrics_->db_up.set(0);
+  // A broken connection is dropped; the next lease opens a fresh one, and if
+  // that fails the store goes not ready (mark_down).
   db_->release(std::move(conn));
 }
 
@@ -419,6 +504,7 @@ struct Store::ReadQueue {
     std::string key;
     StoreContext::LoadFn load;
     std::function<void(DbStatus, std::optional<std::string>)> done;
+    std::string op;  // barrier::current_op() of the caller
   };
   std::mutex mu;
   // Guarded by mu:
@@ -443,16 +529,21 @@ void Store::retire(int n) {
 void Store::read_cached(boost::asio::any_io_executor ex, std::string key,
                         StoreContext::LoadFn load,
                         std::function<void(DbStatus, std::optional<std::string>)> done) {
+  std::string op(barrier::current_op());
   if (!admit(1)) {
-    boost::asio::post(ex, [done = std::move(done)] {
-      done(DbStatus(DbErr::kUnavailable, "storage overloaded"), std::nullopt);
+    boost::asio::post(ex, [this, op = std::move(op), done = std::move(done)] {
+      barrier::OpScope scope(op);
+      barrier::run(&registry_, op, "storage completion", [&] {
+        done(DbStatus(DbErr::kUnavailable, "storage overloaded", 500), std::nullopt);
+      });
     });
     return;
   }
   bool post = false;
   {
     std::lock_guard lock(reads_->mu);
-    reads_->items.push_back({std::move(ex), std::move(key), std::move(load), std::move(done)});
+    reads_->items.push_back(
+        {std::move(ex), std::move(key), std::move(load), std::move(done), std::move(op)});
     if (reads_->drains == 0) {
       ++reads_->drains;
       post = true;
@@ -501,14 +592,23 @@ void Store::drain_reads() {
       DbStatus st;
       bool found = results[i] == CacheGet::kHit;
       if (!ctx.count_lookup(results[i])) {
-        st = ctx.load_and_fill(keys[i], batch[i].load, &values[i], &found);
+        const std::string& op = batch[i].op;
+        barrier::OpScope scope(op);
+        if (!barrier::run(&registry_, op, "storage work", [&] {
+              st = ctx.load_and_fill(keys[i], batch[i].load, &values[i], &found);
+            })) {
+          st = DbStatus(DbErr::kOther, "internal error");
+        }
       }
       std::optional<std::string> value;
       if (st.ok() && found) value = std::move(values[i]);
       retire(1);  // before the completion can run, as in run()
-      boost::asio::post(batch[i].ex, [done = std::move(batch[i].done), st = std::move(st),
+      boost::asio::post(batch[i].ex, [this, op = std::move(batch[i].op),
+                                      done = std::move(batch[i].done), st = std::move(st),
                                       value = std::move(value)]() mutable {
-        done(std::move(st), std::move(value));
+        barrier::OpScope scope(op);
+        barrier::run(&registry_, op, "storage completion",
+                     [&] { done(std::move(st), std::move(value)); });
       });
     }
   }
@@ -592,6 +692,11 @@ constexpr Stmt kListMigrations{"migrations.list",
 constexpr Stmt kRecordMigration{"migrations.record",
                                 "INSERT INTO schema_migrations (version, name, applied_ms) "
                                 "VALUES (?, ?, ?)"};
+constexpr Stmt kHasMigrationsTable{
+    "migrations.exists",
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND "
+    "table_name = 'schema_migrations'"};
 constexpr Stmt kMigrateLock{"migrations.lock", "SELECT 1", "SELECT GET_LOCK('shardd_migrate', 30)"};
 constexpr Stmt kMigrateUnlock{"migrations.unlock", "SELECT 1",
                               "SELECT RELEASE_LOCK('shardd_migrate')"};
@@ -625,23 +730,41 @@ std::string iso_time(int64_t ms) {
 }  // namespace
 
 DbStatus Store::migration_status(std::vector<MigrationState>* out) {
-  return run_sync([out](StoreContext& ctx) {
-    DbConnection* c = nullptr;
-    DbStatus st = ctx.db(&c);
-    if (!st.ok()) return st;
-    st = c->exec(kCreateMigrations, {});
-    if (!st.ok()) return st;
+  auto list = [out](DbConnection& c) {
     Rows rows;
-    st = c->query(kListMigrations, {}, &rows);
+    DbStatus st = c.query(kHasMigrationsTable, {}, &rows);
     if (!st.ok()) return st;
     std::map<int64_t, std::pair<std::string, int64_t>> applied;
-    for (auto& r : rows.rows) applied[as_int(r[0])] = {as_string(r[1]), as_int(r[2])};
+    if (!rows.empty() && as_int(rows.rows[0][0]) > 0) {
+      st = c.query(kListMigrations, {}, &rows);
+      if (!st.ok()) return st;
+      for (auto& r : rows.rows) applied[as_int(r[0])] = {as_string(r[1]), as_int(r[2])};
+    }
     for (const auto& m : all_migrations()) {
       auto it = applied.find(m.version);
       out->push_back({m.version, std::string(m.name), it != applied.end(),
                       it != applied.end() ? iso_time(it->second.second) : ""});
     }
     return DbStatus::Ok();
+  };
+  if (config_.store.backend == "sqlite") {
+    // Read-only, and nothing at all when there is no database file yet.
+    std::string path = config_.sqlite_path();
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      for (const auto& m : all_migrations()) out->push_back({m.version, std::string(m.name), false, ""});
+      return DbStatus::Ok();
+    }
+    std::unique_ptr<DbConnection> c;
+    DbStatus st = open_sqlite_readonly(path, metrics_->stmt, &c);
+    if (!st.ok()) return st;
+    return list(*c);
+  }
+  return run_sync([&list](StoreContext& ctx) {
+    DbConnection* c = nullptr;
+    DbStatus st = ctx.db(&c);
+    if (!st.ok()) return st;
+    return list(*c);
   });
 }
 
@@ -873,6 +996,9 @@ DbStatus WriteBehind::flush_sync() {
 // ---------------------------------------------------------------- context
 
 StoreContext::StoreContext(Store& store) : store_(store) { ++tl_contexts; }
+StoreContext::StoreContext(Store& store, bool probe) : store_(store), probe_(probe) {
+  ++tl_contexts;
+}
 
 StoreContext::~StoreContext() {
   --tl_contexts;
@@ -884,7 +1010,7 @@ StoreContext::~StoreContext() {
 
 DbStatus StoreContext::db(DbConnection** out) {
   if (!conn_) {
-    DbStatus st = store_.lease(&conn_);
+    DbStatus st = store_.lease(&conn_, probe_);
     if (!st.ok()) return st;
   }
   *out = conn_.get();

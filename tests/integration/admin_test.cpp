@@ -112,8 +112,13 @@ TEST(Admin, StatusNeedsTheToken) {
   ASSERT_EQ(r.status, 200) << r.body;
   json j = json::parse(r.body, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.body;
-  EXPECT_EQ(j.value("server", ""), "shardd-it");
+  EXPECT_EQ(j.value("name", ""), "shardd-it");
   EXPECT_EQ(j.value("ready", false), true);
+  EXPECT_TRUE(j["not_ready_reason"].is_null()) << r.body;
+  EXPECT_GE(j.value("uptime_s", -1), 0);
+  EXPECT_EQ(j["store"].value("ready", false), true);
+  ASSERT_EQ(j["zones"].size(), 1u) << "zones are listed before anyone logs in";
+  EXPECT_EQ(j["zones"][0]["id"], "main");
   EXPECT_EQ(j.value("draining", true), false);
   EXPECT_EQ(j.value("sessions", -1), 1);
   EXPECT_EQ(j.value("pid", 0), shard.pid());

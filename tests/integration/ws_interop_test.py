@@ -174,8 +174,8 @@ async def main_checks(binary, tmp):
     try:
         async with websockets.connect(srv.url(), open_timeout=5) as ws:
             hello = await recv_json(ws)
-            check(hello.get("op") == "sys.hello" and hello.get("seq") == 1,
-                  f"first message is sys.hello seq 1 ({hello})")
+            check(hello.get("op") == "sys.hello" and hello.get("seq") == 0,
+                  f"first message is sys.hello seq 0 ({hello})")
             check(hello["d"].get("transport") == "ws" and hello["d"].get("server") == "shardd-py",
                   "hello names the transport and the server")
             check(hello["d"].get("max_frame") == 4096, "hello carries max_frame")

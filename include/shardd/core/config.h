@@ -134,6 +134,9 @@ struct AuthConfig {
   uint32_t account_attempts_per_min = 5;   // failed logins per account name
   uint32_t ip_attempts_per_min = 20;       // failed logins per source IP
   uint32_t register_per_ip_per_min = 10;
+  uint32_t max_tokens_per_account = 10;     // live login tokens; the oldest are revoked
+  uint32_t display_name_cooldown_s = 86400; // between two account.set_display_name
+  std::vector<std::string> name_blocklist;  // words no display name may contain
 };
 
 struct SessionConfig {
@@ -165,7 +168,7 @@ struct Config {
   RedisConfig redis;
   AuthConfig auth;
   SessionConfig session;
-  std::vector<ZoneConfig> zones;  // [[zones]]; empty means one zone "main"
+  std::vector<ZoneConfig> zones;  // [[zones]]; loading fills in one zone "main" when there is none
 
   uint32_t io_thread_count() const;
   uint32_t logic_thread_count() const;

@@ -35,6 +35,8 @@ enum class ErrorCode : std::uint8_t {
   kFull,                // zone (or room) at capacity
   kMaintenance,         // zone closed for maintenance
   kKicked,              // session ended by the server (logged in elsewhere, banned)
+  kNameTaken,           // account.set_display_name: another player uses it (ignoring case)
+  kInvalidName,         // account.set_display_name: breaks the display name rules
   kCount_,
 };
 

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "shardd/core/metrics.h"
+
 namespace shardd {
 
 // N io_contexts, each run by exactly one thread (so handlers of one context
@@ -15,8 +17,10 @@ namespace shardd {
 // whole life. Thread-safe: next() and context(i) may be called from any thread.
 class IoPool {
  public:
-  // `name` prefixes the thread names ("io-0", "io-1", ...). REQUIRES: threads >= 1.
-  IoPool(size_t threads, std::string name);
+  // `name` prefixes the thread names ("io-0", "io-1", ...). A handler that
+  // throws is reported by the exception barrier (counted in `metrics` if not
+  // null) and its thread goes on. REQUIRES: threads >= 1.
+  IoPool(size_t threads, std::string name, metrics::Registry* metrics = nullptr);
   ~IoPool();  // stops and joins
   IoPool(const IoPool&) = delete;
   IoPool& operator=(const IoPool&) = delete;
@@ -36,6 +40,7 @@ class IoPool {
  private:
   using Guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
   std::string name_;
+  metrics::Registry* metrics_;
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::vector<Guard> guards_;
   std::vector<std::thread> threads_;

@@ -49,6 +49,13 @@ class Gateway {
   // Returns the number of sessions addressed.
   size_t abort_all(std::string_view why);
   size_t session_count() const;
+  // Sessions matching `filter`, at most `limit`, in id order. Thread-safe.
+  std::vector<SessionInfo> sessions(const SessionFilter& filter, size_t limit) const;
+  // An operator ends a session: a logged-in one is told
+  // sys.kicked {reason:"kicked_by_operator", msg} and closed (4004), one in
+  // its resume grace just ends, any other is closed with KICKED. False if no
+  // such session. Thread-safe.
+  bool kick(uint64_t session_id, std::string msg);
   // Pushes `d` to every connected session (logged in only, if `authenticated_only`);
   // the body is encoded once. Returns the number of sessions addressed. Thread-safe.
   size_t broadcast(const PushOp& op, const nlohmann::json& d, bool authenticated_only);

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "shardd/core/args.h"
 #include "shardd/core/metrics.h"
 #include "shardd/core/status.h"
 #include "shardd/gateway/session.h"
@@ -51,9 +52,11 @@ class Request {
   std::shared_ptr<Session> session_ptr();
 
   void ok(const nlohmann::json& d = nlohmann::json::object());
-  // `extra` (object or null) adds members to err, e.g. retry_after_ms.
+  // `extra` (object or null) adds members to err, e.g. retry_after_ms. An
+  // UNAVAILABLE answer always carries retry_after_ms (1000 unless given).
   void fail(ErrorCode code, std::string_view msg, const nlohmann::json* extra = nullptr);
-  void fail(const Status& status) { fail(status.code(), status.message()); }
+  // With the status' retry_after_ms, if it has one.
+  void fail(const Status& status);
   bool answered() const { return session_ == nullptr; }
   // Marks the request answered without sending anything: someone else (the
   // resumed session) sends the response for this rid. Gateway-internal.
@@ -84,6 +87,9 @@ struct RouteOptions {
   // handlers that only touch the session and never block. Set: posted to this
   // executor (the strand that owns the service's state).
   std::optional<boost::asio::any_io_executor> executor;
+  // The fields of `d`. Checked before the handler runs (a request that breaks
+  // them is answered BAD_REQUEST naming the field), listed by GET /admin/ops.
+  args::Schema args;
 };
 
 struct Route {
@@ -105,6 +111,8 @@ class Router {
   // duplicate op name.
   Status add(std::string op, RouteOptions options, Handler handler);
   const Route* find(std::string_view op) const;
+  // Every route, by op name: [{"op","auth","args":[...]}] (GET /admin/ops).
+  nlohmann::json describe() const;
   // Metrics bucket for requests whose op is not registered ("_unknown").
   const Route& unknown() const { return unknown_; }
   size_t size() const { return routes_.size(); }

@@ -31,6 +31,24 @@ struct SharedBody {
   std::shared_ptr<const std::string> msgpack;
 };
 
+// A snapshot of one session, as GET /admin/sessions shows it.
+struct SessionInfo {
+  uint64_t id = 0;
+  int64_t account_id = 0;  // 0: not logged in
+  std::string username;
+  std::string transport;  // ws, wss, tcp, tls (of the current or last connection)
+  std::string remote_ip;
+  bool in_grace = false;     // the connection dropped; waiting for sys.resume
+  int64_t started_ms = 0;    // Unix ms when the session was created
+};
+
+// Which sessions Gateway::sessions() returns; empty fields match anything.
+struct SessionFilter {
+  int64_t account_id = 0;
+  std::string username;  // compared ignoring ASCII case
+  std::string remote_ip;
+};
+
 // Why a (logged-in) session ended, as told to SessionListeners.
 enum class EndReason : uint8_t {
   kClosed,        // connection closed and the session was not logged in

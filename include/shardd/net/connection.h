@@ -91,6 +91,11 @@ class Connection {
   virtual void abort(std::string_view why) = 0;
   // Bytes queued but not yet written.
   virtual size_t queued_bytes() const = 0;
+  // Why the transport itself dropped the connection, for the handler's
+  // on_closed: SLOW_CONSUMER (write queue full), TOO_LARGE (WebSocket message
+  // over the limit), OK otherwise (closed by the peer, the network or the
+  // handler).
+  virtual ErrorCode drop_code() const { return ErrorCode::kOk; }
 
   uint64_t id() const { return id_; }
   Transport transport() const { return transport_; }

@@ -42,6 +42,9 @@ class Cache {
   virtual bool erase(std::string_view key) = 0;
   // False while the backend is known to be down (reads/writes are skipped).
   virtual bool available() const = 0;
+  // Checks the backend now (Redis: connect if needed, PING) and updates
+  // shardd_cache_up. True if it answered. Blocks like the other methods.
+  virtual bool ping() = 0;
   virtual std::string_view name() const = 0;
 };
 

@@ -44,20 +44,25 @@ std::string_view db_err_name(DbErr e);
 class DbStatus {
  public:
   DbStatus() = default;
-  DbStatus(DbErr err, std::string message) : err_(err), message_(std::move(message)) {}
+  DbStatus(DbErr err, std::string message, uint32_t retry_after_ms = 0)
+      : err_(err), message_(std::move(message)), retry_after_ms_(retry_after_ms) {}
   static DbStatus Ok() { return {}; }
 
   bool ok() const { return err_ == DbErr::kOk; }
   DbErr err() const { return err_; }
   const std::string& message() const { return message_; }
-  // The wire-level status: UNAVAILABLE for kUnavailable/kRetry/kFull/kReadOnly,
-  // BAD_REQUEST for constraint violations, INTERNAL otherwise.
+  // kUnavailable while the database is down: when the store tries again.
+  uint32_t retry_after_ms() const { return retry_after_ms_; }
+  // The wire-level status: UNAVAILABLE for kUnavailable/kRetry/kFull/kReadOnly
+  // (with retry_after_ms), BAD_REQUEST for constraint violations, INTERNAL
+  // otherwise. The message never includes the driver's text.
   Status to_status() const;
   std::string to_string() const;
 
  private:
   DbErr err_ = DbErr::kOk;
   std::string message_;
+  uint32_t retry_after_ms_ = 0;
 };
 
 struct ExecResult {

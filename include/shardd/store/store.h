@@ -4,7 +4,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "shardd/core/barrier.h"
 #include "shardd/core/config.h"
 #include "shardd/core/metrics.h"
 #include "shardd/store/cache.h"
@@ -30,6 +31,10 @@ class DbPool;
 class StoreContext {
  public:
   explicit StoreContext(Store& store);
+  // `probe`: this context checks whether a database that was unreachable is
+  // back, so it may connect while the store is not ready (every other context
+  // fails fast then).
+  StoreContext(Store& store, bool probe);
   ~StoreContext();
   StoreContext(const StoreContext&) = delete;
   StoreContext& operator=(const StoreContext&) = delete;
@@ -81,6 +86,7 @@ class StoreContext {
   Store& store_;
   std::unique_ptr<DbConnection> conn_;  // leased
   bool broken_ = false;
+  bool probe_ = false;
 };
 
 struct MigrationState {
@@ -94,11 +100,24 @@ struct MigrationState {
 // or Redis), migrations, write-behind queues. Services never use a driver
 // directly; they submit work with run().
 //
+// Readiness follows the database both ways. While the MySQL server cannot be
+// reached (at start, or after a connection attempt failed), ready() is false,
+// shardd_db_up is 0, storage work fails at once with UNAVAILABLE and a
+// retry_after_ms (no connection attempt per request), and one probe
+// reconnects with backoff (100 ms doubling to store.connect_retry_max_ms);
+// when it succeeds the store is ready again. Every change is logged and told
+// to the on_readiness listener. SQLite is ready once open.
+//
+// Work that throws is stopped by the exception barrier: storage work answers
+// kOther ("internal error"), and a completion that throws is reported; both
+// are counted in shardd_internal_errors_total under the op that issued them.
+//
 // Thread-safety: run()/ready()/stats are safe from any thread. start() and
 // stop() from the owning (control) thread.
 class Store {
  public:
-  Store(const Config& config, boost::asio::thread_pool& pool, metrics::Registry& metrics);
+  // `pool`: the storage threads (a WorkerPool in the server).
+  Store(const Config& config, boost::asio::io_context& pool, metrics::Registry& metrics);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -113,6 +132,15 @@ class Store {
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   std::string not_ready_reason() const;
   std::string backend_description() const;
+  // Told (on a storage thread) every time ready() changes after start().
+  // REQUIRES: before start().
+  void on_readiness(std::function<void(bool ready, const std::string& reason)> fn);
+  // One health check (the app's scheduler runs it every second): pings the
+  // cache (keeping shardd_cache_up true) and, while ready, the database, so
+  // an outage is noticed without traffic. `done` runs on a storage thread.
+  void check_health(std::function<void()> done);
+  // "SQLite 3.40.1, MariaDB client 3.3.8, hiredis 0.14.1" (shardd version).
+  static std::string library_versions();
 
   // Runs `work` on the storage pool, then `done(status, value)` on `ex`.
   // Work beyond the queue bound (4096 units) is refused at once with
@@ -146,11 +174,13 @@ class Store {
 
   // Migrations (also `shardd migrate`).
   DbStatus migrate(std::vector<std::string>* applied);
+  // Read-only: creates nothing (no data directory, database file or table).
+  // A database that does not exist yet has every migration pending.
   DbStatus migration_status(std::vector<MigrationState>* out);
 
   // Creates a write-behind queue (positions and other loss-tolerant state);
   // the store flushes it periodically and at shutdown. The reference lives as
-  // long as the Store. REQUIRES: before start().
+  // long as the Store. Thread-safe.
   WriteBehind& write_behind(std::string name, WriteBehind::FlushFn flush);
   // Flushes every write-behind queue now and waits (shutdown).
   DbStatus flush_write_behind();
@@ -159,7 +189,7 @@ class Store {
   void flush_write_behind_async(std::function<void(DbStatus)> done);
 
   const Config& config() const { return config_; }
-  boost::asio::thread_pool& pool() { return pool_; }
+  boost::asio::io_context& pool() { return pool_; }
   metrics::Registry& registry() { return registry_; }
 
  private:
@@ -173,11 +203,16 @@ class Store {
   void retire(int n);
   void drain_reads();
 
-  DbStatus lease(std::unique_ptr<DbConnection>* out);
+  DbStatus lease(std::unique_ptr<DbConnection>* out, bool probe);
   void give_back(std::unique_ptr<DbConnection> conn, bool broken);
   void close_idle_connections();
+  // The database stopped answering: not ready, fail fast, start the probe.
+  void mark_down(const std::string& reason);
+  void set_ready(bool ready, const std::string& reason);
   void schedule_reconnect();
   void try_connect();
+  // While not ready: how long until the next reconnect attempt.
+  uint32_t retry_after_ms() const;
   DbStatus open_and_migrate(bool auto_migrate);
   static DbStatus migrate_in(StoreContext& ctx, std::vector<std::string>* applied);
   std::chrono::milliseconds cache_ttl();
@@ -185,13 +220,14 @@ class Store {
   std::string cache_key(std::string_view key) const;
 
   const Config config_;
-  boost::asio::thread_pool& pool_;
+  boost::asio::io_context& pool_;
   metrics::Registry& registry_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<DbPool> db_;
   std::unique_ptr<Cache> cache_;
   std::unique_ptr<ReadQueue> reads_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<int> pending_{0};
   std::atomic<uint64_t> cache_epoch_{0};
@@ -201,6 +237,9 @@ class Store {
   // Guarded by mu_:
   std::string not_ready_reason_;
   std::chrono::milliseconds backoff_{100};
+  bool reconnecting_ = false;
+  std::chrono::steady_clock::time_point next_probe_{};
+  std::function<void(bool, const std::string&)> on_readiness_;
   std::vector<std::unique_ptr<WriteBehind>> write_behind_;
   std::unique_ptr<boost::asio::steady_timer> reconnect_timer_;
 
@@ -212,24 +251,35 @@ class Store {
 template <class T>
 void Store::run(boost::asio::any_io_executor ex, std::function<DbStatus(StoreContext&, T*)> work,
                 std::function<void(DbStatus, T)> done) {
+  // The op that issued this work labels what the barrier reports.
+  std::string op(barrier::current_op());
+  metrics::Registry* reg = &registry_;
+  auto complete = [reg](const std::string& label, std::function<void(DbStatus, T)>& fn,
+                        DbStatus st, T value) {
+    barrier::OpScope scope(label);
+    barrier::run(reg, label, "storage completion", [&] { fn(std::move(st), std::move(value)); });
+  };
   if (!admit(1)) {
-    boost::asio::post(ex, [done = std::move(done)]() mutable {
-      done(DbStatus(DbErr::kUnavailable, "storage overloaded"), T{});
+    boost::asio::post(ex, [complete, op = std::move(op), done = std::move(done)]() mutable {
+      complete(op, done, DbStatus(DbErr::kUnavailable, "storage overloaded", 500), T{});
     });
     return;
   }
-  boost::asio::post(pool_, [this, ex = std::move(ex), work = std::move(work),
-                            done = std::move(done)]() mutable {
+  boost::asio::post(pool_, [this, complete, op = std::move(op), ex = std::move(ex),
+                            work = std::move(work), done = std::move(done)]() mutable {
     T value{};
     DbStatus st;
     {
+      barrier::OpScope scope(op);
       StoreContext ctx(*this);
-      st = work(ctx, &value);
+      if (!barrier::run(&registry_, op, "storage work", [&] { st = work(ctx, &value); })) {
+        st = DbStatus(DbErr::kOther, "internal error");
+      }
     }
     retire(1);
-    boost::asio::post(ex, [done = std::move(done), st = std::move(st),
-                           value = std::move(value)]() mutable {
-      done(std::move(st), std::move(value));
+    boost::asio::post(ex, [complete, op = std::move(op), done = std::move(done),
+                           st = std::move(st), value = std::move(value)]() mutable {
+      complete(op, done, std::move(st), std::move(value));
     });
   });
 }

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "shardd/core/utf8.h"
+
 namespace shardd::net {
 namespace {
 
@@ -145,7 +147,9 @@ namespace {
 // DOM.
 class EnvelopeSax {
  public:
-  explicit EnvelopeSax(Request* out) : out_(out) { stack().clear(); }
+  EnvelopeSax(Request* out, Encoding encoding) : out_(out), encoding_(encoding) {
+    stack().clear();
+  }
 
   bool null() {
     if (dom_) return value(json());
@@ -175,12 +179,20 @@ class EnvelopeSax {
     }
     return true;
   }
-  bool number_float(json::number_float_t v, const json::string_t&) {
+  bool number_float(json::number_float_t v, const json::string_t& text) {
+    // JSON text only: an integer literal too big for 64 bits arrives here as
+    // a double and would come back changed; refuse it rather than round it.
+    if (encoding_ == Encoding::kJson &&
+        text.find_first_of(".eE") == std::string::npos) {
+      big_integer_ = true;
+    }
     if (dom_) return value(json(v));
     field_scalar(false);
     return true;
   }
   bool string(json::string_t& v) {
+    // JSON text is checked by the parser; MessagePack strings are not.
+    if (encoding_ == Encoding::kMsgpack && !utf8::valid(v)) return bad_utf8();
     if (dom_) return value(json(std::move(v)));
     if (at_field() && key_ == Key::kOp) {
       out_->op.assign(v);
@@ -222,6 +234,7 @@ class EnvelopeSax {
   bool end_object() { return leave(); }
   bool end_array() { return leave(); }
   bool key(json::string_t& k) {
+    if (encoding_ == Encoding::kMsgpack && !utf8::valid(k)) return bad_utf8();
     if (dom_) {
       pending_ = &(*stack().back())[std::move(k)];
       return true;
@@ -231,8 +244,14 @@ class EnvelopeSax {
     }
     return true;
   }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
-    if (error_.empty()) error_ = ex.what();
+  // The library's own message names its internals and quotes the input;
+  // clients get ours, with the byte position only.
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) {
+    if (error_.empty()) {
+      error_ = (encoding_ == Encoding::kJson ? "not valid JSON (at byte " : "not valid MessagePack "
+                                                                          "(at byte ") +
+               std::to_string(position) + ")";
+    }
     return false;
   }
 
@@ -241,6 +260,7 @@ class EnvelopeSax {
   // After a successful parse: the envelope's verdict.
   Status finish() {
     if (not_object_ || !envelope_) return Status::BadRequest("envelope must be an object");
+    if (big_integer_) return Status::BadRequest("integers must fit in 64 bits");
     if (!op_ok_) return Status::BadRequest("missing string field 'op'");
     if (!valid_op_name(out_->op)) {
       return Status::BadRequest("'op' must be 1-64 characters of a-z 0-9 _ .");
@@ -294,6 +314,11 @@ class EnvelopeSax {
     }
   }
 
+  bool bad_utf8() {
+    error_ = "a MessagePack string is not valid UTF-8";
+    return false;
+  }
+
   bool enter() {
     if (++depth_ > kMaxNestingDepth) {
       error_ = "nesting deeper than " + std::to_string(kMaxNestingDepth);
@@ -338,6 +363,8 @@ class EnvelopeSax {
   }
 
   Request* out_;
+  const Encoding encoding_;
+  bool big_integer_ = false;
   size_t depth_ = 0;
   bool envelope_ = false;    // the document is an object
   bool not_object_ = false;  // ... or it is not
@@ -355,7 +382,7 @@ class EnvelopeSax {
 Status decode_request(std::string_view bytes, Encoding encoding, Request* out) {
   out->rid.reset();
   out->op.clear();
-  EnvelopeSax sax(out);
+  EnvelopeSax sax(out, encoding);
   bool ok;
   if (encoding == Encoding::kJson) {
     ok = json::sax_parse(bytes.begin(), bytes.end(), &sax, json::input_format_t::json, true);
@@ -366,8 +393,7 @@ Status decode_request(std::string_view bytes, Encoding encoding, Request* out) {
   if (!ok) {
     out->rid.reset();  // nothing of a malformed message is trusted
     out->d = json();
-    return Status::BadRequest("invalid " + std::string(encoding_name(encoding)) + ": " +
-                              (sax.error().empty() ? "malformed input" : sax.error()));
+    return Status::BadRequest(sax.error().empty() ? "malformed input" : sax.error());
   }
   return sax.finish();
 }

@@ -6,6 +6,8 @@
 #include <openssl/rand.h>
 #include <vector>
 
+#include "shardd/core/crypto.h"
+
 namespace shardd::account {
 namespace {
 
@@ -45,6 +47,12 @@ bool derive_pbkdf2(std::string_view pw, const unsigned char* salt, size_t salt_l
                            static_cast<int>(out_len), out) == 1;
 }
 
+// What this build accepts for scrypt (also for stored hashes): N a power of
+// two in [2, 2^22], r and p in [1, 64].
+bool valid_scrypt_params(uint64_t n, uint64_t r, uint64_t p) {
+  return n >= 2 && n <= (1u << 22) && (n & (n - 1)) == 0 && r >= 1 && r <= 64 && p >= 1 && p <= 64;
+}
+
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> parts;
   size_t start = 0;
@@ -64,18 +72,45 @@ bool to_u64(std::string_view s, uint64_t* out) {
 
 }  // namespace
 
-std::string hash_password(std::string_view password, const AuthConfig& c) {
+Status hash_password(std::string_view password, const AuthConfig& c, std::string* out) {
   unsigned char salt[kSaltBytes];
-  RAND_bytes(salt, sizeof salt);
-  unsigned char out[kHashBytes];
-  if (c.kdf == "pbkdf2") {
-    derive_pbkdf2(password, salt, sizeof salt, c.pbkdf2_iterations, out, sizeof out);
-    return "pbkdf2-sha256$" + std::to_string(c.pbkdf2_iterations) + "$" + b64(salt, sizeof salt) +
-           "$" + b64(out, sizeof out);
+  if (!random_bytes(salt, sizeof salt)) {
+    return Status::Unavailable("random number generator failed", 1000);
   }
-  derive_scrypt(password, salt, sizeof salt, c.scrypt_n, c.scrypt_r, c.scrypt_p, out, sizeof out);
-  return "scrypt$" + std::to_string(c.scrypt_n) + "$" + std::to_string(c.scrypt_r) + "$" +
-         std::to_string(c.scrypt_p) + "$" + b64(salt, sizeof salt) + "$" + b64(out, sizeof out);
+  unsigned char derived[kHashBytes];
+  if (c.kdf == "pbkdf2") {
+    if (c.pbkdf2_iterations < 1 ||
+        !derive_pbkdf2(password, salt, sizeof salt, c.pbkdf2_iterations, derived, sizeof derived)) {
+      return Status::Internal("PBKDF2 derivation failed");
+    }
+    *out = "pbkdf2-sha256$" + std::to_string(c.pbkdf2_iterations) + "$" + b64(salt, sizeof salt) +
+           "$" + b64(derived, sizeof derived);
+    return Status::Ok();
+  }
+  if (!valid_scrypt_params(c.scrypt_n, c.scrypt_r, c.scrypt_p)) {
+    return Status::Internal("invalid scrypt parameters N=" + std::to_string(c.scrypt_n) +
+                            " r=" + std::to_string(c.scrypt_r) + " p=" + std::to_string(c.scrypt_p));
+  }
+  if (!derive_scrypt(password, salt, sizeof salt, c.scrypt_n, c.scrypt_r, c.scrypt_p, derived,
+                     sizeof derived)) {
+    return Status::Internal("scrypt derivation failed");
+  }
+  *out = "scrypt$" + std::to_string(c.scrypt_n) + "$" + std::to_string(c.scrypt_r) + "$" +
+         std::to_string(c.scrypt_p) + "$" + b64(salt, sizeof salt) + "$" +
+         b64(derived, sizeof derived);
+  return Status::Ok();
+}
+
+Status hash_password_checked(std::string_view password, const AuthConfig& c, std::string* out) {
+  std::string h;
+  Status st = hash_password(password, c, &h);
+  if (!st.ok()) return st;
+  bool ignored = false;
+  if (!verify_password(password, h, c, &ignored)) {
+    return Status::Internal("a fresh password hash did not verify");
+  }
+  *out = std::move(h);
+  return Status::Ok();
 }
 
 bool verify_password(std::string_view password, std::string_view encoded, const AuthConfig& c,
@@ -87,9 +122,7 @@ bool verify_password(std::string_view password, std::string_view encoded, const 
   if (parts.size() == 6 && parts[0] == "scrypt") {
     uint64_t n = 0, r = 0, p = 0;
     if (!to_u64(parts[1], &n) || !to_u64(parts[2], &r) || !to_u64(parts[3], &p)) return false;
-    if (n < 2 || n > (1u << 22) || (n & (n - 1)) != 0 || r < 1 || r > 64 || p < 1 || p > 64) {
-      return false;
-    }
+    if (!valid_scrypt_params(n, r, p)) return false;
     if (!unb64(parts[4], &salt) || !unb64(parts[5], &expected) || expected.size() != kHashBytes) {
       return false;
     }

@@ -164,5 +164,38 @@ TEST(ConfigTest, DiffSeparatesLiveAndRestartKeys) {
   EXPECT_EQ(merged.ws.port, 7100u);
 }
 
+TEST(ConfigTest, ScryptNMustBeAPowerOfTwo) {
+  // A value that passes the range check but not the KDF: once it stored
+  // all-zero hashes, and rehashed live accounts into garbage on SIGHUP.
+  Parsed p = parse("", {"auth.scrypt_n=3000"});
+  EXPECT_FALSE(p.status.ok());
+  EXPECT_TRUE(has_error(p, "auth.scrypt_n", "power of two"));
+  EXPECT_TRUE(parse("", {"auth.scrypt_n=4096"}).status.ok());
+  Parsed mem = parse("", {"auth.scrypt_n=1048576", "auth.scrypt_r=16"});
+  EXPECT_TRUE(has_error(mem, "auth.scrypt_n", "1 GiB"));
+}
+
+TEST(ConfigTest, MetricsTokenNeedsAToken) {
+  Parsed p = parse("", {"admin.metrics_require_token=true"});
+  EXPECT_TRUE(has_error(p, "admin.metrics_require_token", "admin.token"));
+  EXPECT_TRUE(parse("", {"admin.metrics_require_token=true", "admin.token=t"}).status.ok());
+}
+
+TEST(ConfigTest, WhatIsPrintedIsWhatRuns) {
+  // No [[zones]]: the one default zone, in the config itself and in its
+  // rendering (check-config used to print zones = [] and then run "main").
+  for (const char* text : {"", "zones = []\n"}) {
+    Parsed p = parse(text);
+    ASSERT_TRUE(p.status.ok()) << p.status.to_string();
+    ASSERT_EQ(p.config.zones.size(), 1u);
+    EXPECT_EQ(p.config.zones[0].id, "main");
+    std::string rendered = render_config(p.config);
+    EXPECT_NE(rendered.find("id = 'main'"), std::string::npos) << rendered;
+    Parsed again = parse(rendered);
+    ASSERT_TRUE(again.status.ok()) << again.status.to_string() << rendered;
+    EXPECT_EQ(again.config.zones.size(), 1u);
+  }
+}
+
 }  // namespace
 }  // namespace shardd

@@ -40,7 +40,7 @@ TEST(MetricsTest, HistogramIsCumulative) {
   h.observe(0.5);
   h.observe(5);
   std::string text = r.render();
-  EXPECT_NE(text.find("lat_seconds_bucket{op=\"p\",le=\"0.10000000000000001\"} 1\n"),
+  EXPECT_NE(text.find("lat_seconds_bucket{op=\"p\",le=\"0.1\"} 1\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("lat_seconds_bucket{op=\"p\",le=\"1\"} 2\n"), std::string::npos);
@@ -71,6 +71,16 @@ TEST(MetricsTest, ProcessStatsAreRead) {
   Registry r;
   add_process_collector(r);
   EXPECT_NE(r.render().find("process_resident_memory_bytes "), std::string::npos);
+}
+
+TEST(MetricsTest, BucketBoundsPrintShortest) {
+  Registry r;
+  r.histogram("h_seconds", "h", latency_buckets()).observe(0.001);
+  std::string text = r.render();
+  // 5e-05 is the first latency bucket; printed as 17 significant digits it
+  // would read 5.0000000000000002e-05.
+  EXPECT_NE(text.find(R"(h_seconds_bucket{le="5e-05"} 0)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("0000000"), std::string::npos) << text;
 }
 
 }  // namespace

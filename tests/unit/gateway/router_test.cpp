@@ -5,7 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include "shardd/core/worker_pool.h"
 #include <deque>
 
 #include "shardd/gateway/gateway.h"
@@ -86,7 +86,7 @@ class GatewayTest : public ::testing::Test {
   }
   const json& last() { return conn_->sent.back(); }
 
-  boost::asio::thread_pool pool_{2};  // service strands; outlives the gateway's routes
+  WorkerPool pool_{"logic", 2, nullptr};  // service strands; outlives the gateway's routes
   Config config_;
   net::LiveLimits limits_;
   metrics::Registry metrics_;
@@ -111,7 +111,7 @@ TEST_F(GatewayTest, HelloIsTheFirstPush) {
   connect();
   ASSERT_EQ(conn_->sent.size(), 1u);
   EXPECT_EQ(last()["op"], "sys.hello");
-  EXPECT_EQ(last()["seq"], 1);
+  EXPECT_EQ(last()["seq"], 0);  // a connection notice: never replayed, no number
   EXPECT_EQ(last()["d"]["heartbeat_ms"], 5000);
   EXPECT_EQ(last()["d"]["max_frame"], 65536);
   EXPECT_EQ(gateway_.session_count(), 1u);
@@ -278,7 +278,7 @@ TEST_F(GatewayTest, PushesCountSeqPerSessionAndFollowTheClientEncoding) {
   const PushOp& op = gateway_.push_op("test.event");
   connect();
   on_io([&] { session().push(op, {{"a", 1}}); });
-  EXPECT_EQ(last()["seq"], 2);
+  EXPECT_EQ(last()["seq"], 1);  // the hello took no number
   auto mp = json::to_msgpack(json{{"op", "sys.ping"}, {"rid", 1}});
   on_io([&] {
     handler_->on_message(std::string_view(reinterpret_cast<const char*>(mp.data()), mp.size()),
@@ -286,7 +286,7 @@ TEST_F(GatewayTest, PushesCountSeqPerSessionAndFollowTheClientEncoding) {
   });
   EXPECT_EQ(last()["rid"], 1);  // decoded from MessagePack by the recorder
   on_io([&] { session().push(op, {{"a", 2}}); });
-  EXPECT_EQ(last()["seq"], 3);
+  EXPECT_EQ(last()["seq"], 2);
   EXPECT_EQ(last()["d"]["a"], 2);
 }
 
@@ -307,6 +307,119 @@ TEST_F(GatewayTest, ClosedSessionLeavesTheRegistry) {
   EXPECT_EQ(gateway_.session_count(), 1u);
   on_io([this] { handler_->on_closed("peer went away"); });
   EXPECT_EQ(gateway_.session_count(), 0u);
+}
+
+TEST_F(GatewayTest, DeclaredArgumentsAreCheckedBeforeTheHandler) {
+  int calls = 0;
+  RouteOptions opts;
+  opts.requires_auth = false;
+  opts.args = {args::str("zone", 1, 8), args::optional(args::integer("n", 0, 9))};
+  ASSERT_TRUE(gateway_.router()
+                  .add("svc.args", opts,
+                       [&](Request&& r) {
+                         ++calls;
+                         r.ok({{"zone", args::str(r.d(), "zone")}});
+                       })
+                  .ok());
+  connect();
+  send(json{{"op", "svc.args"}, {"rid", 1}, {"d", {{"zone", 5}}}});
+  EXPECT_EQ(last()["err"]["code"], "BAD_REQUEST");
+  EXPECT_EQ(last()["err"]["msg"], "'zone' must be a string");
+  send(json{{"op", "svc.args"}, {"rid", 2}, {"d", {{"zone", "x"}, {"n", 10}}}});
+  EXPECT_EQ(last()["err"]["msg"], "'n' must be an integer in [0, 9]");
+  send(json{{"op", "svc.args"}, {"rid", 3}});
+  EXPECT_EQ(last()["err"]["msg"], "missing field 'zone'");
+  EXPECT_EQ(calls, 0);
+  send(json{{"op", "svc.args"}, {"rid", 4}, {"d", {{"zone", "eu"}}}});
+  EXPECT_EQ(last()["d"]["zone"], "eu");
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(conn_->close_code, 0) << "argument errors do not count as malformed messages";
+  json ops = gateway_.router().describe();
+  bool listed = false;
+  for (const auto& o : ops) {
+    if (o["op"] == "svc.args") {
+      listed = true;
+      EXPECT_EQ(o["args"].size(), 2u);
+      EXPECT_EQ(o["auth"], false);
+    }
+  }
+  EXPECT_TRUE(listed) << ops.dump();
+}
+
+TEST_F(GatewayTest, AHandlerThatThrowsAnswersInternalAndTheSessionGoesOn) {
+  RouteOptions inline_opts;
+  inline_opts.requires_auth = false;
+  RouteOptions strand_opts = inline_opts;
+  strand_opts.executor = boost::asio::make_strand(pool_);
+  auto thrower = [](Request&& r) {
+    json d = r.d();
+    int64_t n = d.at("n").get<int64_t>();  // throws on a string: the bug under test
+    r.ok({{"n", n}});
+  };
+  ASSERT_TRUE(gateway_.router().add("svc.inline_bug", inline_opts, thrower).ok());
+  ASSERT_TRUE(gateway_.router().add("svc.strand_bug", strand_opts, thrower).ok());
+  connect();
+  send(json{{"op", "svc.inline_bug"}, {"rid", 1}, {"d", {{"n", "1"}}}});
+  EXPECT_EQ(last()["rid"], 1);
+  EXPECT_EQ(last()["err"]["code"], "INTERNAL");
+  EXPECT_EQ(last()["err"]["msg"], "internal error") << "no what() on the wire";
+  send(json{{"op", "svc.strand_bug"}, {"rid", 2}, {"d", {{"n", "1"}}}});
+  wait_for(3);
+  EXPECT_EQ(last()["rid"], 2);
+  EXPECT_EQ(last()["err"]["code"], "INTERNAL");
+  send(json{{"op", "svc.inline_bug"}, {"rid", 3}, {"d", {{"n", 5}}}});
+  EXPECT_EQ(last()["d"]["n"], 5);
+  EXPECT_EQ(metrics_.counter("shardd_internal_errors_total", "", {{"op", "svc.inline_bug"}}).value(),
+            1u);
+  EXPECT_EQ(metrics_.counter("shardd_internal_errors_total", "", {{"op", "svc.strand_bug"}}).value(),
+            1u);
+  EXPECT_EQ(conn_->close_code, 0);
+}
+
+TEST_F(GatewayTest, ErrorsTotalHasNoOkSeriesAndCountsCloses) {
+  connect();
+  on_io([this] { handler_->on_idle(); });
+  std::string text = metrics_.render();
+  EXPECT_EQ(text.find(R"(shardd_errors_total{code="OK"})"), std::string::npos);
+  EXPECT_NE(text.find(R"(shardd_errors_total{code="HEARTBEAT_TIMEOUT"} 1)"), std::string::npos)
+      << text;
+}
+
+TEST_F(GatewayTest, SessionsAreListedAndAnOperatorCanKickOne) {
+  connect();
+  uint64_t sid = conn_->sent.at(0)["d"]["session"];
+  on_io([this] { EXPECT_FALSE(session().login(9, "Tester").empty()); });
+  SessionFilter by_name;
+  by_name.username = "TESTER";
+  auto list = gateway_.sessions(by_name, 10);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].id, sid);
+  EXPECT_EQ(list[0].account_id, 9);
+  EXPECT_EQ(list[0].transport, "ws");
+  EXPECT_EQ(list[0].remote_ip, "127.0.0.1");
+  EXPECT_FALSE(list[0].in_grace);
+  SessionFilter other;
+  other.account_id = 10;
+  EXPECT_TRUE(gateway_.sessions(other, 10).empty());
+
+  EXPECT_FALSE(gateway_.kick(sid + 1000, "nope"));
+  EXPECT_TRUE(gateway_.kick(sid, "spamming"));
+  wait_for(3);
+  ASSERT_GE(conn_->sent.size(), 3u);
+  EXPECT_EQ(conn_->sent[1]["op"], "sys.kicked");
+  EXPECT_EQ(conn_->sent[1]["d"]["reason"], "kicked_by_operator");
+  EXPECT_EQ(conn_->sent[1]["d"]["msg"], "spamming");
+  EXPECT_EQ(conn_->sent[2]["d"]["code"], "KICKED");
+  EXPECT_EQ(conn_->close_code, 4004);
+}
+
+TEST_F(GatewayTest, PushNumbersContinueAcrossTheLogin) {
+  const PushOp& op = gateway_.push_op("test.event");
+  connect();
+  on_io([&] { session().push(op, {{"a", 1}}); });  // seq 1, before the login
+  on_io([this] { EXPECT_FALSE(session().login(3, "x").empty()); });
+  on_io([&] { session().push(op, {{"a", 2}}); });  // seq 2
+  EXPECT_EQ(last()["seq"], 2);
 }
 
 }  // namespace

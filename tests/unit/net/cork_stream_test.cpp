@@ -182,5 +182,49 @@ TEST(CorkStreamTest, ReadsStartedCountsOnlyReadsThatReachTheLayerBelow) {
   ASSERT_TRUE(run_until(p.io, [&] { return third; }));
 }
 
+// Beast echoes a peer's close code 5000-65535 (it only refuses the reserved
+// codes below 3000). RFC 6455 section 7.4 wants such a connection failed with
+// 1002; fail_close_echo turns the echo into that.
+uint16_t echo_of_close_code(uint16_t code, bool fail_invalid) {
+  SocketPair p;
+  websocket::stream<CorkStream<tcp::socket>> server(std::move(p.server));
+  websocket::stream<tcp::socket> client(std::move(p.client));
+  if (fail_invalid) {
+    server.control_callback([&server](websocket::frame_type kind, std::string_view) {
+      if (kind == websocket::frame_type::close && server.reason().code >= 5000) {
+        server.next_layer().fail_close_echo(1002);
+      }
+    });
+  }
+  bool accepted = false, handshaken = false;
+  server.async_accept([&](boost::system::error_code ec) {
+    EXPECT_FALSE(ec);
+    accepted = true;
+  });
+  client.async_handshake("localhost", "/", [&](boost::system::error_code ec) {
+    EXPECT_FALSE(ec);
+    handshaken = true;
+  });
+  EXPECT_TRUE(run_until(p.io, [&] { return accepted && handshaken; }));
+  boost::beast::flat_buffer buf;
+  bool server_done = false, client_done = false;
+  server.async_read(buf, [&](boost::system::error_code ec, size_t) {
+    EXPECT_EQ(ec, websocket::error::closed);
+    server_done = true;
+  });
+  client.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), "bye"),
+                     [&](boost::system::error_code) { client_done = true; });
+  EXPECT_TRUE(run_until(p.io, [&] { return server_done && client_done; }));
+  return client.reason().code;
+}
+
+TEST(CorkStreamTest, AnInvalidCloseCodeIsAnswered1002) {
+  EXPECT_EQ(echo_of_close_code(5000, /*fail_invalid=*/false), 5000) << "Beast's own behaviour";
+  EXPECT_EQ(echo_of_close_code(5000, true), 1002);
+  EXPECT_EQ(echo_of_close_code(65535, true), 1002);
+  EXPECT_EQ(echo_of_close_code(4999, true), 4999) << "3000-4999 are valid codes";
+  EXPECT_EQ(echo_of_close_code(1000, true), 1000);
+}
+
 }  // namespace
 }  // namespace shardd::net

@@ -13,6 +13,7 @@
 #include <future>
 #include <thread>
 
+#include "shardd/core/worker_pool.h"
 #include "shardd/store/objects.h"
 #include "shardd_test/db_env.h"
 
@@ -80,7 +81,7 @@ class StoreTest : public ::testing::Test {
   }
 
   void open(bool expect_ready = true) {
-    pool_ = std::make_unique<boost::asio::thread_pool>(4);
+    pool_ = std::make_unique<WorkerPool>("storage", 4, nullptr);
     metrics_ = std::make_unique<metrics::Registry>();
     store_ = std::make_unique<Store>(config_, *pool_, *metrics_);
     Status st = store_->start(true);
@@ -197,7 +198,7 @@ class StoreTest : public ::testing::Test {
   bool held_ = false;
   std::filesystem::path tmp_;
   Config config_;
-  std::unique_ptr<boost::asio::thread_pool> pool_;
+  std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<metrics::Registry> metrics_;
   std::unique_ptr<Store> store_;
 };
@@ -656,7 +657,7 @@ TEST_F(StoreTest, BackupWipeRestoreGivesTheSameData) {
       std::filesystem::remove(config_.sqlite_path() + suffix);
     }
   }
-  pool_ = std::make_unique<boost::asio::thread_pool>(2);
+  pool_ = std::make_unique<WorkerPool>("storage", 2, nullptr);
   metrics_ = std::make_unique<metrics::Registry>();
   store_ = std::make_unique<Store>(config_, *pool_, *metrics_);
   st = store_->restore(backup);
@@ -673,7 +674,7 @@ TEST_F(StoreTest, BackupWipeRestoreGivesTheSameData) {
 // only with MySQL + Redis (see tests/unit/CMakeLists.txt).
 TEST_F(StoreTest, SqliteUnwritableLocationIsAClearError) {
   config_.sqlite.path = (tmp_ / "missing-dir" / "db.sqlite").string();
-  pool_ = std::make_unique<boost::asio::thread_pool>(2);
+  pool_ = std::make_unique<WorkerPool>("storage", 2, nullptr);
   metrics_ = std::make_unique<metrics::Registry>();
   store_ = std::make_unique<Store>(config_, *pool_, *metrics_);
   Status st = store_->start(true);

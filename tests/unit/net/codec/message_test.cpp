@@ -120,6 +120,10 @@ TEST_P(MalformedTest, IsBadRequestWithoutThrowing) {
   EXPECT_EQ(st.code(), ErrorCode::kBadRequest);
   EXPECT_NE(st.message().find(c.fragment), std::string::npos) << st.message();
   EXPECT_EQ(r.rid.has_value(), c.rid_known);
+  // Our words only: no library internals, nothing of the input echoed.
+  EXPECT_EQ(st.message().find("exception"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find("parse_error"), std::string::npos) << st.message();
+  EXPECT_LT(st.message().size(), 80u) << st.message();
 }
 
 // Envelope (depth 1) + d (depth 2) + `depth` nested arrays.
@@ -142,10 +146,10 @@ std::string deep_msgpack(int depth) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, MalformedTest,
     ::testing::Values(
-        BadCase{"empty", "", Encoding::kJson, "invalid json", false},
-        BadCase{"garbage", "{bad", Encoding::kJson, "invalid json", false},
-        BadCase{"truncated", R"({"op":"a","rid":1)", Encoding::kJson, "invalid json", false},
-        BadCase{"trailing", R"({"op":"a","rid":1} x)", Encoding::kJson, "invalid json", false},
+        BadCase{"empty", "", Encoding::kJson, "not valid JSON", false},
+        BadCase{"garbage", "{bad", Encoding::kJson, "not valid JSON", false},
+        BadCase{"truncated", R"({"op":"a","rid":1)", Encoding::kJson, "not valid JSON", false},
+        BadCase{"trailing", R"({"op":"a","rid":1} x)", Encoding::kJson, "not valid JSON", false},
         BadCase{"array", R"([1,2])", Encoding::kJson, "must be an object", false},
         BadCase{"string", R"("op")", Encoding::kJson, "must be an object", false},
         BadCase{"no_op", R"({"rid":1})", Encoding::kJson, "'op'", true},
@@ -163,19 +167,31 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"d_array", R"({"op":"a","rid":2,"d":[1]})", Encoding::kJson, "'d'", true},
         BadCase{"d_string", R"({"op":"a","rid":2,"d":"x"})", Encoding::kJson, "'d'", true},
         BadCase{"bad_utf8", "{\"op\":\"a\",\"rid\":1,\"d\":{\"x\":\"\xff\"}}", Encoding::kJson,
-                "invalid json", false},
+                "not valid JSON", false},
         BadCase{"deep_json", deep_json(100000), Encoding::kJson, "nesting", false},
         BadCase{"deep_msgpack", deep_msgpack(100000), Encoding::kMsgpack, "nesting", false},
         BadCase{"msgpack_garbage", std::string("\xc1\xc1", 2), Encoding::kMsgpack,
-                "invalid msgpack", false},
+                "not valid MessagePack", false},
         BadCase{"msgpack_truncated", std::string("\x83\xa2op", 4), Encoding::kMsgpack,
-                "invalid msgpack", false},
+                "not valid MessagePack", false},
         BadCase{"msgpack_huge_len", std::string("\xdd\xff\xff\xff\xff", 5), Encoding::kMsgpack,
-                "invalid msgpack", false},
+                "not valid MessagePack", false},
         BadCase{"msgpack_binary", std::string("\x83\xa2op\xa1" "a\xa3rid\x01\xa1" "d\xc4\x01x", 16),
                 Encoding::kMsgpack, "binary", false},
         BadCase{"msgpack_array", std::string("\x92\x01\x02", 3), Encoding::kMsgpack,
-                "must be an object", false}),
+                "must be an object", false},
+        // {"op":"a","rid":1,"d":{"x":"\xff"}}: strings must be UTF-8 in MessagePack too.
+        BadCase{"msgpack_bad_utf8_value",
+                std::string("\x83\xa2op\xa1" "a\xa3rid\x01\xa1" "d\x81\xa1x\xa1\xff", 18),
+                Encoding::kMsgpack, "UTF-8", false},
+        BadCase{"msgpack_bad_utf8_key",
+                std::string("\x83\xa2op\xa1" "a\xa3rid\x01\xa1" "d\x81\xa1\xc0\xc0", 17),
+                Encoding::kMsgpack, "UTF-8", false},
+        // An integer beyond 64 bits would come back rounded: refused, rid known.
+        BadCase{"huge_integer", R"({"op":"a","rid":4,"d":{"t":123456789012345678901234567890}})",
+                Encoding::kJson, "64 bits", true},
+        BadCase{"huge_negative", R"({"op":"a","rid":4,"d":{"t":-123456789012345678901234567890}})",
+                Encoding::kJson, "64 bits", true}),
     [](const ::testing::TestParamInfo<BadCase>& param_info) { return std::string(param_info.param.name); });
 
 TEST(DecodeRequestTest, NestingUpToTheLimitIsAccepted) {
