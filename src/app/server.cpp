@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "app/session_routes.h"
 #include "shardd/admin/admin_server.h"
@@ -213,7 +214,7 @@ class Server {
   void update_ready() {
     bool now = ready();
     ready_gauge_->set(now ? 1 : 0);
-    if (now == last_ready_) return;
+    if (!serving_.load() || last_ready_ == now) return;
     last_ready_ = now;
     auto& lg = log::get("app");
     if (now) {
@@ -393,7 +394,7 @@ class Server {
   asio::steady_timer drain_timer_;
   std::atomic<bool> serving_{false};
   std::atomic<bool> draining_{false};
-  bool last_ready_ = false;  // control thread
+  std::optional<bool> last_ready_;  // control thread; unset until listening
   std::atomic<int> probes_pending_{0};
   metrics::Gauge* ready_gauge_ = nullptr;
   metrics::Counter* reloads_ = nullptr;

@@ -451,7 +451,15 @@ void Store::try_connect() {
       std::lock_guard lock(mu_);
       not_ready_reason_ = st.to_string();
     }
-    lg().warn("store: database still unreachable: {}", st.message());
+    // Once a probe reaches the backoff cap this would repeat every few
+    // seconds: say it at most every 30 s.
+    int64_t now = now_ms();
+    if (now - last_unreachable_log_ms_.load() >= 30000) {
+      last_unreachable_log_ms_ = now;
+      lg().warn("store: database still unreachable: {}", st.message());
+    } else {
+      lg().debug("store: database still unreachable: {}", st.message());
+    }
     schedule_reconnect();
     return;
   }

@@ -231,6 +231,8 @@ TEST(Accounts, SecondLoginKicksTheFirstSession) {
   EXPECT_EQ(first.close_code(), 4004);
   EXPECT_TRUE(IsOk(second.request("zone.list")));
   EXPECT_EQ(scrape(s.admin_port(), R"(shardd_session_ends_total{reason="kicked"})"), 1);
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_errors_total{code="KICKED"})"), 1);
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_disconnects_total{reason="KICKED"})"), 1);
 }
 
 TEST(Accounts, BanKicksAndBlocksLoginUntilLifted) {
@@ -445,6 +447,287 @@ TEST(Resume, RejectsBadTokensAndLoggedInCallers) {
   ASSERT_TRUE(IsOk(li));
   EXPECT_TRUE(IsError(c.request("sys.resume", {{"resume_token", (*li)["d"]["resume_token"]}}),
                       "BAD_REQUEST"));
+}
+
+// Two pipelined logins on one connection: the second is refused while the
+// first runs, so the account service never holds a stale session (a later
+// login kicks the right one).
+TEST(Accounts, PipelinedLoginsOnOneConnectionLogInOnce) {
+  Shard s(account_shard());
+  s.start();
+  WsClient a;
+  connect_ws(a, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(a, "pipe")));
+  json creds = {{"username", "pipe"}, {"password", "correct-horse"}};
+  uint64_t r1 = a.next_rid(), r2 = a.next_rid();
+  ASSERT_TRUE(a.send_json({{"op", "auth.login"}, {"rid", r1}, {"d", creds}}));
+  ASSERT_TRUE(a.send_json({{"op", "auth.login"}, {"rid", r2}, {"d", creds}}));
+  auto first = a.recv_response(r1);
+  auto second = a.recv_response(r2);
+  ASSERT_TRUE(first && second);
+  int oks = IsOk(first) + IsOk(second);
+  EXPECT_EQ(oks, 1) << first->dump() << "\n" << second->dump();
+  EXPECT_TRUE(IsError(IsOk(first) ? second : first, "BAD_REQUEST"));
+  // A token login pipelined after a password login is refused the same way.
+  WsClient b;
+  connect_ws(b, s.ws_port());
+  ASSERT_TRUE(IsOk(login(b, "pipe")));  // kicks a
+  auto kicked = a.recv_push("sys.kicked");
+  ASSERT_TRUE(kicked) << "the session that really logged in is kicked";
+  EXPECT_TRUE(a.wait_closed());
+  EXPECT_TRUE(IsOk(b.request("zone.list")));
+  EXPECT_EQ(scrape(s.admin_port(), "shardd_sessions_authenticated"), 1);
+}
+
+// The resume token of a session whose connection is still open takes the
+// session over; the old connection is told why before it is closed.
+TEST(Resume, ResumingWhileTheOldConnectionIsOpenTakesOver) {
+  Shard s(account_shard());
+  s.start();
+  WsClient old;
+  connect_ws(old, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(old, "twice")));
+  auto li = login(old, "twice");
+  ASSERT_TRUE(IsOk(li));
+  TcpClient fresh;
+  connect_tcp(fresh, s.tcp_port());
+  auto r = fresh.request("sys.resume", {{"resume_token", (*li)["d"]["resume_token"]}, {"last_seq", 0}});
+  ASSERT_TRUE(IsOk(r));
+  auto kicked = old.recv_push("sys.kicked");
+  ASSERT_TRUE(kicked) << "the old connection got no sys.kicked";
+  EXPECT_EQ((*kicked)["d"]["reason"], "resumed_elsewhere");
+  EXPECT_EQ((*kicked)["seq"], 0);
+  auto close = old.recv_push("sys.close");
+  ASSERT_TRUE(close);
+  EXPECT_EQ((*close)["d"]["code"], "KICKED");
+  ASSERT_TRUE(old.wait_closed());
+  EXPECT_EQ(old.close_code(), 4004);
+  EXPECT_TRUE(IsOk(fresh.request("zone.list"))) << "the session lives on the new connection";
+  EXPECT_EQ(scrape(s.admin_port(), "shardd_sessions_authenticated"), 1);
+}
+
+// Replayable pushes are numbered 1, 2, 3 ... from the login without gaps; the
+// connection notices around them carry 0.
+TEST(Resume, PushNumbersHaveNoGaps) {
+  Shard s(account_shard());
+  s.start();
+  auto c = std::make_unique<WsClient>();
+  connect_ws(*c, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(*c, "seqs")));
+  auto li = login(*c, "seqs");
+  ASSERT_TRUE(IsOk(li));
+  int64_t account = (*li)["d"]["account_id"];
+  announce(s, account, "a-", 3);
+  for (int i = 1; i <= 3; ++i) {
+    auto p = c->recv_push("sys.notice");
+    ASSERT_TRUE(p);
+    EXPECT_EQ((*p)["seq"], i);
+  }
+  c->drop();
+  c.reset();
+  ASSERT_TRUE(eventually([&] { return scrape(s.admin_port(), "shardd_sessions_in_grace") == 1; },
+                         Ms(5000)));
+  announce(s, account, "b-", 2);
+  WsClient w;
+  ASSERT_TRUE(w.connect(s.ws_port()));
+  auto hello = w.recv_push("sys.hello");
+  ASSERT_TRUE(hello);
+  EXPECT_EQ((*hello)["seq"], 0);
+  auto r = w.request("sys.resume", {{"resume_token", (*li)["d"]["resume_token"]}, {"last_seq", 3}});
+  ASSERT_TRUE(IsOk(r));
+  EXPECT_EQ((*r)["d"]["last_seq"], 5);
+  for (int i = 4; i <= 5; ++i) {
+    auto p = w.recv_push("sys.notice");
+    ASSERT_TRUE(p);
+    EXPECT_EQ((*p)["seq"], i);
+  }
+}
+
+TEST(Accounts, PasswordLengthCountsCharacters) {
+  Shard s(account_shard());
+  s.start();
+  WsClient c;
+  connect_ws(c, s.ws_port());
+  EXPECT_TRUE(IsError(register_user(c, "emoji", "😀😀😀"), "WEAK_PASSWORD"));
+  std::string e100;
+  for (int i = 0; i < 100; ++i) e100 += "é";
+  ASSERT_TRUE(IsOk(register_user(c, "accent", e100)));
+  EXPECT_TRUE(IsOk(login(c, "accent", e100)));
+}
+
+TEST(Accounts, DisplayNames) {
+  Shard s(account_shard({"auth.display_name_cooldown_s=0", "auth.name_blocklist=rude"}));
+  s.start();
+  WsClient a, b;
+  connect_ws(a, s.ws_port());
+  connect_ws(b, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(a, "dn_alice")));
+  ASSERT_TRUE(IsOk(register_user(b, "dn_bob")));
+  auto la = login(a, "dn_alice");
+  ASSERT_TRUE(IsOk(la));
+  EXPECT_EQ((*la)["d"]["display_name"], "dn_alice") << "starts as the username";
+  ASSERT_TRUE(IsOk(login(b, "dn_bob")));
+  auto set = a.request("account.set_display_name", {{"name", "Queen Émilie"}});
+  ASSERT_TRUE(IsOk(set));
+  EXPECT_EQ((*set)["d"]["display_name"], "Queen Émilie");
+  EXPECT_TRUE(IsError(b.request("account.set_display_name", {{"name", "QUEEN ÉMILIE"}}), "NAME_TAKEN"));
+  // Names are unique among the names shown: alice no longer shows hers.
+  EXPECT_TRUE(IsOk(b.request("account.set_display_name", {{"name", "DN_ALICE"}})));
+  EXPECT_TRUE(IsError(b.request("account.set_display_name", {{"name", "x"}}), "INVALID_NAME"));
+  EXPECT_TRUE(IsError(b.request("account.set_display_name", {{"name", "Admin"}}), "INVALID_NAME"));
+  EXPECT_TRUE(IsError(b.request("account.set_display_name", {{"name", "SoRude1"}}), "INVALID_NAME"));
+  EXPECT_TRUE(IsError(b.request("account.set_display_name", {{"name", 5}}), "BAD_REQUEST"));
+  // A registration may not take a name someone shows.
+  WsClient c;
+  connect_ws(c, s.ws_port());
+  ASSERT_TRUE(IsOk(b.request("account.set_display_name", {{"name", "newcomer"}})));
+  EXPECT_TRUE(IsError(register_user(c, "NewComer"), "USERNAME_TAKEN"));
+  // It survives a new login (cache and database agree).
+  ASSERT_TRUE(IsOk(a.request("auth.logout")));
+  auto again = login(a, "dn_alice");
+  ASSERT_TRUE(IsOk(again));
+  EXPECT_EQ((*again)["d"]["display_name"], "Queen Émilie");
+}
+
+TEST(Accounts, DisplayNameChangesAreRateLimited) {
+  Shard s(account_shard({"auth.display_name_cooldown_s=3600"}));
+  s.start();
+  WsClient a;
+  connect_ws(a, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(a, "dn_carl")));
+  ASSERT_TRUE(IsOk(login(a, "dn_carl")));
+  ASSERT_TRUE(IsOk(a.request("account.set_display_name", {{"name", "Carl One"}})));
+  auto again = a.request("account.set_display_name", {{"name", "Carl Two"}});
+  ASSERT_TRUE(IsError(again, "RATE_LIMITED"));
+  EXPECT_GT((*again)["err"]["retry_after_ms"].get<int64_t>(), 3500000);
+}
+
+TEST(Accounts, ChangePasswordRevokesTheOtherTokens) {
+  Shard s(account_shard());
+  s.start();
+  WsClient a;
+  connect_ws(a, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(a, "chpw")));
+  auto first = login(a, "chpw");
+  ASSERT_TRUE(IsOk(first));
+  std::string other_token = (*first)["d"]["token"];
+  WsClient b;
+  connect_ws(b, s.ws_port());
+  auto second = login(b, "chpw");  // kicks a; b's token is the current one
+  ASSERT_TRUE(IsOk(second));
+  std::string own_token = (*second)["d"]["token"];
+  EXPECT_TRUE(IsError(b.request("auth.change_password", {{"old", "wrong-one!"}, {"new", "new-pass-9"}}),
+                      "BAD_CREDENTIALS"));
+  EXPECT_TRUE(IsError(b.request("auth.change_password", {{"old", "correct-horse"}, {"new", "short"}}),
+                      "WEAK_PASSWORD"));
+  ASSERT_TRUE(IsOk(b.request("auth.change_password", {{"old", "correct-horse"}, {"new", "new-pass-9"}})));
+  WsClient c;
+  connect_ws(c, s.ws_port());
+  EXPECT_TRUE(IsError(c.request("auth.token", {{"token", other_token}}), "BAD_CREDENTIALS"));
+  EXPECT_TRUE(IsError(login(c, "chpw", "correct-horse"), "BAD_CREDENTIALS"));
+  ASSERT_TRUE(IsOk(login(c, "chpw", "new-pass-9")));  // kicks b
+  WsClient d;
+  connect_ws(d, s.ws_port());
+  EXPECT_TRUE(IsOk(d.request("auth.token", {{"token", own_token}})))
+      << "the token of the session that changed the password stays";
+}
+
+TEST(Accounts, DeleteAnonymizesAndFreesTheName) {
+  Shard s(account_shard());
+  s.start();
+  WsClient a;
+  connect_ws(a, s.ws_port());
+  auto reg = register_user(a, "leaver");
+  ASSERT_TRUE(IsOk(reg));
+  auto li = login(a, "leaver");
+  ASSERT_TRUE(IsOk(li));
+  std::string token = (*li)["d"]["token"];
+  ASSERT_TRUE(IsOk(a.request("zone.select", {{"zone", "main"}})));
+  EXPECT_TRUE(IsError(a.request("account.delete", {{"password", "wrong-pass"}}), "BAD_CREDENTIALS"));
+  ASSERT_TRUE(IsOk(a.request("account.delete", {{"password", "correct-horse"}})));
+  EXPECT_TRUE(IsError(a.request("zone.list"), "UNAUTHORIZED")) << "logged out";
+  EXPECT_TRUE(PingWorks(a)) << "the connection stays";
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_zone_population{zone="main"})"), 0);
+  EXPECT_TRUE(IsError(login(a, "leaver"), "BAD_CREDENTIALS"));
+  EXPECT_TRUE(IsError(a.request("auth.token", {{"token", token}}), "BAD_CREDENTIALS"));
+  auto reborn = register_user(a, "leaver");
+  ASSERT_TRUE(IsOk(reborn)) << "the name is free again";
+  EXPECT_NE((*reborn)["d"]["account_id"], (*reg)["d"]["account_id"]);
+  // The old row is still there (id kept), anonymized.
+  auto ban = admin_post(s, "/admin/accounts/ban",
+                        {{"account_id", (*reg)["d"]["account_id"]}, {"duration_s", 60}});
+  EXPECT_EQ(ban.status, 200) << ban.body;
+}
+
+// After one token login fills the cache, the next reads nothing from the
+// database: the token and the account come from the cache.
+TEST(Accounts, WarmTokenLoginsReadNoDatabase) {
+  Shard s(account_shard());
+  s.start();
+  std::string token;
+  {
+    WsClient c;
+    connect_ws(c, s.ws_port());
+    ASSERT_TRUE(IsOk(register_user(c, "cached")));
+    auto li = login(c, "cached");
+    ASSERT_TRUE(IsOk(li));
+    token = (*li)["d"]["token"];
+  }
+  auto token_login = [&] {
+    WsClient c;
+    connect_ws(c, s.ws_port());
+    return c.request("auth.token", {{"token", token}});
+  };
+  ASSERT_TRUE(IsOk(token_login()));  // warm-up
+  auto reads = [&](const char* stmt) {
+    return scrape(s.admin_port(),
+                  std::string("shardd_db_query_seconds_count{stmt=\"") + stmt + "\"}")
+        .value_or(0);
+  };
+  double tokens = reads("tokens.find"), accounts = reads("accounts.by_id"),
+         hits = scrape(s.admin_port(), R"(shardd_cache_requests_total{result="hit"})").value_or(0);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(IsOk(token_login()));
+  EXPECT_EQ(reads("tokens.find"), tokens);
+  EXPECT_EQ(reads("accounts.by_id"), accounts);
+  EXPECT_GE(scrape(s.admin_port(), R"(shardd_cache_requests_total{result="hit"})").value_or(0),
+            hits + 6);
+}
+
+TEST(Accounts, BansAreListedAndUnbanIsIdempotent) {
+  Shard s(account_shard());
+  s.start();
+  WsClient c;
+  connect_ws(c, s.ws_port());
+  auto reg = register_user(c, "listed");
+  ASSERT_TRUE(IsOk(reg));
+  ASSERT_EQ(admin_post(s, "/admin/accounts/ban",
+                       {{"username", "listed"}, {"duration_s", 600}, {"reason", "spam"}})
+                .status,
+            200);
+  auto list = http_get(s.admin_port(), "/admin/accounts/bans",
+                       {{"Authorization", std::string("Bearer ") + kToken}});
+  ASSERT_EQ(list.status, 200) << list.body;
+  json j = json::parse(list.body);
+  ASSERT_EQ(j["bans"].size(), 1u) << list.body;
+  EXPECT_EQ(j["bans"][0]["username"], "listed");
+  EXPECT_EQ(j["bans"][0]["reason"], "spam");
+  EXPECT_EQ(admin_post(s, "/admin/accounts/unban", {{"username", "listed"}}).status, 200);
+  EXPECT_EQ(admin_post(s, "/admin/accounts/unban", {{"username", "listed"}}).status, 200)
+      << "a second unban is still the same account";
+  auto after = json::parse(http_get(s.admin_port(), "/admin/accounts/bans",
+                                    {{"Authorization", std::string("Bearer ") + kToken}})
+                               .body);
+  EXPECT_TRUE(after["bans"].empty());
+}
+
+TEST(Accounts, RateLimitedRegistrationsCountAsRefused) {
+  Shard s(account_shard({"auth.register_per_ip_per_min=1"}));
+  s.start();
+  WsClient c;
+  connect_ws(c, s.ws_port());
+  ASSERT_TRUE(IsOk(register_user(c, "first_one")));
+  EXPECT_TRUE(IsError(register_user(c, "second_one"), "RATE_LIMITED"));
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_registrations_total{result="refused"})"), 1);
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 // Admin HTTP: health, readiness, Prometheus metrics, token-protected API.
 
+#include <set>
+#include <sstream>
+
 #include "it_common.h"
 
 namespace shardd::test {
@@ -151,6 +154,206 @@ TEST(Admin, MetricsCanRequireTheToken) {
   // Health checks never need it.
   EXPECT_EQ(http_get(shard.admin_port(), "/healthz").status, 200);
   EXPECT_EQ(http_get(shard.admin_port(), "/readyz").status, 200);
+}
+
+// Wrong JSON types in admin bodies once killed the server (an uncaught
+// nlohmann type_error). Each is a 400 naming the field, and the server serves on.
+TEST(Admin, WrongJsonTypesInBodiesAre400AndTheServerKeepsServing) {
+  Shard shard(with_sets({"admin.token=tok", "auth.scrypt_n=1024"}));
+  shard.start();
+  WsClient player;
+  connect_ws(player, shard.ws_port());
+  struct Case {
+    const char* path;
+    const char* body;
+    const char* field;
+  };
+  const Case cases[] = {
+      {"/admin/announce", R"({"text":"x","account_id":"1"})", "account_id"},
+      {"/admin/announce", R"({"text":"x","account_id":null})", "account_id"},
+      {"/admin/announce", R"({"text":"x","account_id":true})", "account_id"},
+      {"/admin/announce", R"({"text":5})", "text"},
+      {"/admin/accounts/ban", R"({"account_id":"1","duration_s":60})", "account_id"},
+      {"/admin/accounts/ban", R"({"account_id":1,"duration_s":"60"})", "duration_s"},
+      {"/admin/accounts/ban", R"({"account_id":1,"until_ms":"60"})", "until_ms"},
+      {"/admin/accounts/ban", R"({"account_id":1,"duration_s":60,"reason":5})", "reason"},
+      {"/admin/accounts/ban", R"({"username":5,"duration_s":60})", "username"},
+      {"/admin/accounts/unban", R"({"account_id":"1"})", "account_id"},
+      {"/admin/accounts/unban", R"({"username":5})", "username"},
+      {"/admin/sessions/kick", R"({"session_id":"1"})", "session_id"},
+  };
+  for (const auto& c : cases) {
+    auto r = http_request("POST", shard.admin_port(), c.path, c.body, bearer("tok"));
+    EXPECT_EQ(r.status, 400) << c.path << " " << c.body << ": " << r.body << r.error;
+    EXPECT_NE(r.body.find(std::string("'") + c.field + "'"), std::string::npos)
+        << "the answer names the field: " << r.body;
+    ASSERT_TRUE(shard.running()) << "died on " << c.path << " " << c.body << "\n" << shard.log();
+  }
+  EXPECT_TRUE(PingWorks(player)) << "the player's session survived";
+  EXPECT_TRUE(FreshClientWorks(shard.ws_port()));
+  EXPECT_EQ(http_get(shard.admin_port(), "/metrics").body.find("shardd_internal_errors_total{"),
+            std::string::npos);
+}
+
+TEST(Admin, BearerSchemeIsCaseInsensitive) {
+  Shard shard(with_sets({"admin.token=tok"}));
+  shard.start();
+  for (const char* scheme : {"Bearer", "bearer", "BEARER"}) {
+    auto r = http_get(shard.admin_port(), "/admin/status",
+                      {{"Authorization", std::string(scheme) + " tok"}});
+    EXPECT_EQ(r.status, 200) << scheme;
+  }
+  EXPECT_EQ(http_get(shard.admin_port(), "/admin/status", {{"Authorization", "Basic tok"}}).status,
+            401);
+}
+
+TEST(Admin, HeadIsAnsweredLikeGetWithoutABody) {
+  Shard shard;
+  shard.start();
+  for (uint16_t port : {shard.admin_port(), shard.ws_port()}) {
+    auto h = http_request("HEAD", port, "/healthz");
+    EXPECT_EQ(h.status, 200) << "port " << port << " " << h.error;
+    EXPECT_EQ(h.header("Content-Length"), "3");
+    EXPECT_TRUE(h.body.empty());
+  }
+  EXPECT_EQ(http_request("HEAD", shard.admin_port(), "/readyz").status, 200);
+}
+
+TEST(Admin, OversizedBodiesAre413AndOverlongHeadersAre431) {
+  Shard shard(with_sets({"admin.token=tok"}));
+  shard.start();
+  auto big = http_request("POST", shard.admin_port(), "/admin/announce",
+                          R"({"text":")" + std::string(70 * 1024, 'x') + R"("})", bearer("tok"));
+  EXPECT_EQ(big.status, 413) << big.error;
+  std::vector<std::pair<std::string, std::string>> huge = {{"X-Filler", std::string(9000, 'h')}};
+  EXPECT_EQ(http_get(shard.admin_port(), "/healthz", huge).status, 431);
+  EXPECT_EQ(http_get(shard.ws_port(), "/healthz", huge).status, 431);
+  EXPECT_TRUE(FreshClientWorks(shard.ws_port()));
+}
+
+TEST(Admin, OpsListsEveryClientOpAndAdminRouteWithItsFields) {
+  Shard shard(with_sets({"admin.token=tok"}));
+  shard.start();
+  auto r = http_get(shard.admin_port(), "/admin/ops", bearer("tok"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  std::set<std::string> ops;
+  for (const auto& o : j["ops"]) ops.insert(o["op"].get<std::string>());
+  for (const char* op : {"sys.ping", "sys.resume", "auth.register", "auth.login", "auth.token",
+                         "auth.logout", "auth.change_password", "account.set_display_name",
+                         "account.delete", "zone.list", "zone.select"}) {
+    EXPECT_TRUE(ops.count(op)) << op << " missing from " << r.body;
+  }
+  std::set<std::string> admin;
+  for (const auto& a : j["admin"]) {
+    admin.insert(a["method"].get<std::string>() + " " + a["path"].get<std::string>());
+  }
+  for (const char* route : {"POST /admin/accounts/ban", "POST /admin/accounts/unban",
+                            "GET /admin/accounts/bans", "POST /admin/announce",
+                            "GET /admin/sessions", "POST /admin/sessions/kick"}) {
+    EXPECT_TRUE(admin.count(route)) << route;
+  }
+  EXPECT_EQ(http_get(shard.admin_port(), "/admin/ops").status, 401);
+}
+
+TEST(Admin, SessionsCanBeListedAndKickedWithoutABan) {
+  Shard shard(with_sets({"admin.token=tok", "auth.scrypt_n=1024"}));
+  shard.start();
+  WsClient a;
+  connect_ws(a, shard.ws_port());
+  ASSERT_TRUE(IsOk(a.request("auth.register", {{"username", "kim"}, {"password", "pass-word-1"}})));
+  auto li = a.request("auth.login", {{"username", "kim"}, {"password", "pass-word-1"}});
+  ASSERT_TRUE(IsOk(li));
+  int64_t account = (*li)["d"]["account_id"];
+  TcpClient anon;
+  connect_tcp(anon, shard.tcp_port());
+
+  auto all = http_get(shard.admin_port(), "/admin/sessions", bearer("tok"));
+  ASSERT_EQ(all.status, 200) << all.body;
+  json list = json::parse(all.body);
+  EXPECT_EQ(list["sessions"].size(), 2u) << all.body;
+  auto mine = json::parse(
+      http_get(shard.admin_port(), "/admin/sessions?username=KIM", bearer("tok")).body);
+  ASSERT_EQ(mine["sessions"].size(), 1u);
+  EXPECT_EQ(mine["sessions"][0]["account_id"], account);
+  EXPECT_EQ(mine["sessions"][0]["transport"], "ws");
+  EXPECT_EQ(mine["sessions"][0]["remote_ip"], "127.0.0.1");
+  EXPECT_EQ(mine["sessions"][0]["state"], "connected");
+  auto by_ip = json::parse(
+      http_get(shard.admin_port(), "/admin/sessions?ip=127.0.0.1&limit=1", bearer("tok")).body);
+  EXPECT_EQ(by_ip["sessions"].size(), 1u);
+  EXPECT_EQ(by_ip["truncated"], true);
+
+  auto kick = http_request("POST", shard.admin_port(), "/admin/sessions/kick",
+                           json{{"account_id", account}, {"msg", "take a break"}}.dump(),
+                           bearer("tok"));
+  ASSERT_EQ(kick.status, 200) << kick.body;
+  auto kicked = a.recv_push("sys.kicked");
+  ASSERT_TRUE(kicked);
+  EXPECT_EQ((*kicked)["d"]["reason"], "kicked_by_operator");
+  EXPECT_EQ((*kicked)["d"]["msg"], "take a break");
+  EXPECT_TRUE(a.wait_closed());
+  EXPECT_EQ(a.close_code(), 4004);
+  EXPECT_TRUE(PingWorks(anon)) << "only that session";
+  // Not a ban: the player logs straight back in.
+  WsClient again;
+  connect_ws(again, shard.ws_port());
+  EXPECT_TRUE(IsOk(again.request("auth.login", {{"username", "kim"}, {"password", "pass-word-1"}})));
+  EXPECT_EQ(http_request("POST", shard.admin_port(), "/admin/sessions/kick",
+                         json{{"session_id", 99999}}.dump(), bearer("tok"))
+                .status,
+            404);
+  EXPECT_EQ(http_request("POST", shard.admin_port(), "/admin/sessions/kick", "{}", bearer("tok"))
+                .status,
+            400);
+}
+
+// Every metric docs/operations.md lists is exported, and every exported
+// family is listed there.
+TEST(Admin, MetricsAndTheirDocumentationAgree) {
+  Shard shard(with_sets({"auth.scrypt_n=1024"}));
+  shard.start();
+  {
+    WsClient c;  // some traffic, so per-op and per-statement series exist
+    connect_ws(c, shard.ws_port());
+    ASSERT_TRUE(IsOk(c.request("auth.register", {{"username", "metric"}, {"password", "pass-word-1"}})));
+    ASSERT_TRUE(IsOk(c.request("auth.login", {{"username", "metric"}, {"password", "pass-word-1"}})));
+  }
+  std::string text = http_get(shard.admin_port(), "/metrics").body;
+  std::set<std::string> exported;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# TYPE ", 0) == 0) exported.insert(line.substr(7, line.find(' ', 7) - 7));
+  }
+  std::string doc = read_file(std::string(SHARDD_SOURCE_DIR) + "/docs/operations.md");
+  auto from = doc.find("\nMetrics (");
+  ASSERT_NE(from, std::string::npos);
+  auto to = doc.find("\n## ", from);
+  std::set<std::string> documented;
+  std::istringstream table(doc.substr(from, to - from));
+  for (std::string line; std::getline(table, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::string first = line.substr(1, line.find('|', 1) - 1);
+    for (size_t p = first.find('`'); p != std::string::npos; p = first.find('`', p)) {
+      size_t e = first.find('`', p + 1);
+      documented.insert(first.substr(p + 1, e - p - 1));
+      p = e + 1;
+    }
+  }
+  // Families that only appear with their first event, or only with Redis.
+  const std::set<std::string> on_first_event = {
+      "shardd_internal_errors_total", "shardd_db_errors_total", "shardd_cache_backend_errors_total",
+      "shardd_cache_reconnects_total"};
+  for (const auto& name : exported) {
+    EXPECT_TRUE(documented.count(name)) << name << " is exported but not in docs/operations.md";
+  }
+  for (const auto& name : documented) {
+    if (on_first_event.count(name)) continue;
+    EXPECT_TRUE(exported.count(name)) << name << " is documented but not exported";
+  }
+  // Label values are documented too (spot checks of the ones that drifted).
+  EXPECT_FALSE(metric_value(text, R"(shardd_errors_total{code="OK"})")) << "OK is not an error";
+  EXPECT_TRUE(metric_value(text, "shardd_cache_up")) << "also with the memory cache";
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 // Command line: version, check-config, startup failures.
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <fstream>
 
 #include "it_common.h"
 
@@ -40,6 +44,18 @@ TEST(Cli, Version) {
   auto r = shardd({"version"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("shardd 0.1.0", 0), 0u) << r.out;
+  for (const char* lib : {"boost ", "OpenSSL ", "SQLite 3.", "MariaDB client ", "hiredis "}) {
+    EXPECT_NE(r.out.find(lib), std::string::npos) << lib << " missing from:\n" << r.out;
+  }
+}
+
+TEST(Cli, CheckConfigOfAnEmptyFilePrintsTheZoneThatRuns) {
+  TempDir dir;
+  auto r = check_config(dir, "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("[[zones]]"), std::string::npos) << r.out;
+  EXPECT_TRUE(has_line_starting(r.out, "id = 'main'") || has_line_starting(r.out, "id = \"main\""))
+      << r.out;
 }
 
 TEST(Cli, CheckConfigPrintsTheEffectiveConfiguration) {
@@ -123,7 +139,11 @@ INSTANTIATE_TEST_SUITE_P(
                   "config error: tls.cert_file: cannot read"},
         BadConfig{"port_clash", "[ws]\nport = 7300\n[tcp]\nport = 7300\n", {},
                   "config error: tcp.port: clashes with ws.port"},
-        BadConfig{"not_toml", "[limits\nmax_frame_bytes = ", {}, "config error: "}),
+        BadConfig{"not_toml", "[limits\nmax_frame_bytes = ", {}, "config error: "},
+        BadConfig{"scrypt_n_not_power_of_two", "", {"auth.scrypt_n=3000"},
+                  "config error: auth.scrypt_n: must be a power of two"},
+        BadConfig{"metrics_token_without_token", "[admin]\nmetrics_require_token = true\n", {},
+                  "config error: admin.metrics_require_token: needs admin.token"}),
     [](const ::testing::TestParamInfo<BadConfig>& p) { return std::string(p.param.name); });
 
 TEST(Cli, CheckConfigReportsEveryError) {
@@ -202,6 +222,58 @@ TEST(Cli, JsonLogFormat) {
   }
   EXPECT_GE(lines, 3u);
   EXPECT_NE(text.find("\"msg\":\"ready: ws="), std::string::npos);
+}
+
+// The shipped unit passes systemd's own checker with no warning, and its
+// sysusers entry parses.
+TEST(Cli, SystemdUnitVerifies) {
+  TempDir dir;
+  std::string unit = read_file(std::string(SHARDD_SOURCE_DIR) + "/config/systemd/shardd.service");
+  for (size_t p; (p = unit.find("/usr/local/bin/shardd")) != std::string::npos;) {
+    unit.replace(p, 21, shardd_binary());  // verify wants the executable to exist
+  }
+  std::string path = dir.write("shardd.service", unit);
+  auto r = run_command({"systemd-analyze", "verify", path}, Ms(30000));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "") << "systemd-analyze warned";
+  EXPECT_EQ(unit.find("DynamicUser=yes"), std::string::npos)
+      << "a dynamic user cannot be in the config file's group";
+  auto u = run_command({"systemd-sysusers", "--dry-run",
+                        std::string(SHARDD_SOURCE_DIR) + "/config/systemd/shardd.sysusers"},
+                       Ms(10000));
+  EXPECT_EQ(u.exit_code, 0) << u.err;
+}
+
+// The documented install (config 0640 root:shardd in a 0750 root:shardd
+// directory) is readable by the service user, and by no one else. The
+// service user is played by uid/gid numbers no account uses.
+TEST(Cli, TheDocumentedConfigPermissionsLetTheServiceReadIt) {
+  if (::geteuid() != 0) {
+    GTEST_FAIL() << "needs root (as scripts/test.sh runs): it changes file owners";
+  }
+  TempDir dir;
+  const std::string uid = "64123", gid = "64124", stranger = "64125";
+  std::string etc = dir.file("etc");
+  ASSERT_EQ(::mkdir(etc.c_str(), 0750), 0);
+  ASSERT_EQ(::chown(etc.c_str(), 0, 64124), 0);
+  std::string conf = etc + "/shardd.toml";
+  {
+    std::ofstream f(conf);
+    f << "[admin]\ntoken = \"secret\"\n";
+  }
+  ASSERT_EQ(::chmod(conf.c_str(), 0640), 0);
+  ASSERT_EQ(::chown(conf.c_str(), 0, 64124), 0);
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  auto as = [&](const std::string& u, const std::string& g) {
+    return run_command({"setpriv", "--reuid=" + u, "--regid=" + g, "--clear-groups",
+                        shardd_binary(), "check-config", "-c", conf},
+                       Ms(10000));
+  };
+  auto service = as(uid, gid);
+  EXPECT_EQ(service.exit_code, 0) << service.err;
+  auto other = as(stranger, stranger);
+  EXPECT_EQ(other.exit_code, 2) << "another user must not read the secrets";
+  EXPECT_NE(other.err.find("cannot open"), std::string::npos) << other.err;
 }
 
 }  // namespace

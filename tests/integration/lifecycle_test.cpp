@@ -256,5 +256,34 @@ TEST(Lifecycle, NoWatchdogPingsWithoutWatchdogUsec) {
   EXPECT_EQ(notify.count("WATCHDOG=1"), 0u);
 }
 
+// A reload to KDF parameters the KDF cannot use is refused: accounts keep
+// logging in (once, such a reload rehashed passwords into garbage).
+TEST(Lifecycle, SighupToAnInvalidScryptNIsRefusedAndAccountsKeepWorking) {
+  ShardOptions o;
+  o.config_toml = "[server]\nname = \"shardd-it\"\n[auth]\nscrypt_n = 1024\n";
+  Shard shard(o);
+  shard.start();
+  WsClient c;
+  connect_ws(c, shard.ws_port());
+  json creds = {{"username", "hashed"}, {"password", "pass-word-1"}};
+  ASSERT_TRUE(IsOk(c.request("auth.register", creds)));
+  shard.write_config("[server]\nname = \"shardd-it\"\n[auth]\nscrypt_n = 3000\n");
+  shard.signal(SIGHUP);
+  ASSERT_TRUE(shard.wait_log("reload rejected", Ms(3000))) << shard.log();
+  EXPECT_NE(shard.log().find("auth.scrypt_n: must be a power of two"), std::string::npos);
+  for (int i = 0; i < 2; ++i) {  // the second login would see a broken rehash
+    ASSERT_TRUE(IsOk(c.request("auth.login", creds))) << i;
+    ASSERT_TRUE(IsOk(c.request("auth.logout")));
+  }
+  // A valid change of N rehashes at the next login, and the account still works.
+  shard.write_config("[server]\nname = \"shardd-it\"\n[auth]\nscrypt_n = 2048\n");
+  shard.signal(SIGHUP);
+  ASSERT_TRUE(shard.wait_log("reload: applied auth.scrypt_n: 1024 -> 2048", Ms(3000)));
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(IsOk(c.request("auth.login", creds))) << i;
+    ASSERT_TRUE(IsOk(c.request("auth.logout")));
+  }
+}
+
 }  // namespace
 }  // namespace shardd::test

@@ -229,6 +229,14 @@ TEST(Limits, SlowWebSocketReaderIsDisconnectedAndMemoryStaysFlat) {
         return v && *v == 1.0;
       },
       Ms(3000)));
+  // The same drop, seen by the session: one reason, counted in both places.
+  EXPECT_TRUE(eventually(
+      [&] {
+        return scrape(shard.admin_port(), R"(shardd_disconnects_total{reason="SLOW_CONSUMER"})") ==
+                   1.0 &&
+               scrape(shard.admin_port(), R"(shardd_errors_total{code="SLOW_CONSUMER"})") == 1.0;
+      },
+      Ms(3000)));
   double after = rss(shard.admin_port());
   std::cout << "[   info   ] disconnected after " << sent << " pings; RSS " << before / kMiB
             << " -> " << after / kMiB << " MiB\n";

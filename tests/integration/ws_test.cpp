@@ -163,7 +163,8 @@ TEST(WebSocket, RepeatedMalformedMessagesCloseWithProtocolError) {
   auto close = c.recv_push("sys.close");
   ASSERT_TRUE(close) << "no sys.close push";
   EXPECT_EQ((*close)["d"]["code"], "PROTOCOL_ERROR");
-  EXPECT_TRUE((*close)["d"]["msg"].is_string());
+  // The limit-th message closes, and the reason says so.
+  EXPECT_EQ((*close)["d"]["msg"], "5 malformed messages within 60 s (limits.bad_messages_to_close)");
   ASSERT_TRUE(c.wait_closed(Ms(3000)));
   EXPECT_EQ(c.close_code(), 4002);
   EXPECT_TRUE(FreshClientWorks(shard.ws_port()));
@@ -307,6 +308,8 @@ TEST(WebSocket, RateLimitAnswersRateLimitedThenCloses) {
   auto close = c.recv_push("sys.close", Ms(3000));
   ASSERT_TRUE(close) << "no sys.close after sustained rate abuse";
   EXPECT_EQ((*close)["d"]["code"], "RATE_LIMITED");
+  EXPECT_EQ((*close)["d"]["msg"],
+            "4 messages refused by the rate limit within 10 s (limits.rate_strikes_to_close)");
   ASSERT_TRUE(c.wait_closed(Ms(3000)));
   EXPECT_EQ(c.close_code(), 4001);
   auto n = scrape(shard.admin_port(), "shardd_rate_limited_total");
@@ -338,6 +341,89 @@ TEST(WebSocket, HeartbeatTimeoutClosesSilentClient) {
   EXPECT_LE(took, 2000);
   ASSERT_TRUE(silent.wait_closed(Ms(3000)));
   EXPECT_EQ(silent.close_code(), 4000);
+}
+
+// RFC 6455 section 7.4: a close frame with a code outside the valid ranges
+// fails the connection with 1002 instead of being echoed.
+TEST(WebSocket, InvalidCloseCodesAreAnswered1002) {
+  Shard shard;
+  shard.start();
+  for (int code : {5000, 14540, 65535}) {
+    WsClient c;
+    connect_ws(c, shard.ws_port());
+    EXPECT_EQ(c.close_with_code(static_cast<uint16_t>(code)), 1002) << code;
+  }
+  for (int code : {1000, 3000, 4999}) {
+    WsClient c;
+    connect_ws(c, shard.ws_port());
+    EXPECT_EQ(c.close_with_code(static_cast<uint16_t>(code)), code) << "valid code " << code;
+  }
+  EXPECT_TRUE(FreshClientWorks(shard.ws_port()));
+}
+
+// Integers are echoed exactly; a literal too big for 64 bits is refused
+// instead of coming back as a rounded double.
+TEST(WebSocket, PingEchoesIntegersExactly) {
+  Shard shard;
+  shard.start();
+  WsClient c;
+  connect_ws(c, shard.ws_port());
+  ASSERT_TRUE(c.send_text(R"({"op":"sys.ping","rid":1,"d":{"t":18446744073709551615}})"));
+  auto r = c.recv();
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->data.find(R"("t":18446744073709551615)"), std::string::npos) << r->data;
+  ASSERT_TRUE(c.send_text(R"({"op":"sys.ping","rid":2,"d":{"t":-9223372036854775808}})"));
+  r = c.recv();
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->data.find(R"("t":-9223372036854775808)"), std::string::npos) << r->data;
+  ASSERT_TRUE(c.send_text(R"({"op":"sys.ping","rid":3,"d":{"t":123456789012345678901234567890}})"));
+  r = c.recv();
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(IsError(r->j, "BAD_REQUEST")) << r->data;
+  EXPECT_EQ(r->j["rid"], 3);
+  EXPECT_EQ(r->j["err"]["msg"], "integers must fit in 64 bits");
+}
+
+// MessagePack strings are checked as UTF-8, as JSON text is.
+TEST(WebSocket, MessagePackStringsMustBeUtf8) {
+  Shard shard;
+  shard.start();
+  WsClient c;
+  connect_ws(c, shard.ws_port());
+  // {"op":"sys.ping","rid":1,"d":{"t":"\xff"}}
+  std::string bad("\x83\xa2op\xa8sys.ping\xa3rid\x01\xa1" "d\x81\xa1t\xa1\xff", 25);
+  ASSERT_TRUE(c.send_binary(bad));
+  auto r = c.recv();
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->binary);
+  EXPECT_TRUE(IsError(r->j, "BAD_REQUEST")) << r->j.dump();
+  EXPECT_NE(r->j["err"]["msg"].get<std::string>().find("UTF-8"), std::string::npos);
+  EXPECT_TRUE(PingWorks(c));
+}
+
+// Error messages are shardd's own words, short, and quote client input only
+// as a bounded, sanitized prefix.
+TEST(WebSocket, ErrorMessagesLeakNoInternalsAndEchoNoUnboundedInput) {
+  Shard shard(with_sets({"auth.scrypt_n=1024"}));
+  shard.start();
+  WsClient c;
+  connect_ws(c, shard.ws_port());
+  ASSERT_TRUE(c.send_text("{oops"));
+  auto r = c.recv();
+  ASSERT_TRUE(r);
+  std::string msg = r->j["err"]["msg"];
+  EXPECT_EQ(msg.find("json.exception"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("oops"), std::string::npos) << msg;
+  ASSERT_TRUE(IsOk(c.request("auth.register", {{"username", "quoter"}, {"password", "pass-word-1"}})));
+  ASSERT_TRUE(IsOk(c.request("auth.login", {{"username", "quoter"}, {"password", "pass-word-1"}})));
+  auto huge = c.request("zone.select", {{"zone", std::string(10000, 'z')}});
+  ASSERT_TRUE(IsError(huge, "BAD_REQUEST"));
+  EXPECT_LT((*huge)["err"]["msg"].get<std::string>().size(), 100u) << huge->dump();
+  auto unknown = c.request("zone.select", {{"zone", "no-such-zone-\u202e-" + std::string(40, 'q')}});
+  ASSERT_TRUE(IsError(unknown, "NOT_FOUND"));
+  std::string m = (*unknown)["err"]["msg"];
+  EXPECT_LT(m.size(), 200u) << m;
+  EXPECT_EQ(m.find("\u202e"), std::string::npos) << "control characters are replaced";
 }
 
 }  // namespace

@@ -190,7 +190,9 @@ HttpResponse http_request(const std::string& method, uint16_t port, const std::s
   }
   req.prepare_payload();
   beast::flat_buffer buf;
-  http::response<http::string_body> res;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  parser.skip(method == "HEAD");  // a HEAD answer has headers only
   std::optional<beast::error_code> result;
   stream.expires_after(timeout);
   http::async_write(stream, req, [&](beast::error_code e, size_t) {
@@ -198,13 +200,14 @@ HttpResponse http_request(const std::string& method, uint16_t port, const std::s
       result = e;
       return;
     }
-    http::async_read(stream, buf, res, [&](beast::error_code e2, size_t) { result = e2; });
+    http::async_read(stream, buf, parser, [&](beast::error_code e2, size_t) { result = e2; });
   });
   run_until(io, timeout + Ms(500), [&] { return result.has_value(); });
   if (!result || *result) {
     out.error = result ? result->message() : "timeout";
     return out;
   }
+  auto& res = parser.get();
   out.status = res.result_int();
   out.body = res.body();
   out.headers = header_list(res.base());
@@ -519,6 +522,21 @@ void WsClient::close(Ms timeout) {
   });
   run_until(d.io, timeout, [&] { return result.has_value(); });
   d.closed = true;
+}
+
+int WsClient::close_with_code(uint16_t code, Ms timeout) {
+  Impl& d = *impl_;
+  if (!d.has_stream() || d.closed) return 0;
+  std::optional<beast::error_code> result;
+  int answered = 0;
+  d.with_ws([&](auto& s) {
+    s.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), "test"),
+                  [&](beast::error_code ec) { result = ec; });
+  });
+  run_until(d.io, timeout, [&] { return result.has_value(); });
+  d.with_ws([&](auto& s) { answered = s.reason().code; });
+  d.closed = true;
+  return answered;
 }
 
 void WsClient::drop() { impl_->drop(); }

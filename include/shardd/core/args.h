@@ -13,9 +13,10 @@
 // declares. The same declarations are listed by GET /admin/ops, which the
 // malformed-input test uses to exercise every field of every op.
 //
-// Members that the schema does not declare are ignored. `null` counts as
-// absent. Thread-safety: schemas are immutable values; everything here is
-// safe from any thread.
+// Members that the schema does not declare are ignored. A declared field is
+// either absent or of its type: `null` is a wrong type (except for kAny).
+// Thread-safety: schemas are immutable values; everything here is safe from
+// any thread.
 
 #include <cstdint>
 #include <initializer_list>

@@ -231,6 +231,7 @@ class Store {
   std::atomic<bool> stopped_{false};
   std::atomic<int> pending_{0};
   std::atomic<uint64_t> cache_epoch_{0};
+  std::atomic<int64_t> last_unreachable_log_ms_{0};
   bool auto_migrate_ = true;
 
   mutable std::mutex mu_;

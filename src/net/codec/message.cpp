@@ -192,7 +192,7 @@ class EnvelopeSax {
   }
   bool string(json::string_t& v) {
     // JSON text is checked by the parser; MessagePack strings are not.
-    if (encoding_ == Encoding::kMsgpack && !utf8::valid(v)) return bad_utf8();
+    if (encoding_ == Encoding::kMsgpack && !utf8::valid(v)) bad_utf8_ = true;
     if (dom_) return value(json(std::move(v)));
     if (at_field() && key_ == Key::kOp) {
       out_->op.assign(v);
@@ -234,7 +234,7 @@ class EnvelopeSax {
   bool end_object() { return leave(); }
   bool end_array() { return leave(); }
   bool key(json::string_t& k) {
-    if (encoding_ == Encoding::kMsgpack && !utf8::valid(k)) return bad_utf8();
+    if (encoding_ == Encoding::kMsgpack && !utf8::valid(k)) bad_utf8_ = true;
     if (dom_) {
       pending_ = &(*stack().back())[std::move(k)];
       return true;
@@ -261,6 +261,7 @@ class EnvelopeSax {
   Status finish() {
     if (not_object_ || !envelope_) return Status::BadRequest("envelope must be an object");
     if (big_integer_) return Status::BadRequest("integers must fit in 64 bits");
+    if (bad_utf8_) return Status::BadRequest("a MessagePack string is not valid UTF-8");
     if (!op_ok_) return Status::BadRequest("missing string field 'op'");
     if (!valid_op_name(out_->op)) {
       return Status::BadRequest("'op' must be 1-64 characters of a-z 0-9 _ .");
@@ -314,11 +315,6 @@ class EnvelopeSax {
     }
   }
 
-  bool bad_utf8() {
-    error_ = "a MessagePack string is not valid UTF-8";
-    return false;
-  }
-
   bool enter() {
     if (++depth_ > kMaxNestingDepth) {
       error_ = "nesting deeper than " + std::to_string(kMaxNestingDepth);
@@ -365,6 +361,9 @@ class EnvelopeSax {
   Request* out_;
   const Encoding encoding_;
   bool big_integer_ = false;
+  // A MessagePack string (value or key) that is not UTF-8. Not a parse error:
+  // the message is read to the end so that the answer can name its rid.
+  bool bad_utf8_ = false;
   size_t depth_ = 0;
   bool envelope_ = false;    // the document is an object
   bool not_object_ = false;  // ... or it is not

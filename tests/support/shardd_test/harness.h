@@ -150,7 +150,8 @@ struct HttpResponse {
 HttpResponse http_get(uint16_t port, const std::string& target,
                       const std::vector<std::pair<std::string, std::string>>& headers = {},
                       Ms timeout = Ms(5000));
-// Any method; a non-empty body is sent as application/json.
+// Any method (HEAD reads the headers only); a non-empty body is sent as
+// application/json.
 HttpResponse http_request(const std::string& method, uint16_t port, const std::string& target,
                           const std::string& body = "",
                           const std::vector<std::pair<std::string, std::string>>& headers = {},
@@ -232,6 +233,9 @@ class WsClient {
   void pause_reading();
   // Sends a close frame (1000) and waits for the server's reply.
   void close(Ms timeout = Ms(3000));
+  // Sends a close frame with `code` (any value, valid or not) and returns the
+  // code of the server's close frame (0 if none came).
+  int close_with_code(uint16_t code, Ms timeout = Ms(3000));
   // Drops the TCP connection without a close frame.
   void drop();
   uint64_t next_rid() { return ++rid_; }

@@ -24,12 +24,12 @@ TEST(ArgsTest, AcceptsWhatTheSchemaDeclares) {
                      {"ids", {1, 2}}, {"extra", "ignored"}},
                     kSchema)
                   .ok());
-  EXPECT_TRUE(check({{"zone", "x"}, {"limit", nullptr}}, kSchema).ok()) << "null = absent";
+  EXPECT_FALSE(check({{"zone", "x"}, {"limit", nullptr}}, kSchema).ok()) << "null is not absent";
 }
 
 TEST(ArgsTest, EveryBreakNamesTheField) {
   EXPECT_EQ(error_of(json::object()), "missing field 'zone'");
-  EXPECT_EQ(error_of({{"zone", nullptr}}), "missing field 'zone'");
+  EXPECT_EQ(error_of({{"zone", nullptr}}), "'zone' must be a string");
   EXPECT_EQ(error_of({{"zone", 5}}), "'zone' must be a string");
   EXPECT_EQ(error_of({{"zone", ""}}), "'zone' must be 1-8 characters");
   EXPECT_EQ(error_of({{"zone", std::string(100000, 'x')}}), "'zone' must be 1-8 characters");

@@ -183,10 +183,10 @@ INSTANTIATE_TEST_SUITE_P(
         // {"op":"a","rid":1,"d":{"x":"\xff"}}: strings must be UTF-8 in MessagePack too.
         BadCase{"msgpack_bad_utf8_value",
                 std::string("\x83\xa2op\xa1" "a\xa3rid\x01\xa1" "d\x81\xa1x\xa1\xff", 18),
-                Encoding::kMsgpack, "UTF-8", false},
+                Encoding::kMsgpack, "UTF-8", true},
         BadCase{"msgpack_bad_utf8_key",
                 std::string("\x83\xa2op\xa1" "a\xa3rid\x01\xa1" "d\x81\xa1\xc0\xc0", 17),
-                Encoding::kMsgpack, "UTF-8", false},
+                Encoding::kMsgpack, "UTF-8", true},
         // An integer beyond 64 bits would come back rounded: refused, rid known.
         BadCase{"huge_integer", R"({"op":"a","rid":4,"d":{"t":123456789012345678901234567890}})",
                 Encoding::kJson, "64 bits", true},
