@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cctype>
+#include <charconv>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <future>
@@ -148,8 +149,8 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
           return reply_json(http::status::bad_request, {{"error", "body must be a JSON object"}});
         }
       }
-      add_query(query, &body);
       const Route& route = it->second;
+      add_query(query, route.schema, &body);
       if (Status st = args::check(body, route.schema); !st.ok()) {
         return reply_json(http::status::bad_request, {{"error", st.message()}});
       }
@@ -228,9 +229,11 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
     std::atomic<bool> sent_{false};
   };
 
-  // Adds `a=1&b=x` to `out` (digits-only values as integers). Percent-escapes
-  // are decoded; a parameter named like a body member replaces it.
-  static void add_query(std::string_view query, nlohmann::json* out) {
+  // Adds `a=1&b=x` to `out`: a value is an integer when the route declares
+  // that field as one and it reads as one, a string otherwise (a username of
+  // digits stays a string). Percent-escapes are decoded; a parameter named
+  // like a body member replaces it.
+  static void add_query(std::string_view query, const args::Schema& schema, nlohmann::json* out) {
     while (!query.empty()) {
       auto amp = query.find('&');
       std::string_view pair = query.substr(0, amp);
@@ -239,9 +242,13 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
       if (eq == 0 || pair.empty()) continue;
       std::string key = unescape(pair.substr(0, eq));
       std::string value = eq == std::string_view::npos ? "" : unescape(pair.substr(eq + 1));
-      bool digits = !value.empty() && value.size() <= 18 &&
-                    std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
-      (*out)[key] = digits ? nlohmann::json(std::stoll(value)) : nlohmann::json(value);
+      bool integer_field = std::any_of(schema.begin(), schema.end(), [&](const args::Field& f) {
+        return f.name == key && f.type == args::Type::kInt;
+      });
+      int64_t n = 0;
+      auto r = std::from_chars(value.data(), value.data() + value.size(), n);
+      bool is_int = !value.empty() && r.ec == std::errc() && r.ptr == value.data() + value.size();
+      (*out)[key] = integer_field && is_int ? nlohmann::json(n) : nlohmann::json(value);
     }
   }
   static std::string unescape(std::string_view in) {

@@ -39,35 +39,34 @@ void add_session_routes(admin::AdminServer& admin, gateway::Gateway& gw) {
         for (const auto& i : list) out.push_back(to_json(i));
         respond(200, {{"sessions", std::move(out)}, {"truncated", more}});
       });
-  admin.add_route(
-      "POST", "/admin/sessions/kick",
-      {args::optional(args::integer("session_id", 1, INT64_MAX)),
-       args::optional(args::integer("account_id", 1, INT64_MAX)),
-       args::optional(args::str("msg", 0, 200))},
-      [&gw](const json& b, admin::AdminServer::Respond respond) {
-        int64_t sid = args::int_or(b, "session_id", 0);
-        int64_t account = args::int_or(b, "account_id", 0);
-        std::string msg = args::str_or(b, "msg", "");
-        if ((sid == 0) == (account == 0)) {
-          return respond(400, {{"error", "give one of session_id or account_id"}});
-        }
-        std::vector<uint64_t> ids;
-        if (sid != 0) {
-          ids.push_back(static_cast<uint64_t>(sid));
-        } else {
-          gateway::SessionFilter f;
-          f.account_id = account;
-          for (const auto& i : gw.sessions(f, 1000)) ids.push_back(i.id);
-        }
-        json kicked = json::array();
-        for (uint64_t id : ids) {
-          if (gw.kick(id, msg)) kicked.push_back(id);
-        }
-        if (kicked.empty()) return respond(404, {{"error", "no such session"}});
-        log::get("admin").warn("operator kicked session(s) {} ({})", kicked.dump(),
-                               msg.empty() ? "no message" : msg);
-        respond(200, {{"kicked", std::move(kicked)}});
-      });
+  admin.add_route("POST", "/admin/sessions/kick",
+                  {args::optional(args::integer("session_id", 1, INT64_MAX)),
+                   args::optional(args::integer("account_id", 1, INT64_MAX)),
+                   args::optional(args::str("msg", 0, 200))},
+                  [&gw](const json& b, admin::AdminServer::Respond respond) {
+                    int64_t sid = args::int_or(b, "session_id", 0);
+                    int64_t account = args::int_or(b, "account_id", 0);
+                    std::string msg = args::str_or(b, "msg", "");
+                    if ((sid == 0) == (account == 0)) {
+                      return respond(400, {{"error", "give one of session_id or account_id"}});
+                    }
+                    std::vector<uint64_t> ids;
+                    if (sid != 0) {
+                      ids.push_back(static_cast<uint64_t>(sid));
+                    } else {
+                      gateway::SessionFilter f;
+                      f.account_id = account;
+                      for (const auto& i : gw.sessions(f, 1000)) ids.push_back(i.id);
+                    }
+                    json kicked = json::array();
+                    for (uint64_t id : ids) {
+                      if (gw.kick(id, msg)) kicked.push_back(id);
+                    }
+                    if (kicked.empty()) return respond(404, {{"error", "no such session"}});
+                    log::get("admin").warn("operator kicked session(s) {} ({})", kicked.dump(),
+                                           msg.empty() ? "no message" : msg);
+                    respond(200, {{"kicked", std::move(kicked)}});
+                  });
 }
 
 }  // namespace shardd::app

@@ -11,13 +11,20 @@ using json = nlohmann::json;
 
 std::string_view type_name(Type t) {
   switch (t) {
-    case Type::kString: return "string";
-    case Type::kInt: return "integer";
-    case Type::kBool: return "boolean";
-    case Type::kNumber: return "number";
-    case Type::kObject: return "object";
-    case Type::kArray: return "array";
-    case Type::kAny: return "any";
+    case Type::kString:
+      return "string";
+    case Type::kInt:
+      return "integer";
+    case Type::kBool:
+      return "boolean";
+    case Type::kNumber:
+      return "number";
+    case Type::kObject:
+      return "object";
+    case Type::kArray:
+      return "array";
+    case Type::kAny:
+      return "any";
   }
   return "any";
 }
@@ -28,8 +35,12 @@ Field str(std::string name, int64_t min_chars, int64_t max_chars) {
 Field integer(std::string name, int64_t min, int64_t max) {
   return {std::move(name), Type::kInt, true, min, max, {}};
 }
-Field boolean(std::string name) { return {std::move(name), Type::kBool, true, 0, 0, {}}; }
-Field number(std::string name) { return {std::move(name), Type::kNumber, true, 0, 0, {}}; }
+Field boolean(std::string name) {
+  return {std::move(name), Type::kBool, true, 0, 0, {}};
+}
+Field number(std::string name) {
+  return {std::move(name), Type::kNumber, true, 0, 0, {}};
+}
 Field one_of(std::string name, std::vector<std::string> choices) {
   return {std::move(name), Type::kString, true, 0, 0, std::move(choices)};
 }
@@ -39,7 +50,9 @@ Field array(std::string name, int64_t max_elements) {
 Field object(std::string name, int64_t max_members) {
   return {std::move(name), Type::kObject, true, 0, max_members, {}};
 }
-Field any(std::string name) { return {std::move(name), Type::kAny, true, 0, 0, {}}; }
+Field any(std::string name) {
+  return {std::move(name), Type::kAny, true, 0, 0, {}};
+}
 Field optional(Field f) {
   f.required = false;
   return f;
@@ -47,7 +60,9 @@ Field optional(Field f) {
 
 namespace {
 
-std::string quoted(const std::string& name) { return "'" + name + "'"; }
+std::string quoted(const std::string& name) {
+  return "'" + name + "'";
+}
 
 Status bad(const Field& f, const std::string& what) {
   return Status::BadRequest(quoted(f.name) + " " + what);
@@ -66,8 +81,8 @@ Status check_field(const Field& f, const json& v) {
       }
       return Status::Ok();
     case Type::kInt: {
-      std::string range = "must be an integer in [" + std::to_string(f.min) + ", " +
-                          std::to_string(f.max) + "]";
+      std::string range =
+          "must be an integer in [" + std::to_string(f.min) + ", " + std::to_string(f.max) + "]";
       if (v.is_number_unsigned()) {
         auto u = v.get<uint64_t>();
         if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return bad(f, range);
@@ -96,8 +111,8 @@ Status check_field(const Field& f, const json& v) {
       auto n = static_cast<int64_t>(s.size() > static_cast<size_t>(4 * f.max) ? s.size()
                                                                               : utf8::length(s));
       if (n < f.min || n > f.max) {
-        return bad(f, "must be " + std::to_string(f.min) + "-" + std::to_string(f.max) +
-                          " characters");
+        return bad(
+            f, "must be " + std::to_string(f.min) + "-" + std::to_string(f.max) + " characters");
       }
       return Status::Ok();
     }
@@ -152,7 +167,9 @@ std::string str_or(const json& d, std::string_view name, std::string def) {
   return v && v->is_string() ? v->get<std::string>() : std::move(def);
 }
 
-int64_t int_of(const json& d, std::string_view name) { return int_or(d, name, 0); }
+int64_t int_of(const json& d, std::string_view name) {
+  return int_or(d, name, 0);
+}
 
 int64_t int_or(const json& d, std::string_view name, int64_t def) {
   const json* v = find(d, name);
@@ -161,7 +178,7 @@ int64_t int_or(const json& d, std::string_view name, int64_t def) {
   if (v->is_number_unsigned()) {
     auto u = v->get<uint64_t>();
     return u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ? def
-                                                                            : static_cast<int64_t>(u);
+                                                                          : static_cast<int64_t>(u);
   }
   return def;
 }
@@ -171,7 +188,9 @@ bool bool_or(const json& d, std::string_view name, bool def) {
   return v && v->is_boolean() ? v->get<bool>() : def;
 }
 
-bool has(const json& d, std::string_view name) { return find(d, name) != nullptr; }
+bool has(const json& d, std::string_view name) {
+  return find(d, name) != nullptr;
+}
 
 json describe(const Schema& schema) {
   json out = json::array();

@@ -39,7 +39,9 @@ std::string current_what() {
   }
 }
 
-std::string_view current_op() { return tl_op; }
+std::string_view current_op() {
+  return tl_op;
+}
 
 OpScope::OpScope(std::string_view op) : saved_(tl_op), uncaught_(std::uncaught_exceptions()) {
   tl_op = op;

@@ -5,7 +5,6 @@
 #include "shardd/core/barrier.h"
 #include "shardd/core/crypto.h"
 #include "shardd/core/log.h"
-#include "shardd/core/utf8.h"
 #include "shardd/version.h"
 
 namespace shardd::gateway {

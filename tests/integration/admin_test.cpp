@@ -283,6 +283,8 @@ TEST(Admin, SessionsCanBeListedAndKickedWithoutABan) {
       http_get(shard.admin_port(), "/admin/sessions?ip=127.0.0.1&limit=1", bearer("tok")).body);
   EXPECT_EQ(by_ip["sessions"].size(), 1u);
   EXPECT_EQ(by_ip["truncated"], true);
+  auto digits = http_get(shard.admin_port(), "/admin/sessions?username=12345", bearer("tok"));
+  EXPECT_EQ(digits.status, 200) << "a name of digits is still a name: " << digits.body;
 
   auto kick = http_request("POST", shard.admin_port(), "/admin/sessions/kick",
                            json{{"account_id", account}, {"msg", "take a break"}}.dump(),

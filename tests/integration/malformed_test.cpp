@@ -118,7 +118,8 @@ class Player {
   void register_once() {
     WsClient c;
     connect_ws(c, shard_.ws_port());
-    ASSERT_TRUE(IsOk(c.request("auth.register", {{"username", name_}, {"password", "pass-word-1"}})));
+    ASSERT_TRUE(
+        IsOk(c.request("auth.register", {{"username", name_}, {"password", "pass-word-1"}})));
   }
   void maybe_logged_out() { logged_in_ = false; }
 
@@ -132,11 +133,12 @@ class Player {
 TEST(MalformedInput, EveryOpAndAdminRouteAnswersEveryBrokenField) {
   Shard shard(with_sets({std::string("admin.token=") + kToken, "auth.scrypt_n=1024",
                          "limits.rate_per_sec=1000000", "limits.rate_burst=1000000",
-                         "limits.bad_messages_to_close=1000000", "auth.account_attempts_per_min=100000",
-                         "auth.ip_attempts_per_min=100000", "auth.register_per_ip_per_min=100000",
-                         "auth.display_name_cooldown_s=0"}));
+                         "limits.bad_messages_to_close=1000000",
+                         "auth.account_attempts_per_min=100000", "auth.ip_attempts_per_min=100000",
+                         "auth.register_per_ip_per_min=100000", "auth.display_name_cooldown_s=0"}));
   shard.start();
-  auto ops_r = http_get(shard.admin_port(), "/admin/ops", {{"Authorization", std::string("Bearer ") + kToken}});
+  auto ops_r = http_get(shard.admin_port(), "/admin/ops",
+                        {{"Authorization", std::string("Bearer ") + kToken}});
   ASSERT_EQ(ops_r.status, 200) << ops_r.body;
   json ops = json::parse(ops_r.body);
   ASSERT_GE(ops["ops"].size(), 10u);

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -125,9 +126,15 @@ void MariaDbServer::start() {
     make_dir("shardd-mariadb");
     port_ = free_port();
   }
+  // Its own temp directory: servers installed or running side by side (ctest
+  // -j) would otherwise share /tmp for their temporary tables, and
+  // mariadb-install-db fails when another one deletes a file it made.
+  std::string tmp = dir_ + "/tmp";
+  ::mkdir(tmp.c_str(), 0700);
   if (!installed_) {
     std::string cmd = "/usr/bin/mariadb-install-db --no-defaults --datadir=" + dir_ +
-                      "/data --user=root --auth-root-authentication-method=normal "
+                      "/data --tmpdir=" + tmp +
+                      " --user=root --auth-root-authentication-method=normal "
                       "--skip-test-db --skip-name-resolve > " + dir_ + "/install.log 2>&1";
     if (std::system(cmd.c_str()) != 0) {
       throw std::runtime_error("mariadb-install-db failed:\n" + log_tail("install.log"));
@@ -142,7 +149,8 @@ void MariaDbServer::start() {
   }
   spawn({"/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + dir_ + "/data",
          "--port=" + std::to_string(port_), "--bind-address=127.0.0.1", "--socket=" + socket(),
-         "--pid-file=" + dir_ + "/mysqld.pid", "--user=root", "--skip-name-resolve",
+         "--pid-file=" + dir_ + "/mysqld.pid", "--tmpdir=" + tmp, "--user=root",
+         "--skip-name-resolve",
          "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M", "--skip-log-bin",
          "--max-connections=300", "--log-error=" + dir_ + "/error.log",
          "--ssl-cert=" + tls_cert(), "--ssl-key=" + dir_ + "/tls-key.pem"},

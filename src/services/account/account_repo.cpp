@@ -14,8 +14,8 @@ using store::Rows;
 using store::Stmt;
 using store::StoreContext;
 
-#define SHARDD_ACCOUNT_COLS                                                               \
-  "id, username, display_name, pw_hash, last_zone, banned_until_ms, ban_reason, "         \
+#define SHARDD_ACCOUNT_COLS                                                       \
+  "id, username, display_name, pw_hash, last_zone, banned_until_ms, ban_reason, " \
   "display_name_changed_ms, deleted_ms"
 
 constexpr Stmt kIdByName{"accounts.id_by_name", "SELECT id FROM accounts WHERE username_lc = ?"};
@@ -60,9 +60,15 @@ constexpr Stmt kDeleteTokens{"tokens.delete_all", "DELETE FROM auth_tokens WHERE
 
 #undef SHARDD_ACCOUNT_COLS
 
-std::string account_key(int64_t id) { return "acct:" + std::to_string(id); }
-std::string name_key(const std::string& lc) { return "acct-name:" + lc; }
-std::string token_key(const std::string& hash) { return "tok:" + hash; }
+std::string account_key(int64_t id) {
+  return "acct:" + std::to_string(id);
+}
+std::string name_key(const std::string& lc) {
+  return "acct-name:" + lc;
+}
+std::string token_key(const std::string& hash) {
+  return "tok:" + hash;
+}
 
 std::string pack(const json& j) {
   auto bytes = json::to_msgpack(j);
@@ -282,8 +288,8 @@ DbStatus AccountRepo::find_token(StoreContext& ctx, const std::string& token_has
   return st;
 }
 
-DbStatus AccountRepo::list_bans(StoreContext& ctx, int64_t now_ms, int64_t after_id,
-                                int64_t limit, std::vector<Account>* out) {
+DbStatus AccountRepo::list_bans(StoreContext& ctx, int64_t now_ms, int64_t after_id, int64_t limit,
+                                std::vector<Account>* out) {
   DbConnection* c = nullptr;
   DbStatus st = ctx.db(&c);
   if (!st.ok()) return st;
@@ -312,7 +318,9 @@ DbStatus AccountRepo::create(StoreContext& ctx, const std::string& username,
 }
 
 DbStatus AccountRepo::set_password(StoreContext& ctx, int64_t id, const std::string& pw_hash) {
-  DbStatus st = ctx.transaction([&](DbConnection& c) { return c.exec(kSetPassword, {pw_hash, id}); });
+  DbStatus st = ctx.transaction([&](DbConnection& c) {
+    return c.exec(kSetPassword, {pw_hash, id});
+  });
   if (st.ok()) write_through_account(ctx, id);
   return st;
 }
@@ -346,8 +354,9 @@ DbStatus AccountRepo::set_ban(StoreContext& ctx, int64_t id, int64_t until_ms,
 
 DbStatus AccountRepo::set_display_name(StoreContext& ctx, int64_t id, const std::string& name,
                                        const std::string& key, int64_t now_ms) {
-  DbStatus st = ctx.transaction(
-      [&](DbConnection& c) { return c.exec(kSetDisplayName, {name, key, now_ms, id}); });
+  DbStatus st = ctx.transaction([&](DbConnection& c) {
+    return c.exec(kSetDisplayName, {name, key, now_ms, id});
+  });
   if (st.ok()) write_through_account(ctx, id);
   return st;
 }

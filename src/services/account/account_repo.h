@@ -82,8 +82,8 @@ class AccountRepo {
                                    uint32_t max_live);
   static store::DbStatus revoke_token(store::StoreContext& ctx, const std::string& token_hash);
   // Revokes every live token of the account but `keep_hash` (may be empty).
-  static store::DbStatus revoke_tokens(store::StoreContext& ctx, int64_t account_id,
-                                       int64_t now_ms, const std::string& keep_hash);
+  static store::DbStatus revoke_tokens(store::StoreContext& ctx, int64_t account_id, int64_t now_ms,
+                                       const std::string& keep_hash);
 
   // Write-behind flush of last_login_ms: batch of (account id, Unix ms).
   static store::DbStatus write_last_logins(store::DbConnection& c,

@@ -283,14 +283,14 @@ class AccountService::Impl : public gateway::SessionListener,
   bool crypto(Fn fn, Then then) {
     if (crypto_pending_.value() >= kMaxCryptoPending) return false;
     crypto_pending_.add(1);
-    asio::post(crypto_, [self = shared_from_this(), fn = std::move(fn),
-                         then = std::move(then)]() mutable {
-      auto result = fn();
-      self->crypto_pending_.add(-1);
-      asio::post(self->strand_, [then = std::move(then), result = std::move(result)]() mutable {
-        then(std::move(result));
-      });
-    });
+    asio::post(
+        crypto_, [self = shared_from_this(), fn = std::move(fn), then = std::move(then)]() mutable {
+          auto result = fn();
+          self->crypto_pending_.add(-1);
+          asio::post(self->strand_, [then = std::move(then), result = std::move(result)]() mutable {
+            then(std::move(result));
+          });
+        });
     return true;
   }
 
@@ -375,8 +375,8 @@ class AccountService::Impl : public gateway::SessionListener,
         [self = shared_from_this(), req, username](Hashed h) {
           if (!h.st.ok()) {
             lg().error("auth.register: password hash failed: {}", h.st.message());
-            return req->fail(h.st.code() == ErrorCode::kUnavailable ? h.st
-                                                                    : Status::Internal("internal error"));
+            return req->fail(
+                h.st.code() == ErrorCode::kUnavailable ? h.st : Status::Internal("internal error"));
           }
           self->create_account(req, username, std::move(h.hash));
         });
@@ -523,7 +523,8 @@ class AccountService::Impl : public gateway::SessionListener,
                         return AccountRepo::set_password(ctx, id, h);
                       },
                       [id](DbStatus ws) {
-                        if (!ws.ok()) lg().warn("rehash of account {} not saved: {}", id, ws.to_string());
+                        if (!ws.ok())
+                          lg().warn("rehash of account {} not saved: {}", id, ws.to_string());
                       });
                 }
                 self->issue_token(req, **acct, guard);
@@ -596,8 +597,7 @@ class AccountService::Impl : public gateway::SessionListener,
       }
     }
     online_[acct.id] = sid;
-    sessions_[sid] =
-        Online{acct.id, lower(acct.username), "", "", token_hash, req->session_ptr()};
+    sessions_[sid] = Online{acct.id, lower(acct.username), "", "", token_hash, req->session_ptr()};
     logins_["ok"]->inc();
     last_login_.mark(std::to_string(acct.id), std::to_string(now_ms()));
     json reply = {{"account_id", acct.id},
@@ -659,8 +659,8 @@ class AccountService::Impl : public gateway::SessionListener,
     auto acct = std::make_shared<std::optional<Account>>();
     store_run(
         [id, acct](StoreContext& ctx) { return AccountRepo::find_by_id(ctx, id, acct.get()); },
-        [self = shared_from_this(), req, key, password, acct, then = std::move(then)](
-            DbStatus st) mutable {
+        [self = shared_from_this(), req, key, password, acct,
+         then = std::move(then)](DbStatus st) mutable {
           if (!st.ok()) return self->storage_failed(req, st);
           if (!*acct) return req->fail(ErrorCode::kBadCredentials, "wrong password");
           AuthConfig a = self->auth_;
@@ -704,8 +704,9 @@ class AccountService::Impl : public gateway::SessionListener,
           [self, req, id = a.id](Hashed h) {
             if (!h.st.ok()) {
               lg().error("auth.change_password: {}", h.st.message());
-              return req->fail(h.st.code() == ErrorCode::kUnavailable ? h.st
-                                                                      : Status::Internal("internal error"));
+              return req->fail(h.st.code() == ErrorCode::kUnavailable
+                                   ? h.st
+                                   : Status::Internal("internal error"));
             }
             Online* o = self->online(req);
             std::string keep = o ? o->token_hash : "";
@@ -839,7 +840,8 @@ class AccountService::Impl : public gateway::SessionListener,
                       req->account_id(), st.to_string());
             return self->storage_failed(req, st);
           }
-          if (!mine) return req->fail(ErrorCode::kUnauthorized, "log in first");  // logged out meanwhile
+          if (!mine)
+            return req->fail(ErrorCode::kUnauthorized, "log in first");  // logged out meanwhile
           Online& who = it->second;
           who.pending_zone.clear();
           if (!who.zone.empty()) self->add_population(who.zone, -1);
@@ -855,18 +857,17 @@ class AccountService::Impl : public gateway::SessionListener,
   void add_admin_routes(admin::AdminServer& admin) {
     auto self = shared_from_this();
     const int64_t kMaxMs = int64_t{253402300799000};  // 9999-12-31
-    admin.add_route(
-        "POST", "/admin/accounts/ban",
-        {args::optional(args::integer("account_id", 1, INT64_MAX)),
-         args::optional(args::str("username", 1, 64)),
-         args::optional(args::integer("duration_s", 1, int64_t{100} * 365 * 86400)),
-         args::optional(args::integer("until_ms", 1, kMaxMs)),
-         args::optional(args::str("reason", 0, 255))},
-        [self](const json& body, admin::AdminServer::Respond respond) {
-          asio::post(self->strand_, [self, body, respond = std::move(respond)] {
-            self->admin_ban(body, respond, true);
-          });
-        });
+    admin.add_route("POST", "/admin/accounts/ban",
+                    {args::optional(args::integer("account_id", 1, INT64_MAX)),
+                     args::optional(args::str("username", 1, 64)),
+                     args::optional(args::integer("duration_s", 1, int64_t{100} * 365 * 86400)),
+                     args::optional(args::integer("until_ms", 1, kMaxMs)),
+                     args::optional(args::str("reason", 0, 255))},
+                    [self](const json& body, admin::AdminServer::Respond respond) {
+                      asio::post(self->strand_, [self, body, respond = std::move(respond)] {
+                        self->admin_ban(body, respond, true);
+                      });
+                    });
     admin.add_route("POST", "/admin/accounts/unban",
                     {args::optional(args::integer("account_id", 1, INT64_MAX)),
                      args::optional(args::str("username", 1, 64))},
@@ -881,12 +882,12 @@ class AccountService::Impl : public gateway::SessionListener,
                     [self](const json& q, admin::AdminServer::Respond respond) {
                       self->admin_list_bans(q, std::move(respond));
                     });
-    admin.add_route("POST", "/admin/announce",
-                    {args::str("text", 1, 4096),
-                     args::optional(args::integer("account_id", 1, INT64_MAX))},
-                    [self](const json& body, admin::AdminServer::Respond respond) {
-                      self->admin_announce(body, std::move(respond));
-                    });
+    admin.add_route(
+        "POST", "/admin/announce",
+        {args::str("text", 1, 4096), args::optional(args::integer("account_id", 1, INT64_MAX))},
+        [self](const json& body, admin::AdminServer::Respond respond) {
+          self->admin_announce(body, std::move(respond));
+        });
   }
 
   // POST /admin/announce {text, account_id?}: sys.notice {text, from} to one
@@ -961,12 +962,13 @@ class AccountService::Impl : public gateway::SessionListener,
     // By name: find the id first (cached), then the serialized write.
     auto acct = std::make_shared<std::optional<Account>>();
     std::string lc = lower(username);
-    store_run([lc, acct](StoreContext& ctx) { return AccountRepo::find_by_name(ctx, lc, acct.get()); },
-              [run, respond, acct](DbStatus st) {
-                if (!st.ok()) return respond(503, {{"error", "storage unavailable, retry later"}});
-                if (!*acct) return respond(404, {{"error", "no such account"}});
-                run((*acct)->id);
-              });
+    store_run(
+        [lc, acct](StoreContext& ctx) { return AccountRepo::find_by_name(ctx, lc, acct.get()); },
+        [run, respond, acct](DbStatus st) {
+          if (!st.ok()) return respond(503, {{"error", "storage unavailable, retry later"}});
+          if (!*acct) return respond(404, {{"error", "no such account"}});
+          run((*acct)->id);
+        });
   }
 
   // GET /admin/accounts/bans?after_id=&limit=: accounts banned now, by id.

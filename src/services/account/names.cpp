@@ -36,10 +36,12 @@ char32_t lower(char32_t cp) {
 }
 
 constexpr std::array<std::string_view, 12> kReserved = {
-    "admin", "administrator", "moderator", "mod",     "gm",    "gamemaster",
-    "system", "server",       "shardd",    "support", "staff", "official"};
+    "admin",  "administrator", "moderator", "mod",     "gm",    "gamemaster",
+    "system", "server",        "shardd",    "support", "staff", "official"};
 
-Status invalid(std::string msg) { return Status(ErrorCode::kInvalidName, std::move(msg)); }
+Status invalid(std::string msg) {
+  return Status(ErrorCode::kInvalidName, std::move(msg));
+}
 
 }  // namespace
 
@@ -88,7 +90,8 @@ Status check_display_name(std::string_view name, const std::vector<std::string>&
   }
   for (const auto& word : blocklist) {
     if (word.empty() || !utf8::valid(word)) continue;
-    if (key->find(fold_case(word)) != std::string::npos) return invalid("display name is not allowed");
+    if (key->find(fold_case(word)) != std::string::npos)
+      return invalid("display name is not allowed");
   }
   return Status::Ok();
 }

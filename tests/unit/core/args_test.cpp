@@ -20,8 +20,12 @@ std::string error_of(const json& d) {
 
 TEST(ArgsTest, AcceptsWhatTheSchemaDeclares) {
   EXPECT_TRUE(check({{"zone", "eu-1"}}, kSchema).ok());
-  EXPECT_TRUE(check({{"zone", "中国"}, {"limit", 50}, {"open", true}, {"kind", "b"},
-                     {"ids", {1, 2}}, {"extra", "ignored"}},
+  EXPECT_TRUE(check({{"zone", "中国"},
+                     {"limit", 50},
+                     {"open", true},
+                     {"kind", "b"},
+                     {"ids", {1, 2}},
+                     {"extra", "ignored"}},
                     kSchema)
                   .ok());
   EXPECT_FALSE(check({{"zone", "x"}, {"limit", nullptr}}, kSchema).ok()) << "null is not absent";
@@ -65,8 +69,9 @@ TEST(ArgsTest, ReadersNeverThrow) {
 TEST(ArgsTest, DescribeListsEveryField) {
   json j = describe(kSchema);
   ASSERT_EQ(j.size(), kSchema.size());
-  EXPECT_EQ(j[0], (json{{"name", "zone"}, {"type", "string"}, {"required", true}, {"min", 1},
-                        {"max", 8}}));
+  EXPECT_EQ(
+      j[0],
+      (json{{"name", "zone"}, {"type", "string"}, {"required", true}, {"min", 1}, {"max", 8}}));
   EXPECT_EQ(j[3]["choices"], (json{"a", "b"}));
 }
 

@@ -37,8 +37,13 @@ TEST(Utf8Test, QuoteIsShortAndSafe) {
   EXPECT_EQ(length(q), 33u);  // 32 characters and the ellipsis
   EXPECT_LE(q.size(), 4u * 32 + 3);
   EXPECT_TRUE(valid(quote("bad \xff bytes \xC3")));
-  EXPECT_EQ(quote("a\nb\x1b[31mc"), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD[31mc");
-  EXPECT_EQ(quote("\xE2\x80\xAE" "evil"), "\xEF\xBF\xBD" "evil");  // right-to-left override
+  EXPECT_EQ(quote("a\nb\x1b[31mc"),
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD[31mc");
+  EXPECT_EQ(quote("\xE2\x80\xAE"
+                  "evil"),
+            "\xEF\xBF\xBD"
+            "evil");  // right-to-left override
 }
 
 }  // namespace

@@ -86,9 +86,11 @@ TEST(NamesTest, DisplayNames) {
   EXPECT_TRUE(check_display_name("Dark-Knight_7", {}, &key).ok());
   EXPECT_TRUE(check_display_name("ΣΩΚΡΑΤΗΣ", {}, &key).ok());
   EXPECT_EQ(key, "σωκρατησ");
-  for (const char* bad : {"ab", " Alice", "Alice ", "Al  ice", "Al\tice", "<b>Alice</b>",
-                          "[SYSTEM]", "___", "a\xE2\x80\xAE" "bc", "0123456789012345678901234",
-                          "\xff\xfe\xfd"}) {
+  for (const char* bad :
+       {"ab", " Alice", "Alice ", "Al  ice", "Al\tice", "<b>Alice</b>", "[SYSTEM]", "___",
+        "a\xE2\x80\xAE"
+        "bc",
+        "0123456789012345678901234", "\xff\xfe\xfd"}) {
     Status st = check_display_name(bad, {}, &key);
     EXPECT_EQ(st.code(), ErrorCode::kInvalidName) << bad;
   }
