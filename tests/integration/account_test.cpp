@@ -730,5 +730,34 @@ TEST(Accounts, RateLimitedRegistrationsCountAsRefused) {
   EXPECT_EQ(scrape(s.admin_port(), R"(shardd_registrations_total{result="refused"})"), 1);
 }
 
+// auth.max_tokens_per_account bounds the live tokens of an account: a new
+// login revokes the oldest beyond it (and bans/password changes revoke a
+// bounded set).
+TEST(Accounts, LiveTokensPerAccountAreCapped) {
+  Shard s(account_shard({"auth.max_tokens_per_account=2"}));
+  s.start();
+  std::vector<std::string> tokens;
+  {
+    WsClient c;
+    connect_ws(c, s.ws_port());
+    ASSERT_TRUE(IsOk(register_user(c, "capped")));
+  }
+  for (int i = 0; i < 3; ++i) {
+    WsClient c;
+    connect_ws(c, s.ws_port());
+    auto li = login(c, "capped");
+    ASSERT_TRUE(IsOk(li));
+    tokens.push_back((*li)["d"]["token"]);
+  }
+  auto token_login = [&](const std::string& t) {
+    WsClient c;
+    connect_ws(c, s.ws_port());
+    return c.request("auth.token", {{"token", t}});
+  };
+  EXPECT_TRUE(IsError(token_login(tokens[0]), "BAD_CREDENTIALS")) << "the oldest was revoked";
+  EXPECT_TRUE(IsOk(token_login(tokens[1])));
+  EXPECT_TRUE(IsOk(token_login(tokens[2])));
+}
+
 }  // namespace
 }  // namespace shardd::test
