@@ -42,9 +42,10 @@ endfunction()
 function(shardd_module name)
   cmake_parse_arguments(M "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(${name} STATIC ${M_SOURCES})
+  # Public headers only: a module's private headers sit next to its sources
+  # and are included by relative name, so no other module can reach them.
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/include
-                                            ${CMAKE_BINARY_DIR}/generated
-                                     PRIVATE ${PROJECT_SOURCE_DIR}/src)
+                                            ${CMAKE_BINARY_DIR}/generated)
   target_link_libraries(${name} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
   shardd_target_defaults(${name})
 endfunction()

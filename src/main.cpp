@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Serve players (the default)");
   auto* check = app.add_subcommand("check-config", "Validate and print the effective configuration");
   auto* version = app.add_subcommand("version", "Print version and build information");
+  auto* keys = app.add_subcommand("config-keys", "Print every configuration key (Markdown table)");
   auto* migrate = app.add_subcommand("migrate", "Apply pending schema migrations");
   bool migrate_status = false;
   migrate->add_flag("--status", migrate_status, "List migrations and whether each is applied");
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
   auto* restore = app.add_subcommand("restore", "Load a backup into an empty database");
   std::string restore_in;
   restore->add_option("--in", restore_in, "Backup file to read")->required();
-  for (auto* sub : {run, check, version, migrate, backup, restore}) sub->fallthrough();
+  for (auto* sub : {run, check, version, keys, migrate, backup, restore}) sub->fallthrough();
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : shardd::app::kExitConfigError;
   }
   if (*version) return shardd::app::print_version();
+  if (*keys) return shardd::app::print_config_keys();
   if (*check) return shardd::app::check_config(cmd);
   if (*migrate) return shardd::app::migrate(cmd, migrate_status);
   if (*backup) return shardd::app::backup(cmd, backup_out);

@@ -13,7 +13,7 @@
 #include <iostream>
 #include <optional>
 
-#include "app/session_routes.h"
+#include "session_routes.h"
 #include "shardd/admin/admin_server.h"
 #include "shardd/core/config.h"
 #include "shardd/core/io_pool.h"
@@ -25,7 +25,8 @@
 #include "shardd/gateway/gateway.h"
 #include "shardd/net/connection.h"
 #include "shardd/net/net_server.h"
-#include "shardd/services/account.h"
+#include "shardd/app/services.h"
+#include "shardd/core/clock.h"
 #include "shardd/store/store.h"
 #include "shardd/version.h"
 
@@ -41,7 +42,7 @@ constexpr int kAbortGraceMs = 500;
 
 bool load(const CommandLine& cmd, Config* out) {
   std::vector<ConfigError> errors;
-  Status st = load_config(cmd.config_path, cmd.overrides, out, &errors);
+  Status st = load_config(cmd.config_path, cmd.overrides, config_schema(), out, &errors);
   if (st.ok()) return true;
   for (const auto& e : errors) {
     std::cerr << "config error: " << (e.key.empty() ? cmd.config_path : e.key) << ": " << e.reason
@@ -64,6 +65,17 @@ bool make_data_dir(const std::string& dir) {
   return true;
 }
 
+// Where services add admin routes when the admin listener is disabled:
+// nowhere (the routes are never served).
+class UnservedRoutes final : public admin::Routes {
+ public:
+  void add_route(std::string, std::string, args::Schema, admin::RouteHandler) override {}
+};
+
+void add_migrations(store::Store& store) {
+  for (const auto& def : service_defs()) store.add_migrations({def.name, def.migrations});
+}
+
 // Everything one running shardd process owns, in construction order.
 class Server {
  public:
@@ -80,6 +92,7 @@ class Server {
         scheduler_(control_.get_executor(), metrics_),
         drain_timer_(control_) {
     limits_.apply(config_);
+    add_migrations(store_);
     metrics::add_process_collector(metrics_);
     metrics_.gauge("shardd_build_info", "Build information (value 1).", {{"version", kVersion}})
         .set(1);
@@ -129,18 +142,17 @@ class Server {
       }
     }
 
-    account_ =
-        std::make_unique<account::AccountService>(config_, gateway_, store_, logic_, metrics_);
-    st = account_->install(admin_.get());
+    admin::Routes& routes = admin_ ? static_cast<admin::Routes&>(*admin_) : unserved_;
+    add_session_routes(routes, gateway_);
+    add_announce_route(routes, gateway_);
+    add_error_route(routes, gateway_);
+    st = start_services(routes);
     if (!st.ok()) {
-      lg.critical("account service: {}", st.message());
+      lg.critical("{}", st.message());
       shutdown_pools();
       return kExitFailure;
     }
-    if (admin_) {
-      add_session_routes(*admin_, gateway_);
-      admin_->set_ops_source([this] { return gateway_.router().describe(); });
-    }
+    if (admin_) admin_->set_ops_source([this] { return gateway_.router().describe(); });
 
     io_.start();
     net_->start();
@@ -194,7 +206,7 @@ class Server {
     io_.stop();
     io_.join();
     logic_.join();
-    if (account_) account_->stop();
+    for (auto& s : services_) s->stop();
     storage_.join();
   }
 
@@ -230,7 +242,7 @@ class Server {
 
   nlohmann::json status() {
     std::string reason = not_ready_reason();
-    return {{"name", server_name_},
+    nlohmann::json out = {{"name", server_name_},
             {"store",
              {{"backend", store_.backend_description()},
               {"ready", store_.ready()},
@@ -244,13 +256,36 @@ class Server {
                              std::chrono::steady_clock::now() - started_)
                              .count()},
             {"sessions", gateway_.session_count()},
-            {"zones", account_ ? account_->zones_status() : nlohmann::json::array()},
             {"connections", net_ ? net_->live_connections() : 0},
             {"ports",
              {{"ws", net_->ws_port()},
               {"tcp", net_->tcp_port()},
               {"admin", admin_ ? admin_->port() : 0}}}};
+    // Each service adds its own members (the account service: "zones").
+    for (const auto& svc : services_) {
+      nlohmann::json part = svc->status();
+      if (part.is_object()) out.update(part);
+    }
+    return out;
   }
+
+  // Registers every service's error codes, then creates and starts the
+  // services in list order.
+  Status start_services(admin::Routes& routes) {
+    for (const auto& def : service_defs()) {
+      Status st = gateway_.add_error_codes(def.name, def.errors);
+      if (!st.ok()) return st;
+    }
+    for (const auto& def : service_defs()) {
+      contexts_.push_back(std::make_unique<services::ServiceContext>(
+          def.name, config_, gateway_, store_, logic_, scheduler_, metrics_, routes, clock_));
+      services_.push_back(def.create(*contexts_.back()));
+      Status st = services_.back()->start();
+      if (!st.ok()) return Status(st.code(), def.name + " service: " + st.message());
+    }
+    return Status::Ok();
+  }
+
 
   void write_ports_file() {
     const std::string& path = config_.server.ports_file;
@@ -288,7 +323,7 @@ class Server {
     systemd::notify_reloading();
     Config fresh;
     std::vector<ConfigError> errors;
-    Status st = load_config(cmd_.config_path, cmd_.overrides, &fresh, &errors);
+    Status st = load_config(cmd_.config_path, cmd_.overrides, config_schema(), &fresh, &errors);
     if (!st.ok()) {
       for (const auto& e : errors) lg.error("reload: {}: {}", e.key, e.reason);
       lg.error("reload rejected ({}); keeping the running configuration", st.message());
@@ -310,7 +345,7 @@ class Server {
     log::apply_levels(config_.log);
     if (admin_) admin_->reload(config_);
     gateway_.reload(config_);
-    if (account_) account_->reload(config_);
+    for (auto& s : services_) s->reload(config_);
     for (const auto& line : diff.live) lg.info("reload: applied {}", line);
     for (const auto& line : diff.restart_required) {
       lg.warn("reload: not applied (needs a restart) {}", line);
@@ -386,7 +421,10 @@ class Server {
   gateway::Gateway gateway_;
   std::unique_ptr<net::NetServer> net_;
   std::unique_ptr<admin::AdminServer> admin_;
-  std::unique_ptr<account::AccountService> account_;
+  SystemClock clock_;
+  UnservedRoutes unserved_;
+  std::vector<std::unique_ptr<services::ServiceContext>> contexts_;
+  std::vector<std::unique_ptr<services::Service>> services_;  // in service_defs() order
 
   asio::io_context control_{1};
   asio::signal_set signals_;
@@ -440,6 +478,7 @@ int with_store(const CommandLine& cmd, bool read_only,
   int rc;
   {
     store::Store store(config, pool, metrics);
+    add_migrations(store);
     rc = fn(store);
     store.stop();
   }
@@ -460,7 +499,7 @@ int migrate(const CommandLine& cmd, bool status_only) {
       }
       std::cout << "migrations of " << store.backend_description() << ":\n";
       for (const auto& m : states) {
-        std::cout << "  " << m.version << "  "
+        std::cout << "  " << m.module << " " << m.version << "  "
                   << (m.applied ? "applied " + m.applied_at : "pending") << "  " << m.name << "\n";
       }
       return kExitOk;
@@ -499,6 +538,11 @@ int restore(const CommandLine& cmd, const std::string& in_path) {
     std::cout << "restored " << in_path << " into " << store.backend_description() << "\n";
     return kExitOk;
   });
+}
+
+int print_config_keys() {
+  std::cout << config::describe_markdown(config_schema());
+  return kExitOk;
 }
 
 int print_version() {

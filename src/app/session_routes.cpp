@@ -1,4 +1,4 @@
-#include "app/session_routes.h"
+#include "session_routes.h"
 
 #include "shardd/core/log.h"
 
@@ -20,13 +20,13 @@ json to_json(const gateway::SessionInfo& i) {
 
 }  // namespace
 
-void add_session_routes(admin::AdminServer& admin, gateway::Gateway& gw) {
+void add_session_routes(admin::Routes& admin, gateway::Gateway& gw) {
   admin.add_route(
       "GET", "/admin/sessions",
       {args::optional(args::integer("account_id", 1, INT64_MAX)),
        args::optional(args::str("username", 1, 24)), args::optional(args::str("ip", 1, 64)),
        args::optional(args::integer("limit", 1, 1000))},
-      [&gw](const json& q, admin::AdminServer::Respond respond) {
+      [&gw](const json& q, admin::Respond respond) {
         gateway::SessionFilter f;
         f.account_id = args::int_or(q, "account_id", 0);
         f.username = args::str_or(q, "username", "");
@@ -43,7 +43,7 @@ void add_session_routes(admin::AdminServer& admin, gateway::Gateway& gw) {
                   {args::optional(args::integer("session_id", 1, INT64_MAX)),
                    args::optional(args::integer("account_id", 1, INT64_MAX)),
                    args::optional(args::str("msg", 0, 200))},
-                  [&gw](const json& b, admin::AdminServer::Respond respond) {
+                  [&gw](const json& b, admin::Respond respond) {
                     int64_t sid = args::int_or(b, "session_id", 0);
                     int64_t account = args::int_or(b, "account_id", 0);
                     std::string msg = args::str_or(b, "msg", "");
@@ -67,6 +67,47 @@ void add_session_routes(admin::AdminServer& admin, gateway::Gateway& gw) {
                                            msg.empty() ? "no message" : msg);
                     respond(200, {{"kicked", std::move(kicked)}});
                   });
+}
+
+void add_announce_route(admin::Routes& admin, gateway::Gateway& gw) {
+  const gateway::PushOp* notice = &gw.push_op("sys.notice");
+  // POST /admin/announce {text, account_id?}: sys.notice {text, from} to
+  // every session, or to the sessions of one logged-in account.
+  admin.add_route(
+      "POST", "/admin/announce",
+      {args::str("text", 1, 4096), args::optional(args::integer("account_id", 1, INT64_MAX))},
+      [&gw, notice](const json& body, admin::Respond respond) {
+        json d = {{"text", args::str(body, "text")}, {"from", "server"}};
+        int64_t account = args::int_or(body, "account_id", 0);
+        if (account == 0) {
+          size_t n = gw.broadcast(*notice, d, false);
+          return respond(200, {{"sent", n}});
+        }
+        gateway::SessionFilter f;
+        f.account_id = account;
+        for (const auto& info : gw.sessions(f, 1)) {
+          if (auto s = gw.find_session(info.id)) {
+            s->post_push(*notice, d);
+            return respond(200, {{"sent", 1}, {"session", s->id()}});
+          }
+        }
+        respond(404, {{"error", "account not online"}});
+      });
+}
+
+void add_error_route(admin::Routes& admin, const gateway::Gateway& gw) {
+  // GET /admin/errors: the table of error codes on the wire.
+  admin.add_route("GET", "/admin/errors", {}, [&gw](const json&, admin::Respond respond) {
+    json out = json::array();
+    for (const auto& e : gw.error_table().entries()) {
+      if (e.code == ErrorCode::kOk) continue;
+      out.push_back({{"code", std::string(e.code.name())},
+                     {"retryable", e.code.retryable()},
+                     {"module", e.module},
+                     {"doc", std::string(e.code.doc())}});
+    }
+    respond(200, {{"errors", std::move(out)}});
+  });
 }
 
 }  // namespace shardd::app

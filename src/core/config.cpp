@@ -1,193 +1,338 @@
 #include "shardd/core/config.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
-#include <functional>
 #include <sstream>
 #include <thread>
 #include <toml++/toml.h>
-#include <unistd.h>
 
 namespace shardd {
 namespace {
 
-enum class Kind { kBool, kUint, kDouble, kString, kStringList, kLevelMap, kZones };
-
-// One configurable key. `ref` returns the address of the member, whose type is
-// implied by `kind` (bool, uint32_t, double, std::string, vector<string>,
-// map<string,string>).
-struct Field {
-  std::string key;
-  Kind kind;
-  double lo;
-  double hi;
-  bool live;  // takes effect on SIGHUP without restart
-  std::vector<std::string> choices;
-  void* (*ref)(Config&);
-};
-
-#define SHARDD_FIELD(key, kind, member, lo, hi, live, ...) \
-  Field { key, kind, lo, hi, live, {__VA_ARGS__}, [](Config& c) -> void* { return &c.member; } }
+using config::Kind;
+using config::Key;
+using config::kLive;
+using config::kRestart;
+using config::Section;
+using config::SectionBase;
 
 constexpr double kU32Max = 4294967295.0;
-const std::vector<std::string> kLevels = {"trace", "debug", "info",    "warn",
+constexpr double kGiB = 1024.0 * 1024 * 1024;
+const std::vector<std::string> kLevels = {"trace", "debug", "info",     "warn",
                                           "error", "critical", "off"};
 
-const std::vector<Field>& schema() {
-  static const std::vector<Field> fields = {
-      SHARDD_FIELD("server.name", Kind::kString, server.name, 1, 64, false),
-      SHARDD_FIELD("server.io_threads", Kind::kUint, server.io_threads, 0, 256, false),
-      SHARDD_FIELD("server.logic_threads", Kind::kUint, server.logic_threads, 0, 256, false),
-      SHARDD_FIELD("server.storage_threads", Kind::kUint, server.storage_threads, 0, 256, false),
-      SHARDD_FIELD("server.data_dir", Kind::kString, server.data_dir, 1, 4096, false),
-      SHARDD_FIELD("server.ports_file", Kind::kString, server.ports_file, 0, 4096, false),
-      SHARDD_FIELD("server.shutdown_deadline_ms", Kind::kUint, server.shutdown_deadline_ms, 100,
-                   600000, true),
-      SHARDD_FIELD("server.reconnect_after_ms", Kind::kUint, server.reconnect_after_ms, 0, 3600000,
-                   true),
+// ---------------------------------------------------------------- core's declarations
 
-      SHARDD_FIELD("log.format", Kind::kString, log.format, 0, 0, false, "human", "json"),
-      SHARDD_FIELD("log.level", Kind::kString, log.level, 0, 0, true, "trace", "debug", "info",
-                   "warn", "error", "critical", "off"),
-      SHARDD_FIELD("log.levels", Kind::kLevelMap, log.levels, 0, 0, true),
+const Section<ServerConfig>& server_section() {
+  static const auto s =
+      Section<ServerConfig>("server", "the process")
+          .text("name", &ServerConfig::name, 1, 64, kRestart, "name sent in `sys.hello`")
+          .uint("io_threads", &ServerConfig::io_threads, 0, 256, kRestart,
+                "network threads; 0 = one per core")
+          .uint("logic_threads", &ServerConfig::logic_threads, 0, 256, kRestart,
+                "service thread pool; 0 = one per core")
+          .uint("storage_threads", &ServerConfig::storage_threads, 0, 256, kRestart,
+                "blocking storage pool; 0 = 4")
+          .text("data_dir", &ServerConfig::data_dir, 1, 4096, kRestart,
+                "created at start (owner-only when new)")
+          .text("ports_file", &ServerConfig::ports_file, 0, 4096, kRestart,
+                "if set, `{\"ws\":P,\"tcp\":P,\"admin\":P,\"pid\":N}` is written there once "
+                "listening, removed at exit")
+          .uint("shutdown_deadline_ms", &ServerConfig::shutdown_deadline_ms, 100, 600000, kLive,
+                "longest drain on SIGTERM")
+          .uint("reconnect_after_ms", &ServerConfig::reconnect_after_ms, 0, 3600000, kLive,
+                "sent to clients in `sys.shutdown`");
+  return s;
+}
 
-      SHARDD_FIELD("tls.cert_file", Kind::kString, tls.cert_file, 0, 4096, false),
-      SHARDD_FIELD("tls.key_file", Kind::kString, tls.key_file, 0, 4096, false),
-      SHARDD_FIELD("tls.min_version", Kind::kString, tls.min_version, 0, 0, false, "1.2", "1.3"),
+const Section<LogConfig>& log_section() {
+  static const auto s =
+      Section<LogConfig>("log", "logging")
+          .one_of("format", &LogConfig::format, {"human", "json"}, kRestart, "stderr line format")
+          .one_of("level", &LogConfig::level, kLevels, kLive, "default level")
+          .map("levels", &LogConfig::levels, log_modules(), kLevels, kLive,
+               "per module level, e.g. `levels = { store = \"debug\" }`; modules: core, net, "
+               "gateway, admin, app, store, account, lobby, chat, world, ladder, economy");
+  return s;
+}
 
-      SHARDD_FIELD("ws.enabled", Kind::kBool, ws.enabled, 0, 0, false),
-      SHARDD_FIELD("ws.bind", Kind::kString, ws.bind, 1, 255, false),
-      SHARDD_FIELD("ws.port", Kind::kUint, ws.port, 0, 65535, false),
-      SHARDD_FIELD("ws.tls", Kind::kBool, ws.tls, 0, 0, false),
-      SHARDD_FIELD("ws.path", Kind::kString, ws.path, 1, 255, false),
-      SHARDD_FIELD("ws.permessage_deflate", Kind::kBool, ws.permessage_deflate, 0, 0, false),
-      SHARDD_FIELD("ws.allowed_origins", Kind::kStringList, ws.allowed_origins, 0, 256, true),
+const Section<TlsConfig>& tls_section() {
+  static const auto s =
+      Section<TlsConfig>("tls", "certificates for ws.tls / tcp.tls")
+          .text("cert_file", &TlsConfig::cert_file, 0, 4096, kRestart,
+                "PEM certificate chain (re-read by SIGHUP for new connections)")
+          .range_doc("readable file")
+          .text("key_file", &TlsConfig::key_file, 0, 4096, kRestart, "PEM private key")
+          .range_doc("readable file")
+          .one_of("min_version", &TlsConfig::min_version, {"1.2", "1.3"}, kRestart, "");
+  return s;
+}
 
-      SHARDD_FIELD("tcp.enabled", Kind::kBool, tcp.enabled, 0, 0, false),
-      SHARDD_FIELD("tcp.bind", Kind::kString, tcp.bind, 1, 255, false),
-      SHARDD_FIELD("tcp.port", Kind::kUint, tcp.port, 0, 65535, false),
-      SHARDD_FIELD("tcp.tls", Kind::kBool, tcp.tls, 0, 0, false),
-      SHARDD_FIELD("tcp.compress_min_bytes", Kind::kUint, tcp.compress_min_bytes, 0, kU32Max,
-                   true),
+const Section<WsConfig>& ws_section() {
+  static const auto s =
+      Section<WsConfig>("ws", "WebSocket listener")
+          .flag("enabled", &WsConfig::enabled, kRestart, "WebSocket listener")
+          .text("bind", &WsConfig::bind, 1, 255, kRestart, "")
+          .uint("port", &WsConfig::port, 0, 65535, kRestart, "0 = any free port")
+          .flag("tls", &WsConfig::tls, kRestart, "wss (needs `tls.*`)")
+          .text("path", &WsConfig::path, 1, 255, kRestart, "upgrade path")
+          .range_doc("starts with `/`")
+          .flag("permessage_deflate", &WsConfig::permessage_deflate, kRestart,
+                "compression (memory per connection)")
+          .list("allowed_origins", &WsConfig::allowed_origins, 256, kLive,
+                "browser Origin allow-list; empty = any")
+          .check([](const WsConfig& c, config::Errors& e) {
+            if (!c.path.empty() && c.path[0] != '/') e.add("path", "must start with '/'");
+          });
+  return s;
+}
 
-      SHARDD_FIELD("admin.enabled", Kind::kBool, admin.enabled, 0, 0, false),
-      SHARDD_FIELD("admin.bind", Kind::kString, admin.bind, 1, 255, false),
-      SHARDD_FIELD("admin.port", Kind::kUint, admin.port, 0, 65535, false),
-      SHARDD_FIELD("admin.token", Kind::kString, admin.token, 0, 256, true),
-      SHARDD_FIELD("admin.metrics_require_token", Kind::kBool, admin.metrics_require_token, 0, 0,
-                   true),
+const Section<TcpConfig>& tcp_section() {
+  static const auto s =
+      Section<TcpConfig>("tcp", "framed TCP listener")
+          .flag("enabled", &TcpConfig::enabled, kRestart, "framed TCP listener")
+          .text("bind", &TcpConfig::bind, 1, 255, kRestart, "")
+          .uint("port", &TcpConfig::port, 0, 65535, kRestart, "0 = any free port")
+          .flag("tls", &TcpConfig::tls, kRestart, "TLS (needs `tls.*`)")
+          .uint("compress_min_bytes", &TcpConfig::compress_min_bytes, 0, kU32Max, kLive,
+                "zlib outbound frames at least this big; 0 = off");
+  return s;
+}
 
-      SHARDD_FIELD("limits.max_frame_bytes", Kind::kUint, limits.max_frame_bytes, 256,
-                   64 * 1024 * 1024, true),
-      SHARDD_FIELD("limits.handshake_timeout_ms", Kind::kUint, limits.handshake_timeout_ms, 100,
-                   120000, true),
-      SHARDD_FIELD("limits.max_connections", Kind::kUint, limits.max_connections, 1, 10000000,
-                   true),
-      SHARDD_FIELD("limits.max_connections_per_ip", Kind::kUint, limits.max_connections_per_ip, 1,
-                   10000000, true),
-      SHARDD_FIELD("limits.rate_per_sec", Kind::kDouble, limits.rate_per_sec, 0.1, 1e6, true),
-      SHARDD_FIELD("limits.rate_burst", Kind::kUint, limits.rate_burst, 1, 1000000, true),
-      SHARDD_FIELD("limits.rate_strikes_to_close", Kind::kUint, limits.rate_strikes_to_close, 1,
-                   1000000, true),
-      SHARDD_FIELD("limits.bad_messages_to_close", Kind::kUint, limits.bad_messages_to_close, 1,
-                   1000000, true),
-      SHARDD_FIELD("limits.write_queue_bytes", Kind::kUint, limits.write_queue_bytes, 4096,
-                   1024.0 * 1024 * 1024, true),
-      SHARDD_FIELD("limits.write_queue_messages", Kind::kUint, limits.write_queue_messages, 16,
-                   10000000, true),
-      SHARDD_FIELD("limits.heartbeat_ms", Kind::kUint, limits.heartbeat_ms, 100, 3600000, true),
-      SHARDD_FIELD("limits.heartbeat_misses", Kind::kUint, limits.heartbeat_misses, 1, 100, true),
+const Section<AdminConfig>& admin_section() {
+  static const auto s =
+      Section<AdminConfig>("admin", "admin HTTP API")
+          .flag("enabled", &AdminConfig::enabled, kRestart, "admin HTTP listener")
+          .text("bind", &AdminConfig::bind, 1, 255, kRestart, "keep on loopback")
+          .uint("port", &AdminConfig::port, 0, 65535, kRestart, "")
+          .text("token", &AdminConfig::token, 0, 256, kLive,
+                "bearer token for `/admin/*`; empty disables `/admin/*`")
+          .secret()
+          .flag("metrics_require_token", &AdminConfig::metrics_require_token, kLive,
+                "also require it for `/metrics` (needs `admin.token`)")
+          .check([](const AdminConfig& c, config::Errors& e) {
+            if (c.metrics_require_token && c.token.empty()) {
+              e.add("metrics_require_token",
+                    "needs admin.token (otherwise /metrics could never be read)");
+            }
+          });
+  return s;
+}
 
-      SHARDD_FIELD("store.backend", Kind::kString, store.backend, 0, 0, false, "sqlite", "mysql"),
-      SHARDD_FIELD("store.auto_migrate", Kind::kBool, store.auto_migrate, 0, 0, false),
-      SHARDD_FIELD("store.pool_size", Kind::kUint, store.pool_size, 1, 1024, false),
-      SHARDD_FIELD("store.pool_wait_ms", Kind::kUint, store.pool_wait_ms, 1, 600000, false),
-      SHARDD_FIELD("store.retry_attempts", Kind::kUint, store.retry_attempts, 0, 100, false),
-      SHARDD_FIELD("store.write_behind_ms", Kind::kUint, store.write_behind_ms, 10, 3600000, false),
-      SHARDD_FIELD("store.connect_retry_max_ms", Kind::kUint, store.connect_retry_max_ms, 10,
-                   600000, false),
+const Section<LimitsConfig>& limits_section() {
+  static const auto s =
+      Section<LimitsConfig>("limits", "per-connection limits")
+          .uint("max_frame_bytes", &LimitsConfig::max_frame_bytes, 256, 64 * 1024 * 1024, kLive,
+                "largest inbound message")
+          .uint("handshake_timeout_ms", &LimitsConfig::handshake_timeout_ms, 100, 120000, kLive,
+                "TLS + WebSocket upgrade deadline; also the close-handshake deadline")
+          .uint("max_connections", &LimitsConfig::max_connections, 1, 10000000, kLive,
+                "open client connections")
+          .uint("max_connections_per_ip", &LimitsConfig::max_connections_per_ip, 1, 10000000,
+                kLive, "per source address")
+          .number("rate_per_sec", &LimitsConfig::rate_per_sec, 0.1, 1e6, kLive,
+                  "per-session message rate (token bucket)")
+          .uint("rate_burst", &LimitsConfig::rate_burst, 1, 1000000, kLive, "bucket size")
+          .uint("rate_strikes_to_close", &LimitsConfig::rate_strikes_to_close, 1, 1000000, kLive,
+                "the N-th rate-limit refusal within 10 s closes the connection (after its "
+                "answer)")
+          .uint("bad_messages_to_close", &LimitsConfig::bad_messages_to_close, 1, 1000000, kLive,
+                "the N-th malformed message within 60 s closes the connection (after its "
+                "answer); argument errors do not count")
+          .uint("write_queue_bytes", &LimitsConfig::write_queue_bytes, 4096, kGiB, kLive,
+                "unread output before a client is dropped")
+          .uint("write_queue_messages", &LimitsConfig::write_queue_messages, 16, 10000000, kLive,
+                "same, in messages")
+          .uint("state_queue_hard_bytes", &LimitsConfig::state_queue_hard_bytes, 1024, kGiB,
+                kLive,
+                "unread state-refresh output (output class `state`) beyond which further state "
+                "pushes are dropped, the connection stays")
+          .uint("state_queue_soft_bytes", &LimitsConfig::state_queue_soft_bytes, 1024, kGiB,
+                kLive,
+                "a state backlog above this for `state_queue_soft_s` closes the connection "
+                "(`SLOW_CONSUMER`); at most `state_queue_hard_bytes`")
+          .uint("state_queue_soft_s", &LimitsConfig::state_queue_soft_s, 1, 3600, kLive,
+                "how long the soft limit may be exceeded")
+          .uint("heartbeat_ms", &LimitsConfig::heartbeat_ms, 100, 3600000, kLive,
+                "advertised heartbeat period")
+          .uint("heartbeat_misses", &LimitsConfig::heartbeat_misses, 1, 100, kLive,
+                "silent periods before closing")
+          .check([](const LimitsConfig& c, config::Errors& e) {
+            if (c.rate_burst < c.rate_per_sec / 100) {
+              e.add("rate_burst", "too small for limits.rate_per_sec");
+            }
+            if (c.state_queue_soft_bytes > c.state_queue_hard_bytes) {
+              e.add("state_queue_soft_bytes", "must be at most limits.state_queue_hard_bytes (" +
+                                                  std::to_string(c.state_queue_hard_bytes) + ")");
+            }
+          });
+  return s;
+}
 
-      SHARDD_FIELD("sqlite.path", Kind::kString, sqlite.path, 0, 4096, false),
-      SHARDD_FIELD("sqlite.busy_timeout_ms", Kind::kUint, sqlite.busy_timeout_ms, 0, 600000, false),
-      SHARDD_FIELD("sqlite.synchronous", Kind::kString, sqlite.synchronous, 0, 0, false, "full",
-                   "normal"),
+const Section<StoreConfig>& store_section() {
+  static const auto s =
+      Section<StoreConfig>("store", "database")
+          .one_of("backend", &StoreConfig::backend, {"sqlite", "mysql"}, kRestart, "database")
+          .flag("auto_migrate", &StoreConfig::auto_migrate, kRestart,
+                "apply pending migrations at start")
+          .uint("pool_size", &StoreConfig::pool_size, 1, 1024, kRestart, "database connections")
+          .uint("pool_wait_ms", &StoreConfig::pool_wait_ms, 1, 600000, kRestart,
+                "longest wait for a free connection (then `UNAVAILABLE`)")
+          .uint("retry_attempts", &StoreConfig::retry_attempts, 0, 100, kRestart,
+                "re-runs of a transaction after a deadlock / busy database")
+          .uint("write_behind_ms", &StoreConfig::write_behind_ms, 10, 3600000, kRestart,
+                "flush period of write-behind state (the loss window on a crash)")
+          .uint("connect_retry_max_ms", &StoreConfig::connect_retry_max_ms, 10, 600000, kRestart,
+                "reconnect backoff cap while MySQL is unreachable (also the largest "
+                "`retry_after_ms` told to clients then)");
+  return s;
+}
 
-      SHARDD_FIELD("mysql.host", Kind::kString, mysql.host, 0, 255, false),
-      SHARDD_FIELD("mysql.port", Kind::kUint, mysql.port, 0, 65535, false),
-      SHARDD_FIELD("mysql.socket", Kind::kString, mysql.socket, 0, 4096, false),
-      SHARDD_FIELD("mysql.user", Kind::kString, mysql.user, 1, 128, false),
-      SHARDD_FIELD("mysql.password", Kind::kString, mysql.password, 0, 256, false),
-      SHARDD_FIELD("mysql.database", Kind::kString, mysql.database, 1, 64, false),
-      SHARDD_FIELD("mysql.tls", Kind::kBool, mysql.tls, 0, 0, false),
-      SHARDD_FIELD("mysql.tls_ca", Kind::kString, mysql.tls_ca, 0, 4096, false),
-      SHARDD_FIELD("mysql.connect_timeout_ms", Kind::kUint, mysql.connect_timeout_ms, 100, 600000,
-                   false),
-      SHARDD_FIELD("mysql.io_timeout_ms", Kind::kUint, mysql.io_timeout_ms, 100, 3600000, false),
+const Section<SqliteConfig>& sqlite_section() {
+  static const auto s =
+      Section<SqliteConfig>("sqlite", "embedded database")
+          .text("path", &SqliteConfig::path, 0, 4096, kRestart,
+                "database file; empty = `<server.data_dir>/shardd.db`")
+          .uint("busy_timeout_ms", &SqliteConfig::busy_timeout_ms, 0, 600000, kRestart,
+                "wait for the write lock before `SQLITE_BUSY`")
+          .one_of("synchronous", &SqliteConfig::synchronous, {"full", "normal"}, kRestart,
+                  "`full`: durable at commit; `normal`: faster, may lose the last commits on "
+                  "power loss");
+  return s;
+}
 
-      SHARDD_FIELD("cache.backend", Kind::kString, cache.backend, 0, 0, false, "memory", "redis"),
-      SHARDD_FIELD("cache.ttl_ms", Kind::kUint, cache.ttl_ms, 100, 604800000, false),
-      SHARDD_FIELD("cache.ttl_jitter", Kind::kDouble, cache.ttl_jitter, 0, 0.5, false),
-      SHARDD_FIELD("cache.negative_ttl_ms", Kind::kUint, cache.negative_ttl_ms, 0, 3600000, false),
-      SHARDD_FIELD("cache.memory_max_entries", Kind::kUint, cache.memory_max_entries, 16,
-                   100000000, false),
+const Section<MysqlConfig>& mysql_section() {
+  static const auto s =
+      Section<MysqlConfig>("mysql", "MySQL / MariaDB")
+          .text("host", &MysqlConfig::host, 0, 255, kRestart, "server address")
+          .uint("port", &MysqlConfig::port, 0, 65535, kRestart, "")
+          .text("socket", &MysqlConfig::socket, 0, 4096, kRestart, "Unix socket (wins when set)")
+          .text("user", &MysqlConfig::user, 1, 128, kRestart, "")
+          .text("password", &MysqlConfig::password, 0, 256, kRestart, "hidden by check-config")
+          .secret()
+          .text("database", &MysqlConfig::database, 1, 64, kRestart, "")
+          .flag("tls", &MysqlConfig::tls, kRestart, "require TLS")
+          .text("tls_ca", &MysqlConfig::tls_ca, 0, 4096, kRestart, "verify the server with this CA")
+          .uint("connect_timeout_ms", &MysqlConfig::connect_timeout_ms, 100, 600000, kRestart,
+                "rounded up to whole seconds by the client library")
+          .uint("io_timeout_ms", &MysqlConfig::io_timeout_ms, 100, 3600000, kRestart,
+                "rounded up to whole seconds by the client library");
+  return s;
+}
 
-      SHARDD_FIELD("redis.host", Kind::kString, redis.host, 1, 255, false),
-      SHARDD_FIELD("redis.port", Kind::kUint, redis.port, 1, 65535, false),
-      SHARDD_FIELD("redis.password", Kind::kString, redis.password, 0, 256, false),
-      SHARDD_FIELD("redis.db", Kind::kUint, redis.db, 0, 1024, false),
-      SHARDD_FIELD("redis.key_prefix", Kind::kString, redis.key_prefix, 0, 64, false),
-      SHARDD_FIELD("redis.connect_timeout_ms", Kind::kUint, redis.connect_timeout_ms, 10, 60000,
-                   false),
-      SHARDD_FIELD("redis.command_timeout_ms", Kind::kUint, redis.command_timeout_ms, 10, 60000,
-                   false),
-      SHARDD_FIELD("redis.retry_max_ms", Kind::kUint, redis.retry_max_ms, 10, 600000, false),
+const Section<CacheConfig>& cache_section() {
+  static const auto s =
+      Section<CacheConfig>("cache", "cache in front of the database")
+          .one_of("backend", &CacheConfig::backend, {"memory", "redis"}, kRestart,
+                  "cache in front of the database")
+          .uint("ttl_ms", &CacheConfig::ttl_ms, 100, 604800000, kRestart, "entry lifetime")
+          .number("ttl_jitter", &CacheConfig::ttl_jitter, 0, 0.5, kRestart,
+                  "± fraction, so entries filled together do not expire together")
+          .uint("negative_ttl_ms", &CacheConfig::negative_ttl_ms, 0, 3600000, kRestart,
+                "how long \"no such row\" is cached; 0 = never")
+          .uint("memory_max_entries", &CacheConfig::memory_max_entries, 16, 100000000, kRestart,
+                "LRU bound of the memory cache");
+  return s;
+}
 
-      SHARDD_FIELD("auth.kdf", Kind::kString, auth.kdf, 0, 0, true, "scrypt", "pbkdf2"),
-      SHARDD_FIELD("auth.scrypt_n", Kind::kUint, auth.scrypt_n, 1024, 1048576, true),
-      SHARDD_FIELD("auth.scrypt_r", Kind::kUint, auth.scrypt_r, 1, 32, true),
-      SHARDD_FIELD("auth.scrypt_p", Kind::kUint, auth.scrypt_p, 1, 16, true),
-      SHARDD_FIELD("auth.pbkdf2_iterations", Kind::kUint, auth.pbkdf2_iterations, 1000, 10000000,
-                   true),
-      SHARDD_FIELD("auth.crypto_threads", Kind::kUint, auth.crypto_threads, 1, 64, false),
-      SHARDD_FIELD("auth.token_ttl_s", Kind::kUint, auth.token_ttl_s, 1, 31536000, true),
-      SHARDD_FIELD("auth.account_attempts_per_min", Kind::kUint, auth.account_attempts_per_min, 1,
-                   100000, true),
-      SHARDD_FIELD("auth.ip_attempts_per_min", Kind::kUint, auth.ip_attempts_per_min, 1, 100000,
-                   true),
-      SHARDD_FIELD("auth.register_per_ip_per_min", Kind::kUint, auth.register_per_ip_per_min, 1,
-                   100000, true),
-      SHARDD_FIELD("auth.max_tokens_per_account", Kind::kUint, auth.max_tokens_per_account, 1,
-                   1000, true),
-      SHARDD_FIELD("auth.display_name_cooldown_s", Kind::kUint, auth.display_name_cooldown_s, 0,
-                   31536000, true),
-      SHARDD_FIELD("auth.name_blocklist", Kind::kStringList, auth.name_blocklist, 0, 4096, true),
+const Section<RedisConfig>& redis_section() {
+  static const auto s =
+      Section<RedisConfig>("redis", "Redis cache")
+          .text("host", &RedisConfig::host, 1, 255, kRestart, "Redis server")
+          .uint("port", &RedisConfig::port, 1, 65535, kRestart, "")
+          .text("password", &RedisConfig::password, 0, 256, kRestart, "hidden by check-config")
+          .secret()
+          .uint("db", &RedisConfig::db, 0, 1024, kRestart, "")
+          .text("key_prefix", &RedisConfig::key_prefix, 0, 64, kRestart,
+                "namespace for this deployment's keys")
+          .uint("connect_timeout_ms", &RedisConfig::connect_timeout_ms, 10, 60000, kRestart,
+                "per connection")
+          .uint("command_timeout_ms", &RedisConfig::command_timeout_ms, 10, 60000, kRestart,
+                "per command")
+          .uint("retry_max_ms", &RedisConfig::retry_max_ms, 10, 600000, kRestart,
+                "reconnect backoff cap while Redis is down");
+  return s;
+}
 
-      SHARDD_FIELD("session.resume_grace_ms", Kind::kUint, session.resume_grace_ms, 0, 3600000,
-                   true),
-      SHARDD_FIELD("session.replay_pushes", Kind::kUint, session.replay_pushes, 0, 65536, true),
-      SHARDD_FIELD("session.replay_max_bytes", Kind::kUint, session.replay_max_bytes, 0,
-                   64 * 1024 * 1024, true),
+const Section<SessionConfig>& session_section() {
+  static const auto s =
+      Section<SessionConfig>("session", "sessions and resume")
+          .uint("resume_grace_ms", &SessionConfig::resume_grace_ms, 0, 3600000, kLive,
+                "how long a dropped logged-in session waits for `sys.resume` (0: no resume)")
+          .uint("replay_pushes", &SessionConfig::replay_pushes, 0, 65536, kLive,
+                "pushes kept per session for replay")
+          .uint("replay_max_bytes", &SessionConfig::replay_max_bytes, 0, 64 * 1024 * 1024, kLive,
+                "and at most this many bytes of them");
+  return s;
+}
 
-      SHARDD_FIELD("zones", Kind::kZones, zones, 0, 1024, false),
+// A section of core: its declaration and where its struct lives in Config.
+struct CoreSection {
+  const SectionBase* section;
+  void* (*locate)(Config&);
+};
+
+#define SHARDD_CORE(fn, member) \
+  CoreSection { &fn(), [](Config& c) -> void* { return &c.member; } }
+
+const std::vector<CoreSection>& core_sections() {
+  static const std::vector<CoreSection> list = {
+      SHARDD_CORE(server_section, server), SHARDD_CORE(log_section, log),
+      SHARDD_CORE(tls_section, tls),       SHARDD_CORE(ws_section, ws),
+      SHARDD_CORE(tcp_section, tcp),       SHARDD_CORE(admin_section, admin),
+      SHARDD_CORE(limits_section, limits), SHARDD_CORE(store_section, store),
+      SHARDD_CORE(sqlite_section, sqlite), SHARDD_CORE(mysql_section, mysql),
+      SHARDD_CORE(cache_section, cache),   SHARDD_CORE(redis_section, redis),
+      SHARDD_CORE(session_section, session),
   };
-  return fields;
+  return list;
 }
 
-#undef SHARDD_FIELD
+#undef SHARDD_CORE
 
-const Field* find_field(std::string_view key) {
-  for (const Field& f : schema()) {
-    if (f.key == key) return &f;
-  }
-  return nullptr;
-}
+// ---------------------------------------------------------------- the key index
 
-bool is_section_prefix(std::string_view prefix) {
-  for (const Field& f : schema()) {
-    if (f.key.size() > prefix.size() && f.key.compare(0, prefix.size(), prefix) == 0 &&
-        f.key[prefix.size()] == '.') {
-      return true;
+// One section of a configuration being read: declaration and object.
+struct Bound {
+  const SectionBase* section;
+  void* object;
+};
+
+// Every section a Config has under `schema`: core's, then the modules' (whose
+// objects are created with their defaults when missing).
+std::vector<Bound> bind(Config& cfg, const config::Schema* schema) {
+  std::vector<Bound> out;
+  for (const auto& cs : core_sections()) out.push_back({cs.section, cs.locate(cfg)});
+  auto& entries = cfg.modules.mutable_entries();
+  if (schema) {
+    for (const SectionBase* s : schema->module_sections()) {
+      auto& e = entries[s->name()];
+      if (!e.value) e = {s, s->make()};
     }
+  }
+  for (auto& [name, e] : entries) out.push_back({e.section, e.value.get()});
+  return out;
+}
+
+struct Found {
+  const Key* key = nullptr;
+  Bound bound{};
+};
+
+Found find_key(const std::vector<Bound>& sections, std::string_view full) {
+  for (const auto& b : sections) {
+    for (const Key& k : b.section->keys()) {
+      if (b.section->full_key(k) == full) return {&k, b};
+    }
+  }
+  return {};
+}
+
+bool is_section_name(const std::vector<Bound>& sections, std::string_view name) {
+  for (const auto& b : sections) {
+    if (b.section->name() == name) return true;
   }
   return false;
 }
@@ -207,43 +352,80 @@ std::string fmt_num(double v) {
   return os.str();
 }
 
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// ---------------------------------------------------------------- reading
+
 class Loader {
  public:
-  Loader(Config* cfg, std::vector<ConfigError>* errors) : cfg_(cfg), errors_(errors) {}
+  explicit Loader(std::vector<ConfigError>* errors) : errors_(errors) {}
 
-  void walk(const toml::table& table, const std::string& prefix) {
+  void walk(const toml::table& table, const std::vector<Bound>& sections) {
     for (const auto& [k, node] : table) {
-      std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
-      if (const Field* f = find_field(key)) {
-        set(*f, node);
-      } else if (node.is_table() && is_section_prefix(key)) {
-        walk(*node.as_table(), key);
-      } else if (is_section_prefix(key)) {
-        fail(key, "expected a table [" + key + "]" + where(node));
+      std::string name(k.str());
+      Found f = find_key(sections, name);
+      if (f.key) {
+        set(name, *f.key, f.bound.object, node);
+        continue;
+      }
+      bool is_section = is_section_name(sections, name);
+      if (!is_section) {
+        fail(name, "unknown key" + where(node));
+      } else if (!node.is_table()) {
+        fail(name, "expected a table [" + name + "]" + where(node));
       } else {
-        fail(key, "unknown key" + where(node));
+        for (const auto& [lk, lnode] : *node.as_table()) {
+          std::string full = name + "." + std::string(lk.str());
+          Found lf = find_key(sections, full);
+          if (!lf.key) {
+            fail(full, "unknown key" + where(lnode));
+          } else {
+            set(full, *lf.key, lf.bound.object, lnode);
+          }
+        }
       }
     }
   }
 
- private:
+  // Reads the keys of one table into `object` (an element of a table list).
+  void read_table(const std::string& base, const SectionBase& decl, const toml::table& table,
+                  void* object) {
+    for (const auto& [k, v] : table) {
+      std::string full = base + "." + std::string(k.str());
+      const Key* key = nullptr;
+      for (const Key& dk : decl.keys()) {
+        if (dk.name == k.str()) key = &dk;
+      }
+      if (!key) {
+        fail(full, "unknown key" + where(v));
+      } else {
+        set(full, *key, object, v);
+      }
+    }
+  }
+
   void fail(const std::string& key, std::string reason) {
     errors_->push_back({key, std::move(reason)});
   }
 
-  void set(const Field& f, const toml::node& node) {
-    void* p = f.ref(*cfg_);
-    switch (f.kind) {
+ private:
+  void set(const std::string& full, const Key& k, void* object, const toml::node& node) {
+    void* p = k.ref(object);
+    switch (k.kind) {
       case Kind::kBool:
-        if (!node.is_boolean()) return fail(f.key, "expected true or false" + where(node));
+        if (!node.is_boolean()) return fail(full, "expected true or false" + where(node));
         *static_cast<bool*>(p) = node.as_boolean()->get();
         return;
       case Kind::kUint: {
-        if (!node.is_integer()) return fail(f.key, "expected an integer" + where(node));
+        if (!node.is_integer()) return fail(full, "expected an integer" + where(node));
         int64_t v = node.as_integer()->get();
-        if (static_cast<double>(v) < f.lo || static_cast<double>(v) > f.hi) {
-          return fail(f.key, "out of range: " + std::to_string(v) + " not in [" + fmt_num(f.lo) +
-                                 ", " + fmt_num(f.hi) + "]" + where(node));
+        if (static_cast<double>(v) < k.lo || static_cast<double>(v) > k.hi) {
+          return fail(full, "out of range: " + std::to_string(v) + " not in [" + fmt_num(k.lo) +
+                                ", " + fmt_num(k.hi) + "]" + where(node));
         }
         *static_cast<uint32_t*>(p) = static_cast<uint32_t>(v);
         return;
@@ -255,163 +437,100 @@ class Loader {
         } else if (node.is_floating_point()) {
           v = node.as_floating_point()->get();
         } else {
-          return fail(f.key, "expected a number" + where(node));
+          return fail(full, "expected a number" + where(node));
         }
-        if (!(v >= f.lo && v <= f.hi)) {
-          return fail(f.key, "out of range: " + fmt_num(v) + " not in [" + fmt_num(f.lo) + ", " +
-                                 fmt_num(f.hi) + "]" + where(node));
+        if (!(v >= k.lo && v <= k.hi)) {
+          return fail(full, "out of range: " + fmt_num(v) + " not in [" + fmt_num(k.lo) + ", " +
+                                fmt_num(k.hi) + "]" + where(node));
         }
         *static_cast<double*>(p) = v;
         return;
       }
       case Kind::kString: {
-        if (!node.is_string()) return fail(f.key, "expected a string" + where(node));
+        if (!node.is_string()) return fail(full, "expected a string" + where(node));
         const std::string& v = node.as_string()->get();
-        if (!check_string(f, v, node)) return;
+        if (!k.choices.empty()) {
+          if (std::find(k.choices.begin(), k.choices.end(), v) == k.choices.end()) {
+            return fail(full, "\"" + v + "\" is not one of " + join(k.choices, ", ") + where(node));
+          }
+        } else if (v.size() < k.lo || v.size() > k.hi) {
+          return fail(full, "length " + std::to_string(v.size()) + " not in [" + fmt_num(k.lo) +
+                                ", " + fmt_num(k.hi) + "]" + where(node));
+        }
         *static_cast<std::string*>(p) = v;
         return;
       }
       case Kind::kStringList: {
-        if (!node.is_array()) return fail(f.key, "expected an array of strings" + where(node));
+        if (!node.is_array()) return fail(full, "expected an array of strings" + where(node));
         const toml::array& arr = *node.as_array();
-        if (arr.size() > f.hi) {
-          return fail(f.key, "too many entries (max " + fmt_num(f.hi) + ")" + where(node));
+        if (arr.size() > k.hi) {
+          return fail(full, "too many entries (max " + fmt_num(k.hi) + ")" + where(node));
         }
         std::vector<std::string> out;
         for (const auto& el : arr) {
-          if (!el.is_string()) return fail(f.key, "expected an array of strings" + where(el));
+          if (!el.is_string()) return fail(full, "expected an array of strings" + where(el));
           out.push_back(el.as_string()->get());
         }
         *static_cast<std::vector<std::string>*>(p) = std::move(out);
         return;
       }
-      case Kind::kZones:
-        return set_zones(f, node);
-      case Kind::kLevelMap: {
+      case Kind::kStringMap: {
         if (!node.is_table()) {
-          return fail(f.key, "expected a table of module = \"level\"" + where(node));
+          return fail(full, "expected a table of name = \"value\"" + where(node));
         }
         auto& out = *static_cast<std::map<std::string, std::string>*>(p);
         for (const auto& [mk, mv] : *node.as_table()) {
-          std::string key = f.key + "." + std::string(mk.str());
-          const auto& mods = log_modules();
-          if (std::find(mods.begin(), mods.end(), mk.str()) == mods.end()) {
+          std::string key = full + "." + std::string(mk.str());
+          if (!k.map_keys.empty() &&
+              std::find(k.map_keys.begin(), k.map_keys.end(), mk.str()) == k.map_keys.end()) {
             fail(key, "unknown module" + where(mv));
             continue;
           }
-          if (!mv.is_string() ||
-              std::find(kLevels.begin(), kLevels.end(), mv.as_string()->get()) == kLevels.end()) {
-            fail(key, "expected one of trace, debug, info, warn, error, critical, off" + where(mv));
+          if (!mv.is_string() || (!k.choices.empty() && std::find(k.choices.begin(), k.choices.end(),
+                                                                  mv.as_string()->get()) ==
+                                                            k.choices.end())) {
+            fail(key, "expected one of " + join(k.choices, ", ") + where(mv));
             continue;
           }
           out[std::string(mk.str())] = mv.as_string()->get();
         }
         return;
       }
-    }
-  }
-
-  // [[zones]] id/name/capacity/map/maintenance, ids unique and [a-z0-9_-]{1,32}.
-  void set_zones(const Field& f, const toml::node& node) {
-    std::vector<ZoneConfig> out;
-    if (node.is_array() && node.as_array()->empty()) {  // `zones = []`: the default zone
-      *static_cast<std::vector<ZoneConfig>*>(f.ref(*cfg_)) = std::move(out);
-      return;
-    }
-    if (!node.is_array_of_tables()) {
-      return fail(f.key, "expected [[zones]] tables" + where(node));
-    }
-    const toml::array& arr = *node.as_array();
-    if (arr.size() > f.hi) return fail(f.key, "too many zones" + where(node));
-    for (size_t i = 0; i < arr.size(); ++i) {
-      std::string base = "zones[" + std::to_string(i) + "]";
-      ZoneConfig z;
-      bool ok = true;
-      for (const auto& [k, v] : *arr[i].as_table()) {
-        std::string key = base + "." + std::string(k.str());
-        if (k.str() == "id" || k.str() == "name" || k.str() == "map") {
-          if (!v.is_string()) {
-            fail(key, "expected a string" + where(v));
-            ok = false;
-            continue;
-          }
-          std::string sv = v.as_string()->get();
-          if (k.str() == "id") {
-            bool valid = !sv.empty() && sv.size() <= 32;
-            for (char c : sv) {
-              valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-                                c == '-');
-            }
-            if (!valid) {
-              fail(key, "must be 1-32 characters of a-z 0-9 _ -" + where(v));
-              ok = false;
-            }
-            z.id = sv;
-          } else if (sv.empty() || sv.size() > 64) {
-            fail(key, "length must be 1..64" + where(v));
-            ok = false;
-          } else {
-            (k.str() == "name" ? z.name : z.map) = sv;
-          }
-        } else if (k.str() == "capacity") {
-          if (!v.is_integer() || v.as_integer()->get() < 1 || v.as_integer()->get() > 10000000) {
-            fail(key, "expected an integer in [1, 10000000]" + where(v));
-            ok = false;
-          } else {
-            z.capacity = static_cast<uint32_t>(v.as_integer()->get());
-          }
-        } else if (k.str() == "maintenance") {
-          if (!v.is_boolean()) {
-            fail(key, "expected true or false" + where(v));
-            ok = false;
-          } else {
-            z.maintenance = v.as_boolean()->get();
-          }
-        } else {
-          fail(key, "unknown key" + where(v));
-          ok = false;
+      case Kind::kTableList: {
+        // `name = []` is an empty list.
+        if (node.is_array() && node.as_array()->empty()) {
+          k.list_clear(object);
+          return;
         }
-      }
-      if (ok && z.id.empty()) {
-        fail(base + ".id", "required");
-        ok = false;
-      }
-      if (ok && z.name.empty()) z.name = z.id;
-      for (const auto& other : out) {
-        if (ok && other.id == z.id) {
-          fail(base + ".id", "duplicate zone id '" + z.id + "'");
-          ok = false;
+        if (!node.is_array_of_tables()) {
+          return fail(full, "expected [[" + full + "]] tables" + where(node));
         }
+        const toml::array& arr = *node.as_array();
+        if (arr.size() > k.hi) {
+          return fail(full, "too many entries (max " + fmt_num(k.hi) + ")" + where(node));
+        }
+        k.list_clear(object);
+        for (size_t i = 0; i < arr.size(); ++i) {
+          std::string base = full + "[" + std::to_string(i) + "]";
+          size_t before = errors_->size();
+          void* el = k.list_append(object);
+          read_table(base, *k.element, *arr[i].as_table(), el);
+          if (errors_->size() == before) {
+            config::Errors e(base, errors_);
+            k.element->check(el, e);
+          }
+        }
+        return;
       }
-      if (ok) out.push_back(std::move(z));
     }
-    *static_cast<std::vector<ZoneConfig>*>(f.ref(*cfg_)) = std::move(out);
   }
 
-  bool check_string(const Field& f, const std::string& v, const toml::node& node) {
-    if (!f.choices.empty()) {
-      if (std::find(f.choices.begin(), f.choices.end(), v) == f.choices.end()) {
-        std::string list;
-        for (const auto& c : f.choices) list += (list.empty() ? "" : ", ") + c;
-        fail(f.key, "\"" + v + "\" is not one of " + list + where(node));
-        return false;
-      }
-      return true;
-    }
-    if (v.size() < f.lo || v.size() > f.hi) {
-      fail(f.key, "length " + std::to_string(v.size()) + " not in [" + fmt_num(f.lo) + ", " +
-                      fmt_num(f.hi) + "]" + where(node));
-      return false;
-    }
-    return true;
-  }
-
-  Config* cfg_;
   std::vector<ConfigError>* errors_;
 };
 
 // Inserts `--set key=value` into the parsed document, creating tables on the way.
-void apply_override(toml::table& root, const std::string& item, std::vector<ConfigError>* errors) {
+void apply_override(toml::table& root, const std::vector<Bound>& sections, const std::string& item,
+                    std::vector<ConfigError>* errors) {
   auto eq = item.find('=');
   if (eq == std::string::npos || eq == 0) {
     errors->push_back({item, "override must look like section.key=value"});
@@ -419,13 +538,20 @@ void apply_override(toml::table& root, const std::string& item, std::vector<Conf
   }
   std::string key = item.substr(0, eq);
   std::string raw = item.substr(eq + 1);
-  const Field* field = find_field(key);
-  if (field && field->kind == Kind::kZones) {
-    errors->push_back({key, "zones cannot be set with --set; use [[zones]] in the file"});
+  Found field = find_key(sections, key);
+  const Key* map_key = nullptr;  // section.map.<entry>
+  if (!field.key) {
+    auto dot = key.rfind('.');
+    if (dot != std::string::npos) {
+      Found parent = find_key(sections, key.substr(0, dot));
+      if (parent.key && parent.key->kind == Kind::kStringMap) map_key = parent.key;
+    }
+  }
+  if (field.key && field.key->kind == Kind::kTableList) {
+    errors->push_back({key, "[[" + key + "]] tables cannot be set with --set; use the file"});
     return;
   }
-  bool level_entry = key.rfind("log.levels.", 0) == 0 && key.size() > 11;
-  if (!field && !level_entry) {
+  if (!field.key && !map_key) {
     errors->push_back({key, "unknown key (in --set)"});
     return;
   }
@@ -438,10 +564,9 @@ void apply_override(toml::table& root, const std::string& item, std::vector<Conf
   } catch (const toml::parse_error&) {
     parsed_ok = false;
   }
-  bool want_string = level_entry || (field && field->kind == Kind::kString);
-  bool want_list = field && field->kind == Kind::kStringList;
+  bool want_string = map_key || field.key->kind == Kind::kString;
+  bool want_list = field.key && field.key->kind == Kind::kStringList;
 
-  // Walk/create parent tables.
   toml::table* t = &root;
   size_t start = 0;
   for (;;) {
@@ -478,6 +603,7 @@ void apply_override(toml::table& root, const std::string& item, std::vector<Conf
 
 bool file_readable(const std::string& path) { return access(path.c_str(), R_OK) == 0; }
 
+// Checks that span core sections.
 void cross_check(const Config& c, std::vector<ConfigError>* errors) {
   bool any_tls = (c.ws.enabled && c.ws.tls) || (c.tcp.enabled && c.tcp.tls);
   if (any_tls) {
@@ -495,12 +621,11 @@ void cross_check(const Config& c, std::vector<ConfigError>* errors) {
   struct L {
     const char* name;
     bool on;
-    const std::string& bind;
     uint32_t port;
   };
-  L ls[] = {{"ws.port", c.ws.enabled, c.ws.bind, c.ws.port},
-            {"tcp.port", c.tcp.enabled, c.tcp.bind, c.tcp.port},
-            {"admin.port", c.admin.enabled, c.admin.bind, c.admin.port}};
+  L ls[] = {{"ws.port", c.ws.enabled, c.ws.port},
+            {"tcp.port", c.tcp.enabled, c.tcp.port},
+            {"admin.port", c.admin.enabled, c.admin.port}};
   for (size_t i = 0; i < 3; ++i) {
     for (size_t j = i + 1; j < 3; ++j) {
       if (ls[i].on && ls[j].on && ls[i].port != 0 && ls[i].port == ls[j].port) {
@@ -509,76 +634,74 @@ void cross_check(const Config& c, std::vector<ConfigError>* errors) {
       }
     }
   }
-  if (!c.ws.path.empty() && c.ws.path[0] != '/') {
-    errors->push_back({"ws.path", "must start with '/'"});
-  }
-  if (c.limits.rate_burst < c.limits.rate_per_sec / 100) {
-    errors->push_back({"limits.rate_burst", "too small for limits.rate_per_sec"});
-  }
-  if ((c.auth.scrypt_n & (c.auth.scrypt_n - 1)) != 0) {
-    errors->push_back({"auth.scrypt_n", "must be a power of two (1024, 2048, ..., 1048576), not " +
-                                            std::to_string(c.auth.scrypt_n)});
-  } else if (uint64_t{128} * c.auth.scrypt_n * c.auth.scrypt_r > (uint64_t{1} << 30)) {
-    errors->push_back({"auth.scrypt_n", "128 x scrypt_n x scrypt_r bytes (memory per hash) must "
-                                        "be at most 1 GiB"});
-  }
-  if (c.admin.metrics_require_token && c.admin.token.empty()) {
-    errors->push_back({"admin.metrics_require_token",
-                       "needs admin.token (otherwise /metrics could never be read)"});
+}
+
+// ---------------------------------------------------------------- writing
+
+void put_key(toml::table& t, const std::string& leaf, const Key& k, const void* object,
+             bool hide_secrets);
+
+toml::table table_of(const SectionBase& decl, const void* object, bool hide_secrets) {
+  toml::table t;
+  for (const Key& k : decl.keys()) put_key(t, k.name, k, object, hide_secrets);
+  return t;
+}
+
+void put_key(toml::table& t, const std::string& leaf, const Key& k, const void* object,
+             bool hide_secrets) {
+  const void* p = k.ref(const_cast<void*>(object));
+  switch (k.kind) {
+    case Kind::kBool:
+      t.insert(leaf, *static_cast<const bool*>(p));
+      break;
+    case Kind::kUint:
+      t.insert(leaf, static_cast<int64_t>(*static_cast<const uint32_t*>(p)));
+      break;
+    case Kind::kDouble:
+      t.insert(leaf, *static_cast<const double*>(p));
+      break;
+    case Kind::kString: {
+      const auto& v = *static_cast<const std::string*>(p);
+      t.insert(leaf, hide_secrets && k.secret && !v.empty() ? std::string("(set, hidden)") : v);
+      break;
+    }
+    case Kind::kStringList: {
+      toml::array arr;
+      for (const auto& s : *static_cast<const std::vector<std::string>*>(p)) arr.push_back(s);
+      t.insert(leaf, std::move(arr));
+      break;
+    }
+    case Kind::kStringMap: {
+      toml::table m;
+      for (const auto& [mk, mv] : *static_cast<const std::map<std::string, std::string>*>(p)) {
+        m.insert(mk, mv);
+      }
+      t.insert(leaf, std::move(m));
+      break;
+    }
+    case Kind::kTableList: {
+      toml::array arr;
+      for (size_t i = 0; i < k.list_size(object); ++i) {
+        arr.push_back(table_of(*k.element, k.list_at(object, i), hide_secrets));
+      }
+      t.insert(leaf, std::move(arr));
+      break;
+    }
   }
 }
 
-toml::table to_toml(const Config& cfg) {
+// The whole configuration as TOML. Core sections first, then the modules'.
+toml::table to_toml(const Config& cfg, bool hide_secrets) {
   Config copy = cfg;
   toml::table root;
-  for (const Field& f : schema()) {
-    if (f.kind == Kind::kZones) {
-      toml::array arr;
-      for (const auto& z : copy.zones) {
-        arr.push_back(toml::table{{"id", z.id},
-                                  {"name", z.name},
-                                  {"capacity", static_cast<int64_t>(z.capacity)},
-                                  {"map", z.map},
-                                  {"maintenance", z.maintenance}});
+  for (const Bound& b : bind(copy, nullptr)) {
+    for (const Key& k : b.section->keys()) {
+      if (k.name.empty()) {
+        put_key(root, b.section->name(), k, b.object, hide_secrets);
+        continue;
       }
-      root.insert(f.key, std::move(arr));
-      continue;
-    }
-    auto dot = f.key.find('.');
-    std::string section = f.key.substr(0, dot);
-    std::string leaf = f.key.substr(dot + 1);
-    if (!root.contains(section)) root.insert(section, toml::table{});
-    toml::table& t = *root.get(section)->as_table();
-    void* p = f.ref(copy);
-    switch (f.kind) {
-      case Kind::kBool:
-        t.insert(leaf, *static_cast<bool*>(p));
-        break;
-      case Kind::kUint:
-        t.insert(leaf, static_cast<int64_t>(*static_cast<uint32_t*>(p)));
-        break;
-      case Kind::kDouble:
-        t.insert(leaf, *static_cast<double*>(p));
-        break;
-      case Kind::kString:
-        t.insert(leaf, *static_cast<std::string*>(p));
-        break;
-      case Kind::kStringList: {
-        toml::array arr;
-        for (const auto& s : *static_cast<std::vector<std::string>*>(p)) arr.push_back(s);
-        t.insert(leaf, std::move(arr));
-        break;
-      }
-      case Kind::kLevelMap: {
-        toml::table m;
-        for (const auto& [k, v] : *static_cast<std::map<std::string, std::string>*>(p)) {
-          m.insert(k, v);
-        }
-        t.insert(leaf, std::move(m));
-        break;
-      }
-      case Kind::kZones:
-        break;  // handled above
+      if (!root.contains(b.section->name())) root.insert(b.section->name(), toml::table{});
+      put_key(*root.get(b.section->name())->as_table(), k.name, k, b.object, hide_secrets);
     }
   }
   return root;
@@ -592,24 +715,150 @@ std::string node_text(const toml::node* n) {
 }
 
 Status finish(toml::table& doc, const std::string& source, const std::vector<std::string>& overrides,
-              Config* out, std::vector<ConfigError>* errors) {
-  for (const auto& o : overrides) apply_override(doc, o, errors);
+              const config::Schema& schema, Config* out, std::vector<ConfigError>* errors) {
   Config cfg;
-  Loader loader(&cfg, errors);
-  loader.walk(doc, "");
-  if (errors->empty()) cross_check(cfg, errors);
-  // No [[zones]] (or `zones = []`) means the one default zone; store it so that
-  // what check-config prints is what runs.
-  if (cfg.zones.empty()) cfg.zones = cfg.effective_zones();
+  std::vector<Bound> sections = bind(cfg, &schema);
+  for (const auto& o : overrides) apply_override(doc, sections, o, errors);
+  Loader loader(errors);
+  loader.walk(doc, sections);
+  if (errors->empty()) {
+    for (const Bound& b : sections) {
+      config::Errors e(b.section->name(), errors);
+      b.section->check(b.object, e);
+    }
+    cross_check(cfg, errors);
+  }
   if (!errors->empty()) {
     return Status::BadRequest(source + ": " + std::to_string(errors->size()) +
                               " configuration error(s)");
   }
+  // Derived defaults (e.g. the one default zone) are stored, so that what
+  // check-config prints is what runs.
+  for (const Bound& b : sections) b.section->finish(b.object);
   *out = std::move(cfg);
   return Status::Ok();
 }
 
+std::string kind_name(const Key& k) {
+  switch (k.kind) {
+    case Kind::kBool:
+      return "bool";
+    case Kind::kUint:
+      return "int";
+    case Kind::kDouble:
+      return "float";
+    case Kind::kString:
+      return "string";
+    case Kind::kStringList:
+      return "list";
+    case Kind::kStringMap:
+      return "table";
+    case Kind::kTableList:
+      return "tables";
+  }
+  return "";
+}
+
+std::string range_text(const Key& k) {
+  if (!k.range_doc.empty()) return k.range_doc;
+  bool bytes = k.name.find("bytes") != std::string::npos;
+  auto size = [bytes](double v) {
+    if (!bytes) return fmt_num(v);
+    if (v >= kGiB && static_cast<int64_t>(v) % static_cast<int64_t>(kGiB) == 0) {
+      return fmt_num(v / kGiB) + " GiB";
+    }
+    if (v >= 1024 * 1024 && static_cast<int64_t>(v) % (1024 * 1024) == 0) {
+      return fmt_num(v / (1024 * 1024)) + " MiB";
+    }
+    return fmt_num(v);
+  };
+  switch (k.kind) {
+    case Kind::kBool:
+      return "";
+    case Kind::kUint:
+    case Kind::kDouble:
+      return size(k.lo) + "–" + size(k.hi);
+    case Kind::kString: {
+      if (!k.choices.empty()) {
+        std::string out;
+        for (const auto& c : k.choices) out += (out.empty() ? "`" : ", `") + c + "`";
+        return out;
+      }
+      return fmt_num(k.lo) + "–" + fmt_num(k.hi) + " chars";
+    }
+    case Kind::kStringList:
+    case Kind::kStringMap:
+    case Kind::kTableList:
+      return "≤ " + fmt_num(k.hi);
+  }
+  return "";
+}
+
+std::string default_text(const Key& k, const void* object) {
+  if (!k.default_doc.empty()) return k.default_doc;
+  toml::table t;
+  put_key(t, "v", k, object, false);
+  const toml::node* n = t.get("v");
+  if (k.kind == Kind::kString) {
+    return n->as_string()->get().empty() ? "`\"\"`" : "`" + n->as_string()->get() + "`";
+  }
+  if (k.kind == Kind::kDouble) return fmt_num(n->as_floating_point()->get());
+  if (k.kind == Kind::kTableList) return "none";
+  std::string text = node_text(n);
+  if (k.kind == Kind::kUint) {
+    int64_t v = n->as_integer()->get();
+    if (k.name.find("bytes") != std::string::npos && v >= 1024 * 1024 && v % (1024 * 1024) == 0) {
+      return fmt_num(static_cast<double>(v >> 20)) + " MiB";
+    }
+  }
+  return text;
+}
+
+void describe_section(const SectionBase& s, const std::string& prefix, std::ostringstream& os) {
+  std::shared_ptr<void> defaults = s.make();
+  s.finish(defaults.get());
+  for (const Key& k : s.keys()) {
+    std::string base = k.name.empty() ? prefix : prefix.empty() ? k.name : prefix + "." + k.name;
+    std::string name = base;
+    if (k.kind == Kind::kStringMap) name += ".<name>";
+    if (k.kind == Kind::kTableList) name = "[[" + base + "]]";
+    std::string doc = k.doc;
+    for (char& c : doc) {
+      if (c == '|') c = '/';
+    }
+    os << "| `" << name << "` | " << kind_name(k) << " | " << default_text(k, defaults.get())
+       << " | " << range_text(k) << " | " << (k.live ? "yes" : "no") << " | " << doc << " |\n";
+    if (k.kind == Kind::kTableList) describe_section(*k.element, base, os);
+  }
+}
+
 }  // namespace
+
+namespace config {
+
+Schema::Schema() = default;
+
+bool Schema::add(const SectionBase& section) {
+  for (const auto& cs : core_sections()) {
+    if (cs.section->name() == section.name()) return false;
+  }
+  for (const SectionBase* s : modules_) {
+    if (s->name() == section.name()) return false;
+  }
+  modules_.push_back(&section);
+  return true;
+}
+
+std::string describe_markdown(const Schema& schema) {
+  std::ostringstream os;
+  os << "| key | type | default | range | live | meaning |\n"
+     << "|---|---|---|---|---|---|\n";
+  for (const auto& cs : core_sections()) describe_section(*cs.section, cs.section->name(), os);
+  for (const SectionBase* s : schema.module_sections()) describe_section(*s, s->name(), os);
+  return os.str();
+}
+
+}  // namespace config
 
 uint32_t Config::io_thread_count() const {
   if (server.io_threads) return server.io_threads;
@@ -621,14 +870,6 @@ uint32_t Config::logic_thread_count() const {
 }
 uint32_t Config::storage_thread_count() const {
   return server.storage_threads ? server.storage_threads : 4;
-}
-
-std::vector<ZoneConfig> Config::effective_zones() const {
-  if (!zones.empty()) return zones;
-  ZoneConfig z;
-  z.id = "main";
-  z.name = "Main";
-  return {z};
 }
 
 std::string Config::sqlite_path() const {
@@ -643,8 +884,8 @@ const std::vector<std::string>& log_modules() {
 }
 
 Status parse_config(std::string_view text, const std::string& source_name,
-                    const std::vector<std::string>& overrides, Config* out,
-                    std::vector<ConfigError>* errors) {
+                    const std::vector<std::string>& overrides, const config::Schema& schema,
+                    Config* out, std::vector<ConfigError>* errors) {
   toml::table doc;
   try {
     doc = toml::parse(text, source_name);
@@ -654,11 +895,11 @@ Status parse_config(std::string_view text, const std::string& source_name,
                                std::to_string(e.source().begin.column) + ")"});
     return Status::BadRequest(source_name + ": not valid TOML");
   }
-  return finish(doc, source_name, overrides, out, errors);
+  return finish(doc, source_name, overrides, schema, out, errors);
 }
 
-Status load_config(const std::string& path, const std::vector<std::string>& overrides, Config* out,
-                   std::vector<ConfigError>* errors) {
+Status load_config(const std::string& path, const std::vector<std::string>& overrides,
+                   const config::Schema& schema, Config* out, std::vector<ConfigError>* errors) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     errors->push_back({"", "cannot open " + path});
@@ -666,35 +907,35 @@ Status load_config(const std::string& path, const std::vector<std::string>& over
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_config(ss.str(), path, overrides, out, errors);
+  return parse_config(ss.str(), path, overrides, schema, out, errors);
 }
 
 std::string render_config(const Config& config) {
-  Config shown = config;
-  for (std::string* secret : {&shown.admin.token, &shown.mysql.password, &shown.redis.password}) {
-    if (!secret->empty()) *secret = "(set, hidden)";
-  }
   std::ostringstream os;
-  os << toml::toml_formatter(to_toml(shown)) << "\n";
+  os << toml::toml_formatter(to_toml(config, true)) << "\n";
   return os.str();
 }
 
 ConfigDiff diff_config(const Config& before, const Config& after) {
   ConfigDiff diff;
-  toml::table a = to_toml(before);
-  toml::table b = to_toml(after);
-  for (const Field& f : schema()) {
-    const toml::node* na = a.at_path(f.key).node();
-    const toml::node* nb = b.at_path(f.key).node();
-    std::string ta = node_text(na), tb = node_text(nb);
-    if (ta == tb) continue;
-    // Secrets never reach the reload log: only say that they changed.
-    if (f.key == "admin.token" || f.key == "mysql.password" || f.key == "redis.password") {
-      ta = "(hidden)";
-      tb = "(hidden)";
+  toml::table a = to_toml(before, false);
+  toml::table b = to_toml(after, false);
+  Config scratch = after;
+  for (const Bound& bd : bind(scratch, nullptr)) {
+    for (const Key& k : bd.section->keys()) {
+      std::string full = bd.section->full_key(k);
+      const toml::node* na = a.at_path(full).node();
+      const toml::node* nb = b.at_path(full).node();
+      std::string ta = node_text(na), tb = node_text(nb);
+      if (ta == tb) continue;
+      // Secrets never reach the reload log: only say that they changed.
+      if (k.secret) {
+        ta = "(hidden)";
+        tb = "(hidden)";
+      }
+      std::string line = full + ": " + ta + " -> " + tb;
+      (k.live ? diff.live : diff.restart_required).push_back(std::move(line));
     }
-    std::string line = f.key + ": " + ta + " -> " + tb;
-    (f.live ? diff.live : diff.restart_required).push_back(std::move(line));
   }
   return diff;
 }
@@ -702,34 +943,19 @@ ConfigDiff diff_config(const Config& before, const Config& after) {
 Config merge_live(const Config& running, const Config& fresh) {
   Config out = running;
   Config src = fresh;
-  for (const Field& f : schema()) {
-    if (!f.live) continue;
-    void* to = f.ref(out);
-    void* from = f.ref(src);
-    switch (f.kind) {
-      case Kind::kBool:
-        *static_cast<bool*>(to) = *static_cast<bool*>(from);
-        break;
-      case Kind::kUint:
-        *static_cast<uint32_t*>(to) = *static_cast<uint32_t*>(from);
-        break;
-      case Kind::kDouble:
-        *static_cast<double*>(to) = *static_cast<double*>(from);
-        break;
-      case Kind::kString:
-        *static_cast<std::string*>(to) = *static_cast<std::string*>(from);
-        break;
-      case Kind::kStringList:
-        *static_cast<std::vector<std::string>*>(to) =
-            *static_cast<std::vector<std::string>*>(from);
-        break;
-      case Kind::kLevelMap:
-        *static_cast<std::map<std::string, std::string>*>(to) =
-            *static_cast<std::map<std::string, std::string>*>(from);
-        break;
-      case Kind::kZones:
-        *static_cast<std::vector<ZoneConfig>*>(to) = *static_cast<std::vector<ZoneConfig>*>(from);
-        break;
+  // Module values are shared between copies: give `out` its own.
+  for (auto& [name, e] : out.modules.mutable_entries()) e.value = e.section->clone(e.value.get());
+  std::vector<Bound> to = bind(out, nullptr);
+  std::vector<Bound> from = bind(src, nullptr);
+  for (const Bound& t : to) {
+    const Bound* f = nullptr;
+    for (const Bound& cand : from) {
+      if (cand.section == t.section) f = &cand;
+    }
+    if (!f) continue;
+    for (const Key& k : t.section->keys()) {
+      if (!k.live) continue;
+      k.assign(t.object, f->object);
     }
   }
   return out;

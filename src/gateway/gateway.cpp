@@ -4,7 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <cctype>
 
-#include "gateway/session_impl.h"
+#include "session_impl.h"
 #include "shardd/core/crypto.h"
 #include "shardd/core/log.h"
 
@@ -32,24 +32,42 @@ Gateway::Shared::Shared(const Config& config, net::LiveLimits& lim, metrics::Reg
   session_limits.resume_grace_ms = config.session.resume_grace_ms;
   session_limits.replay_pushes = config.session.replay_pushes;
   session_limits.replay_max_bytes = config.session.replay_max_bytes;
-  for (size_t i = 0; i < static_cast<size_t>(ErrorCode::kCount_); ++i) {
-    auto code = static_cast<ErrorCode>(i);
-    // OK is not an error: no series for it (errors[0] stays null).
-    errors.push_back(code == ErrorCode::kOk
-                         ? nullptr
-                         : &m.counter("shardd_errors_total", "Error answers and closes, by code.",
-                                      {{"code", std::string(error_code_name(code))}}));
-    disconnects.push_back(&m.counter(
-        "shardd_disconnects_total",
-        "Connections ended, by the code the server closed with (OK: closed by the peer or a "
-        "network error).",
-        {{"reason", std::string(error_code_name(code))}}));
-  }
+  for (const auto& e : error_table.entries()) add_error_counters(e.code);
   for (auto r : {EndReason::kClosed, EndReason::kLogout, EndReason::kKicked, EndReason::kBanned,
                  EndReason::kGraceExpired, EndReason::kShutdown}) {
     ends.push_back(&m.counter("shardd_session_ends_total", "Logged-in sessions ended, by reason.",
                               {{"reason", std::string(end_reason_name(r))}}));
   }
+}
+
+void Gateway::Shared::add_error_counters(ErrorCode code) {
+  // OK is not an error: no series for it.
+  if (code != ErrorCode::kOk) {
+    errors[code.def()] = &metrics.counter("shardd_errors_total",
+                                          "Error answers and closes, by code.",
+                                          {{"code", std::string(code.name())}});
+  }
+  disconnects[code.def()] = &metrics.counter(
+      "shardd_disconnects_total",
+      "Connections ended, by the code the server closed with (OK: closed by the peer or a "
+      "network error).",
+      {{"reason", std::string(code.name())}});
+}
+
+metrics::Counter& Gateway::Shared::error_counter(ErrorCode code) {
+  auto it = errors.find(code.def());
+  if (it != errors.end()) return *it->second;
+  return metrics.counter("shardd_errors_total", "Error answers and closes, by code.",
+                         {{"code", std::string(code.name())}});
+}
+
+metrics::Counter& Gateway::Shared::disconnect_counter(ErrorCode code) {
+  auto it = disconnects.find(code.def());
+  if (it != disconnects.end()) return *it->second;
+  return metrics.counter("shardd_disconnects_total",
+                         "Connections ended, by the code the server closed with (OK: closed by "
+                         "the peer or a network error).",
+                         {{"reason", std::string(code.name())}});
 }
 
 namespace {
@@ -88,9 +106,9 @@ void handle_resume(Gateway::Shared* shared, Request&& r) {
 Gateway::Gateway(const Config& config, net::LiveLimits& limits, metrics::Registry& metrics)
     : shared_(std::make_shared<Shared>(config, limits, metrics)) {
   auto notice = [this](std::string_view op) {
-    auto* p = const_cast<PushOp*>(&push_op(op));
-    p->replayable = false;
-    return p;
+    PushOptions o;
+    o.replayable = false;
+    return &push_op(op, o);
   };
   shared_->hello = notice("sys.hello");
   shared_->close = notice("sys.close");
@@ -133,16 +151,53 @@ Gateway::Gateway(const Config& config, net::LiveLimits& limits, metrics::Registr
 
 Gateway::~Gateway() = default;
 
+Status Gateway::add_error_codes(std::string_view module, const std::vector<ErrorCode>& codes) {
+  for (ErrorCode c : codes) {
+    if (!shared_->error_table.add(module, c)) {
+      return Status::BadRequest("error code " + std::string(c.name()) + " of " +
+                                std::string(module) + " is already defined by another module");
+    }
+    shared_->add_error_counters(c);
+  }
+  return Status::Ok();
+}
+
+const ErrorTable& Gateway::error_table() const { return shared_->error_table; }
+
 Router& Gateway::router() {
   return shared_->router;
 }
 
 const PushOp& Gateway::push_op(std::string_view op) {
+  return push_op(op, PushOptions{});
+}
+
+const PushOp& Gateway::push_op(std::string_view op, PushOptions options) {
+  auto& lg = log::get("gateway");
+  if (options.output == OutputClass::kState && options.replayable) {
+    lg.error(
+        "push op {}: kState pushes cannot be replayable (they may be dropped); "
+        "registered as not replayable",
+        op);
+    options.replayable = false;
+  }
   std::lock_guard lock(shared_->push_mu);
   auto it = shared_->push_ops.find(std::string(op));
-  if (it != shared_->push_ops.end()) return *it->second;
+  if (it != shared_->push_ops.end()) {
+    const PushOp& existing = *it->second;
+    if (existing.replayable != options.replayable || existing.output != options.output) {
+      lg.error(
+          "push op {} registered again with other options (replayable {}, output {}); "
+          "keeping the first (replayable {}, output {})",
+          op, options.replayable, net::output_class_name(options.output), existing.replayable,
+          net::output_class_name(existing.output));
+    }
+    return existing;
+  }
   auto p = std::make_unique<PushOp>();
   p->op = std::string(op);
+  p->replayable = options.replayable;
+  p->output = options.output;
   p->sent = &shared_->metrics.counter("shardd_messages_out_total",
                                       "Responses and pushes sent, by op.", {{"op", p->op}});
   const PushOp& ref = *p;

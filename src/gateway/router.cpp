@@ -3,7 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <map>
 
-#include "gateway/session_impl.h"
+#include "session_impl.h"
 
 namespace shardd::gateway {
 

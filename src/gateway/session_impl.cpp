@@ -1,4 +1,4 @@
-#include "gateway/session_impl.h"
+#include "session_impl.h"
 
 #include <boost/asio/post.hpp>
 
@@ -244,6 +244,7 @@ void SessionImpl::push_frame(const PushOp& op, Encode&& encode) {
   net::OutFrame f;
   uint64_t seq = op.replayable ? ++push_seq_ : 0;
   encode(seq, &f);
+  f.cls = op.output;
   if (keep) keep_for_replay(seq, f);
   if (closing_ || state_ != State::kActive) return;
   op.sent->inc();
@@ -268,7 +269,7 @@ void SessionImpl::close(ErrorCode code, std::string_view msg) {
   push(*shared_->close, {{"code", error_code_name(code)}, {"msg", msg}});
   closing_ = true;
   close_code_ = code;
-  if (code != ErrorCode::kOk) shared_->errors[static_cast<size_t>(code)]->inc();
+  if (code != ErrorCode::kOk) shared_->error_counter(code).inc();
   lg().debug("session {} closing: {} {}", id_, error_code_name(code), msg);
   binding_->close(net::ws_close_code(code), error_code_name(code));
 }
@@ -368,7 +369,7 @@ void SessionImpl::reply_error(std::optional<uint64_t> rid, net::Encoding enc, Er
                               std::string_view msg, const nlohmann::json* extra) {
   net::OutFrame f;
   net::encode_error(enc, rid, code, msg, extra, &f);
-  shared_->errors[static_cast<size_t>(code)]->inc();
+  shared_->error_counter(code).inc();
   send(std::move(f));
 }
 
@@ -464,7 +465,7 @@ void SessionImpl::deliver_here(net::OutFrame&& frame, const Route* route, ErrorC
   route->out->inc();
   route->latency->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  if (code != ErrorCode::kOk) shared_->errors[static_cast<size_t>(code)]->inc();
+  if (code != ErrorCode::kOk) shared_->error_counter(code).inc();
   if (!closing_) send(std::move(frame));
 }
 
@@ -488,9 +489,9 @@ void SessionImpl::on_closed(Binding* from, std::string_view why, ErrorCode dropp
   lg().debug("session {} connection closed: {}", id_, why);
   if (close_code_ == ErrorCode::kOk && dropped != ErrorCode::kOk) {
     close_code_ = dropped;  // the transport dropped it (slow consumer, too large)
-    shared_->errors[static_cast<size_t>(dropped)]->inc();
+    shared_->error_counter(dropped).inc();
   }
-  shared_->disconnects[static_cast<size_t>(close_code_)]->inc();
+  shared_->disconnect_counter(close_code_).inc();
   binding_.reset();
   if (authenticated() && state_ == State::kActive) {
     detach(why);
@@ -541,8 +542,8 @@ void SessionImpl::resume(std::shared_ptr<Binding> binding, std::shared_ptr<Sessi
                      &bye);
     shared_->kicked->sent->inc();
     shared_->close->sent->inc();
-    shared_->errors[static_cast<size_t>(ErrorCode::kKicked)]->inc();
-    shared_->disconnects[static_cast<size_t>(ErrorCode::kKicked)]->inc();
+    shared_->error_counter(ErrorCode::kKicked).inc();
+    shared_->disconnect_counter(ErrorCode::kKicked).inc();
     binding_->send(std::move(kicked));
     binding_->send(std::move(bye));
     binding_->close(net::ws_close_code(ErrorCode::kKicked), error_code_name(ErrorCode::kKicked));

@@ -44,8 +44,14 @@ struct Gateway::Shared {
   metrics::Counter& resumes_ok;
   metrics::Counter& resumes_resync;
   metrics::Counter& resumes_expired;
-  std::vector<metrics::Counter*> errors;       // by ErrorCode
-  std::vector<metrics::Counter*> disconnects;  // by ErrorCode of our close; [0] = peer/error
+  // The codes on the wire; counters by code, made for every code of the
+  // table before serving (a code missing from it gets its series on first use).
+  ErrorTable error_table;
+  std::unordered_map<const ErrorDef*, metrics::Counter*> errors;       // no OK series
+  std::unordered_map<const ErrorDef*, metrics::Counter*> disconnects;  // OK: peer/network
+  void add_error_counters(ErrorCode code);
+  metrics::Counter& error_counter(ErrorCode code);
+  metrics::Counter& disconnect_counter(ErrorCode code);
   std::vector<metrics::Counter*> ends;         // by EndReason
 
   std::vector<std::shared_ptr<SessionListener>> listeners;  // fixed before serving

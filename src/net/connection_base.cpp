@@ -1,6 +1,6 @@
 #include <boost/asio/post.hpp>
 
-#include "net/internal.h"
+#include "internal.h"
 
 namespace shardd::net {
 
@@ -10,29 +10,16 @@ std::string_view transport_name(Transport t, bool tls) {
 }
 
 uint16_t ws_close_code(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kShuttingDown:
-      return 1001;  // going away
-    case ErrorCode::kTooLarge:
-      return 1009;
-    case ErrorCode::kHeartbeatTimeout:
-      return 4000;
-    case ErrorCode::kRateLimited:
-      return 4001;
-    case ErrorCode::kProtocolError:
-    case ErrorCode::kBadRequest:
-      return 4002;
-    case ErrorCode::kSlowConsumer:
-      return 4003;
-    case ErrorCode::kKicked:
-      return 4004;
-    case ErrorCode::kTooManyConnections:
-      return 4005;
-    case ErrorCode::kInternal:
-      return 1011;
-    default:
-      return 1000;
-  }
+  if (code == ErrorCode::kShuttingDown) return 1001;  // going away
+  if (code == ErrorCode::kTooLarge) return 1009;
+  if (code == ErrorCode::kHeartbeatTimeout) return 4000;
+  if (code == ErrorCode::kRateLimited) return 4001;
+  if (code == ErrorCode::kProtocolError || code == ErrorCode::kBadRequest) return 4002;
+  if (code == ErrorCode::kSlowConsumer) return 4003;
+  if (code == ErrorCode::kKicked) return 4004;
+  if (code == ErrorCode::kTooManyConnections) return 4005;
+  if (code == ErrorCode::kInternal) return 1011;
+  return 1000;
 }
 
 void LiveLimits::apply(const Config& c) {
@@ -48,6 +35,9 @@ void LiveLimits::apply(const Config& c) {
   bad_messages_to_close.store(l.bad_messages_to_close, r);
   write_queue_bytes.store(l.write_queue_bytes, r);
   write_queue_messages.store(l.write_queue_messages, r);
+  state_queue_hard_bytes.store(l.state_queue_hard_bytes, r);
+  state_queue_soft_bytes.store(l.state_queue_soft_bytes, r);
+  state_queue_soft_s.store(l.state_queue_soft_s, r);
   heartbeat_ms.store(l.heartbeat_ms, r);
   heartbeat_misses.store(l.heartbeat_misses, r);
   compress_min_bytes.store(c.tcp.compress_min_bytes, r);
@@ -119,7 +109,11 @@ TransportMetrics::TransportMetrics(metrics::Registry& r, std::string_view transp
                               "Connections dropped because their write queue was full.",
                               {{"transport", std::string(transport)}})),
       too_large(r.counter("shardd_too_large_total", "Inbound messages over max_frame_bytes.",
-                          {{"transport", std::string(transport)}})) {}
+                          {{"transport", std::string(transport)}})),
+      state_dropped(r.counter("shardd_output_dropped_total",
+                              "Outbound messages dropped because their output class was over "
+                              "its budget (the connection stays).",
+                              {{"class", std::string(output_class_name(OutputClass::kState))}})) {}
 
 ConnectionBase::ConnectionBase(NetShared& shared, TransportMetrics& metrics,
                                ConnectionLimiter::Slot slot, Transport t, bool tls,
@@ -150,20 +144,56 @@ bool ConnectionBase::send(OutFrame&& frame) {
   if (state_ != State::kOpen && state_ != State::kClosing) return false;
   if (close_started_) return false;
   const auto& lim = shared_.limits;
-  size_t n = frame.size();
-  if (queued_bytes_ + n > lim.write_queue_bytes.load(std::memory_order_relaxed) ||
-      pending_.size() + inflight_.size() >= lim.write_queue_messages.load(std::memory_order_relaxed)) {
-    metrics_.slow_consumer.inc();
-    drop_code_ = ErrorCode::kSlowConsumer;
-    abort("slow consumer: write queue full (" + std::to_string(queued_bytes_) + " bytes, " +
-          std::to_string(pending_.size() + inflight_.size()) + " messages)");
+  constexpr auto r = std::memory_order_relaxed;
+  const size_t n = frame.size();
+  const size_t max_bytes = lim.write_queue_bytes.load(r);
+  const size_t max_msgs = lim.write_queue_messages.load(r);
+  const size_t msgs = pending_.size() + inflight_.size();
+  const size_t soft = lim.state_queue_soft_bytes.load(r);
+  // The soft limit, as in Redis, is checked whenever output is queued.
+  if (state_soft_since_ != std::chrono::steady_clock::time_point{}) {
+    auto now = std::chrono::steady_clock::now();
+    if (state_bytes_ <= soft) {
+      state_soft_since_ = {};  // the limit was raised by a reload
+    } else if (now - state_soft_since_ >= std::chrono::seconds(lim.state_queue_soft_s.load(r))) {
+      drop_slow("slow consumer: " + std::to_string(state_bytes_) +
+                " bytes of state output queued for more than " +
+                std::to_string(lim.state_queue_soft_s.load(r)) +
+                " s (limits.state_queue_soft_bytes)");
+      return false;
+    }
+  }
+  if (frame.cls == OutputClass::kState) {
+    // Over its own budget, or the whole queue is full: this refresh is lost
+    // (a later one supersedes it), the connection and its kNormal output go on.
+    if (state_bytes_ + n > lim.state_queue_hard_bytes.load(r) || queued_bytes_ + n > max_bytes ||
+        msgs >= max_msgs) {
+      metrics_.state_dropped.inc();
+      return false;
+    }
+  } else if (queued_bytes_ - state_bytes_ + n > max_bytes || msgs - state_msgs_ >= max_msgs) {
+    drop_slow("slow consumer: write queue full (" + std::to_string(queued_bytes_) + " bytes, " +
+              std::to_string(msgs) + " messages)");
     return false;
   }
   prepare_frame(frame);
   queued_bytes_ += frame.size();
+  if (frame.cls == OutputClass::kState) {
+    state_bytes_ += frame.size();
+    ++state_msgs_;
+    if (state_bytes_ > soft && state_soft_since_ == std::chrono::steady_clock::time_point{}) {
+      state_soft_since_ = std::chrono::steady_clock::now();
+    }
+  }
   pending_.push_back(std::move(frame));
   if (!in_read_turn_) schedule_flush();  // else when the read handler ends
   return true;
+}
+
+void ConnectionBase::drop_slow(std::string why) {
+  metrics_.slow_consumer.inc();
+  drop_code_ = ErrorCode::kSlowConsumer;
+  abort(why);
 }
 
 void ConnectionBase::end_read_turn(bool input_drained) {
@@ -202,7 +232,15 @@ void ConnectionBase::maybe_write() {
   inflight_.clear();
   inflight_.swap(pending_);
   inflight_bytes_ = 0;
-  for (const auto& f : inflight_) inflight_bytes_ += f.size();
+  inflight_state_bytes_ = 0;
+  inflight_state_msgs_ = 0;
+  for (const auto& f : inflight_) {
+    inflight_bytes_ += f.size();
+    if (f.cls == OutputClass::kState) {
+      inflight_state_bytes_ += f.size();
+      ++inflight_state_msgs_;
+    }
+  }
   writing_ = true;
   write_batch();
 }
@@ -213,6 +251,13 @@ void ConnectionBase::on_batch_written(boost::system::error_code ec, size_t bytes
   metrics_.frames_out.inc(inflight_.size());
   queued_bytes_ -= inflight_bytes_;
   inflight_bytes_ = 0;
+  state_bytes_ -= inflight_state_bytes_;
+  state_msgs_ -= inflight_state_msgs_;
+  inflight_state_bytes_ = 0;
+  inflight_state_msgs_ = 0;
+  if (state_bytes_ <= shared_.limits.state_queue_soft_bytes.load(std::memory_order_relaxed)) {
+    state_soft_since_ = {};
+  }
   inflight_.clear();
   if (inflight_.capacity() > 256) inflight_ = {};  // give a burst's memory back
   if (ec) {
@@ -246,10 +291,17 @@ void ConnectionBase::abort(std::string_view why) {
   if (state_ == State::kDead) return;
   state_ = State::kDead;
   if (close_reason_.empty()) close_reason_ = std::string(why);
-  queued_bytes_ = inflight_bytes_;
-  pending_.clear();
+  discard_pending();
   timer_.cancel();
   close_socket();
+}
+
+void ConnectionBase::discard_pending() {
+  pending_.clear();
+  queued_bytes_ = inflight_bytes_;
+  state_bytes_ = inflight_state_bytes_;
+  state_msgs_ = inflight_state_msgs_;
+  state_soft_since_ = {};
 }
 
 void ConnectionBase::arm_deadline(std::chrono::milliseconds d, std::string_view why) {
@@ -283,7 +335,7 @@ void ConnectionBase::finish(std::string_view why) {
     close_socket();
   }
   timer_.cancel();
-  pending_.clear();
+  discard_pending();
   if (close_reason_.empty()) close_reason_ = std::string(why);
   if (handler_) {
     auto h = std::move(handler_);

@@ -81,6 +81,7 @@ struct TransportMetrics {
   metrics::Counter& frames_out;
   metrics::Counter& slow_consumer;
   metrics::Counter& too_large;
+  metrics::Counter& state_dropped;  // kState frames over their budget (shared by all transports)
 };
 
 // What every connection of the process shares. Outlives all connections
@@ -139,6 +140,10 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   void close(uint16_t ws_code, std::string_view reason) final;
   void abort(std::string_view why) final;
   size_t queued_bytes() const final { return queued_bytes_; }
+  // Bytes of one output class queued and not yet written.
+  size_t class_queued_bytes(OutputClass cls) const {
+    return cls == OutputClass::kState ? state_bytes_ : queued_bytes_ - state_bytes_;
+  }
   ErrorCode drop_code() const final { return drop_code_; }
 
  protected:
@@ -194,6 +199,10 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
 
  private:
   void maybe_write();
+  // Drops the queued frames that are not being written (closing).
+  void discard_pending();
+  // Drops the connection as a slow consumer (SLOW_CONSUMER).
+  void drop_slow(std::string why);
   void end_read_turn(bool input_drained);
   void schedule_flush();
   void on_flush_hop();
@@ -222,6 +231,15 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   std::chrono::steady_clock::time_point last_rx_;
   size_t queued_bytes_ = 0;
   size_t inflight_bytes_ = 0;
+  // The kState part of the two above, and its message counts. kNormal is
+  // the rest.
+  size_t state_bytes_ = 0;
+  size_t state_msgs_ = 0;
+  size_t inflight_state_bytes_ = 0;
+  size_t inflight_state_msgs_ = 0;
+  // Since when state_bytes_ has been above limits.state_queue_soft_bytes
+  // (time_point{} while it is not).
+  std::chrono::steady_clock::time_point state_soft_since_{};
   bool writing_ = false;
   bool flush_scheduled_ = false;
   bool in_read_turn_ = false;

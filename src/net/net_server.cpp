@@ -4,7 +4,7 @@
 #include <future>
 #include <openssl/ssl.h>
 
-#include "net/internal.h"
+#include "internal.h"
 #include "shardd/core/log.h"
 #include "shardd/net/listener.h"
 

@@ -1,7 +1,7 @@
 #include <boost/asio/ssl.hpp>
 
-#include "net/internal.h"
-#include "net/tcp_connection.h"
+#include "internal.h"
+#include "tcp_connection.h"
 
 // The framed-TCP side of accepting, in its own translation unit (like
 // ws_accept_plain.cpp and ws_accept_tls.cpp) so the Beast templates of each

@@ -4,7 +4,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
-#include "net/internal.h"
+#include "internal.h"
 #include "shardd/net/codec/tcp_frame.h"
 
 namespace shardd::net {

@@ -1,4 +1,4 @@
-#include "net/ws_front.h"
+#include "ws_front.h"
 
 // ws: the plain-TCP instantiation of the WebSocket front and WsConnection.
 

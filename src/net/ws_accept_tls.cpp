@@ -1,4 +1,4 @@
-#include "net/ws_front.h"
+#include "ws_front.h"
 
 // wss: the TLS instantiation of the WebSocket front and WsConnection.
 

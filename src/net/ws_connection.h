@@ -6,8 +6,8 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
-#include "net/cork_stream.h"
-#include "net/internal.h"
+#include "cork_stream.h"
+#include "internal.h"
 #include "shardd/version.h"
 
 namespace shardd::net {

@@ -15,8 +15,8 @@
 #include <optional>
 #include <string>
 
-#include "net/internal.h"
-#include "net/ws_connection.h"
+#include "internal.h"
+#include "ws_connection.h"
 #include "shardd/core/log.h"
 
 namespace shardd::net {

@@ -8,7 +8,7 @@
 
 #include "shardd/core/log.h"
 #include "shardd/store/store.h"
-#include "store/drivers.h"
+#include "drivers.h"
 
 extern char** environ;
 

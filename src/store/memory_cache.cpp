@@ -3,7 +3,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "store/caches.h"
+#include "caches.h"
 
 namespace shardd::store {
 namespace {

@@ -5,7 +5,7 @@
 #include <errmsg.h>
 #include <unordered_map>
 
-#include "store/drivers.h"
+#include "drivers.h"
 
 namespace shardd::store {
 namespace {

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "shardd/core/log.h"
-#include "store/caches.h"
+#include "caches.h"
 
 namespace shardd::store {
 namespace {

@@ -9,7 +9,7 @@
 #include <sqlite3.h>
 #include <unordered_map>
 
-#include "store/drivers.h"
+#include "drivers.h"
 
 namespace shardd::store {
 namespace {

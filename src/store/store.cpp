@@ -17,9 +17,10 @@
 #include <sqlite3.h>
 
 #include "shardd/core/log.h"
-#include "store/caches.h"
-#include "store/drivers.h"
-#include "store/migrations.h"
+#include "caches.h"
+#include "drivers.h"
+#include "migrations.h"
+#include "shardd/store/migration.h"
 
 namespace shardd::store {
 
@@ -262,6 +263,7 @@ Store::Store(const Config& config, boost::asio::io_context& pool, metrics::Regis
       registry_(registry),
       metrics_(std::make_unique<Metrics>(registry)),
       reads_(std::make_unique<ReadQueue>()) {
+  modules_.push_back({"store", store_migrations()});
   // A fresh epoch per process: entries cached by an earlier run (whose data a
   // restore may have replaced) are never read.
   cache_epoch_ = std::random_device{}() & 0xffffff;
@@ -687,27 +689,64 @@ void Store::cache_failed() {
 
 namespace {
 
-constexpr Stmt kCreateMigrations{
+constexpr Stmt kCreateVersions{
     "migrations.create",
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
-    "name VARCHAR(200) NOT NULL, applied_ms BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
-    "name VARCHAR(200) NOT NULL, applied_ms BIGINT NOT NULL) ENGINE=InnoDB DEFAULT "
-    "CHARSET=utf8mb4"};
-constexpr Stmt kListMigrations{"migrations.list",
-                               "SELECT version, name, applied_ms FROM schema_migrations "
-                               "ORDER BY version"};
-constexpr Stmt kRecordMigration{"migrations.record",
-                                "INSERT INTO schema_migrations (version, name, applied_ms) "
-                                "VALUES (?, ?, ?)"};
-constexpr Stmt kHasMigrationsTable{
+    "CREATE TABLE IF NOT EXISTS schema_versions (module VARCHAR(64) NOT NULL, version BIGINT NOT "
+    "NULL, name VARCHAR(200) NOT NULL, applied_ms BIGINT NOT NULL, PRIMARY KEY (module, version))",
+    "CREATE TABLE IF NOT EXISTS schema_versions (module VARCHAR(64) NOT NULL, version BIGINT NOT "
+    "NULL, name VARCHAR(200) NOT NULL, applied_ms BIGINT NOT NULL, PRIMARY KEY (module, version)) "
+    "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"};
+constexpr Stmt kListVersions{"migrations.list",
+                             "SELECT module, version, name, applied_ms FROM schema_versions"};
+constexpr Stmt kRecordVersion{"migrations.record",
+                              "INSERT INTO schema_versions (module, version, name, applied_ms) "
+                              "VALUES (?, ?, ?, ?)"};
+constexpr Stmt kHasTable{
     "migrations.exists",
-    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
     "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND "
-    "table_name = 'schema_migrations'"};
+    "table_name = ?"};
+// Before per-module versions, one global sequence was kept in
+// schema_migrations: 1 = store 1, 2 = account 1, 3 = account 2.
+constexpr Stmt kListLegacy{"migrations.legacy_list",
+                           "SELECT version, name, applied_ms FROM schema_migrations"};
+constexpr Stmt kDropLegacy{"migrations.legacy_drop", "DROP TABLE schema_migrations"};
 constexpr Stmt kMigrateLock{"migrations.lock", "SELECT 1", "SELECT GET_LOCK('shardd_migrate', 30)"};
 constexpr Stmt kMigrateUnlock{"migrations.unlock", "SELECT 1",
                               "SELECT RELEASE_LOCK('shardd_migrate')"};
+
+DbStatus has_table(DbConnection& c, const char* name, bool* out) {
+  Rows rows;
+  DbStatus st = c.query(kHasTable, {Value(std::string(name))}, &rows);
+  if (st.ok()) *out = !rows.empty() && as_int(rows.rows[0][0]) > 0;
+  return st;
+}
+
+// (module, version) -> applied_ms, from schema_versions (and a legacy
+// schema_migrations table, read-only here).
+DbStatus applied_versions(DbConnection& c, std::map<std::pair<std::string, int64_t>, int64_t>* out) {
+  bool has = false;
+  DbStatus st = has_table(c, "schema_versions", &has);
+  if (!st.ok()) return st;
+  Rows rows;
+  if (has) {
+    st = c.query(kListVersions, {}, &rows);
+    if (!st.ok()) return st;
+    for (auto& r : rows.rows) (*out)[{as_string(r[0]), as_int(r[1])}] = as_int(r[3]);
+  }
+  bool legacy = false;
+  st = has_table(c, "schema_migrations", &legacy);
+  if (!st.ok() || !legacy) return st;
+  st = c.query(kListLegacy, {}, &rows);
+  if (!st.ok()) return st;
+  static const std::map<int64_t, std::pair<std::string, int64_t>> kMap = {
+      {1, {"store", 1}}, {2, {"account", 1}}, {3, {"account", 2}}};
+  for (auto& r : rows.rows) {
+    auto it = kMap.find(as_int(r[0]));
+    if (it != kMap.end()) out->emplace(it->second, as_int(r[2]));
+  }
+  return DbStatus::Ok();
+}
 
 std::vector<std::string> split_statements(std::string_view script) {
   std::vector<std::string> out;
@@ -737,21 +776,19 @@ std::string iso_time(int64_t ms) {
 
 }  // namespace
 
+void Store::add_migrations(ModuleMigrations m) { modules_.push_back(std::move(m)); }
+
 DbStatus Store::migration_status(std::vector<MigrationState>* out) {
-  auto list = [out](DbConnection& c) {
-    Rows rows;
-    DbStatus st = c.query(kHasMigrationsTable, {}, &rows);
+  auto list = [this, out](DbConnection& c) {
+    std::map<std::pair<std::string, int64_t>, int64_t> applied;
+    DbStatus st = applied_versions(c, &applied);
     if (!st.ok()) return st;
-    std::map<int64_t, std::pair<std::string, int64_t>> applied;
-    if (!rows.empty() && as_int(rows.rows[0][0]) > 0) {
-      st = c.query(kListMigrations, {}, &rows);
-      if (!st.ok()) return st;
-      for (auto& r : rows.rows) applied[as_int(r[0])] = {as_string(r[1]), as_int(r[2])};
-    }
-    for (const auto& m : all_migrations()) {
-      auto it = applied.find(m.version);
-      out->push_back({m.version, std::string(m.name), it != applied.end(),
-                      it != applied.end() ? iso_time(it->second.second) : ""});
+    for (const auto& mod : modules_) {
+      for (const auto& m : mod.migrations) {
+        auto it = applied.find({mod.module, m.version});
+        out->push_back({mod.module, m.version, std::string(m.name), it != applied.end(),
+                        it != applied.end() ? iso_time(it->second) : ""});
+      }
     }
     return DbStatus::Ok();
   };
@@ -760,7 +797,11 @@ DbStatus Store::migration_status(std::vector<MigrationState>* out) {
     std::string path = config_.sqlite_path();
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
-      for (const auto& m : all_migrations()) out->push_back({m.version, std::string(m.name), false, ""});
+      for (const auto& mod : modules_) {
+        for (const auto& m : mod.migrations) {
+          out->push_back({mod.module, m.version, std::string(m.name), false, ""});
+        }
+      }
       return DbStatus::Ok();
     }
     std::unique_ptr<DbConnection> c;
@@ -777,7 +818,7 @@ DbStatus Store::migration_status(std::vector<MigrationState>* out) {
 }
 
 DbStatus Store::migrate(std::vector<std::string>* applied_out) {
-  return run_sync([applied_out](StoreContext& ctx) { return migrate_in(ctx, applied_out); });
+  return run_sync([this, applied_out](StoreContext& ctx) { return migrate_in(ctx, applied_out); });
 }
 
 DbStatus Store::migrate_in(StoreContext& ctx, std::vector<std::string>* applied_out) {
@@ -791,38 +832,24 @@ DbStatus Store::migrate_in(StoreContext& ctx, std::vector<std::string>* applied_
     Rows r;
     c->query(kMigrateUnlock, {}, &r);
   };
-  st = c->exec(kCreateMigrations, {});
-  if (!st.ok()) {
-    unlock();
-    return st;
-  }
-  Rows rows;
-  st = c->query(kListMigrations, {}, &rows);
-  if (!st.ok()) {
-    unlock();
-    return st;
-  }
-  std::set<int64_t> done;
-  for (auto& r : rows.rows) done.insert(as_int(r[0]));
-  for (const auto& m : all_migrations()) {
-    if (done.count(m.version)) continue;
-    std::string_view script =
-        c->dialect() == Dialect::kMysql && !m.mysql.empty() ? m.mysql : m.sqlite;
-    // SQLite runs the whole migration in one transaction; MySQL commits DDL
-    // implicitly, so a failed MySQL migration may leave earlier statements
-    // applied (the error names the statement that failed).
+  std::map<std::pair<std::string, int64_t>, int64_t> done;
+  st = c->exec(kCreateVersions, {});
+  if (st.ok()) st = applied_versions(*c, &done);
+  // A database from before per-module versions: carry its versions over
+  // once, then drop the old table.
+  bool legacy = false;
+  if (st.ok()) st = has_table(*c, "schema_migrations", &legacy);
+  if (st.ok() && legacy) {
     bool tx = c->dialect() == Dialect::kSqlite;
     if (tx) st = c->begin(true);
-    for (const auto& stmt : split_statements(script)) {
+    for (const auto& [key, applied_ms] : done) {
       if (!st.ok()) break;
-      st = c->exec_script(stmt);
-      if (!st.ok()) {
-        st = DbStatus(st.err(), "migration " + std::to_string(m.version) + " (" +
-                                    std::string(m.name) + ") failed at: " + stmt + "\n" +
-                                    "database error: " + st.message());
-      }
+      st = c->exec(kRecordVersion, {Value(key.first), Value(key.second),
+                                    Value(std::string("(from schema_migrations)")),
+                                    Value(applied_ms)});
+      if (st.err() == DbErr::kDuplicate) st = DbStatus::Ok();
     }
-    if (st.ok()) st = c->exec(kRecordMigration, {int64_t{m.version}, std::string(m.name), now_ms()});
+    if (st.ok()) st = c->exec(kDropLegacy, {});
     if (tx) {
       if (st.ok()) {
         st = c->commit();
@@ -830,11 +857,49 @@ DbStatus Store::migrate_in(StoreContext& ctx, std::vector<std::string>* applied_
         c->rollback();
       }
     }
-    if (!st.ok()) {
-      unlock();
-      return st;
+    if (st.ok()) lg().info("migrations: schema_migrations converted to schema_versions");
+  }
+  if (!st.ok()) {
+    unlock();
+    return st;
+  }
+  for (const auto& mod : modules_) {
+    for (const auto& m : mod.migrations) {
+      if (done.count({mod.module, m.version})) continue;
+      std::string label = mod.module + " " + std::to_string(m.version) + " (" +
+                          std::string(m.name) + ")";
+      std::string_view script =
+          c->dialect() == Dialect::kMysql && !m.mysql.empty() ? m.mysql : m.sqlite;
+      // SQLite runs the whole migration in one transaction; MySQL commits DDL
+      // implicitly, so a failed MySQL migration may leave earlier statements
+      // applied (the error names the statement that failed).
+      bool tx = c->dialect() == Dialect::kSqlite;
+      if (tx) st = c->begin(true);
+      for (const auto& stmt : split_statements(script)) {
+        if (!st.ok()) break;
+        st = c->exec_script(stmt);
+        if (!st.ok()) {
+          st = DbStatus(st.err(), "migration " + label + " failed at: " + stmt + "\n" +
+                                      "database error: " + st.message());
+        }
+      }
+      if (st.ok()) {
+        st = c->exec(kRecordVersion, {Value(mod.module), Value(int64_t{m.version}),
+                                      Value(std::string(m.name)), Value(now_ms())});
+      }
+      if (tx) {
+        if (st.ok()) {
+          st = c->commit();
+        } else {
+          c->rollback();
+        }
+      }
+      if (!st.ok()) {
+        unlock();
+        return st;
+      }
+      applied_out->push_back(label);
     }
-    applied_out->push_back(std::to_string(m.version) + " " + std::string(m.name));
   }
   unlock();
   return DbStatus::Ok();

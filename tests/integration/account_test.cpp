@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include <map>
+
 #include "it_common.h"
 #include "shardd_test/db_env.h"
 
@@ -733,6 +735,46 @@ TEST(Accounts, RateLimitedRegistrationsCountAsRefused) {
 // auth.max_tokens_per_account bounds the live tokens of an account: a new
 // login revokes the oldest beyond it (and bans/password changes revoke a
 // bounded set).
+// [[zones]] reload live on SIGHUP: capacity and maintenance change in place,
+// a new zone opens, and logged-in players over WebSocket and TCP are told
+// with zone.update (seq 0: a state refresh, not replayed).
+TEST(Accounts, ZonesReloadLiveOnSighup) {
+  std::string before = "[[zones]]\nid = \"eu-1\"\ncapacity = 10\n";
+  Shard s(account_shard({}, before));
+  s.start();
+  WsClient ws;
+  TcpClient tcp;
+  connect_ws(ws, s.ws_port());
+  connect_tcp(tcp, s.tcp_port());
+  ASSERT_TRUE(IsOk(register_user(ws, "zed")));
+  ASSERT_TRUE(IsOk(register_user(ws, "yan")));
+  ASSERT_TRUE(IsOk(login(ws, "zed")));
+  ASSERT_TRUE(IsOk(login(tcp, "yan")));
+  ASSERT_TRUE(IsOk(tcp.request("zone.select", {{"zone", "eu-1"}})));
+
+  s.write_config("[[zones]]\nid = \"eu-1\"\ncapacity = 10\nmaintenance = true\n"
+                 "[[zones]]\nid = \"eu-2\"\nname = \"Europe 2\"\ncapacity = 50\n");
+  s.signal(SIGHUP);
+  ASSERT_TRUE(s.wait_log("reload: zone eu-2 added", Ms(3000))) << s.log();
+  std::map<std::string, json> seen;
+  auto take = [&seen](std::optional<json> u) {
+    ASSERT_TRUE(u) << "zone.update missing";
+    EXPECT_EQ((*u)["seq"], 0);
+    seen[(*u)["d"]["zone"]["id"]] = (*u)["d"]["zone"];
+  };
+  for (int i = 0; i < 2; ++i) take(ws.recv_push("zone.update", Ms(3000)));
+  for (int i = 0; i < 2; ++i) take(tcp.recv_push("zone.update", Ms(3000)));
+  EXPECT_EQ(seen["eu-1"]["status"], "maintenance");
+  EXPECT_EQ(seen["eu-1"]["population"], 1);  // the player inside stays
+  EXPECT_EQ(seen["eu-2"]["name"], "Europe 2");
+  EXPECT_EQ(seen["eu-2"]["band"], "low");
+  EXPECT_TRUE(IsError(ws.request("zone.select", {{"zone", "eu-1"}}), "MAINTENANCE"));
+  auto moved = ws.request("zone.select", {{"zone", "eu-2"}});
+  ASSERT_TRUE(IsOk(moved));
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_zone_population{zone="eu-2"})"), 1);
+  EXPECT_NE(s.log().find("reload: applied zones"), std::string::npos) << s.log();
+}
+
 TEST(Accounts, LiveTokensPerAccountAreCapped) {
   Shard s(account_shard({"auth.max_tokens_per_account=2"}));
   s.start();

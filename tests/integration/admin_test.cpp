@@ -1,5 +1,7 @@
 // Admin HTTP: health, readiness, Prometheus metrics, token-protected API.
 
+#include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -250,10 +252,40 @@ TEST(Admin, OpsListsEveryClientOpAndAdminRouteWithItsFields) {
   }
   for (const char* route : {"POST /admin/accounts/ban", "POST /admin/accounts/unban",
                             "GET /admin/accounts/bans", "POST /admin/announce",
-                            "GET /admin/sessions", "POST /admin/sessions/kick"}) {
+                            "GET /admin/sessions", "POST /admin/sessions/kick",
+                            "GET /admin/errors"}) {
     EXPECT_TRUE(admin.count(route)) << route;
   }
   EXPECT_EQ(http_get(shard.admin_port(), "/admin/ops").status, 401);
+}
+
+// The one error table: core's codes and the services' own, each once, and
+// every one documented in docs/protocol.md.
+TEST(Admin, ErrorTableListsCoreAndServiceCodes) {
+  Shard shard(with_sets({"admin.token=tok"}));
+  shard.start();
+  auto r = http_get(shard.admin_port(), "/admin/errors", bearer("tok"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  std::map<std::string, std::string> module_of;
+  for (const auto& e : j["errors"]) {
+    std::string code = e["code"];
+    EXPECT_FALSE(module_of.count(code)) << "listed twice: " << code;
+    module_of[code] = e["module"];
+    EXPECT_TRUE(e["retryable"].is_boolean());
+    EXPECT_FALSE(e["doc"].get<std::string>().empty()) << code;
+  }
+  EXPECT_EQ(module_of["BAD_REQUEST"], "core");
+  EXPECT_EQ(module_of["KICKED"], "core");
+  EXPECT_EQ(module_of["BAD_CREDENTIALS"], "account");
+  EXPECT_EQ(module_of["MAINTENANCE"], "account");
+  EXPECT_FALSE(module_of.count("OK"));
+  std::ifstream in(std::string(SHARDD_SOURCE_DIR) + "/docs/protocol.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  for (const auto& [code, module] : module_of) {
+    EXPECT_NE(doc.str().find("| `" + code + "`"), std::string::npos) << code << " undocumented";
+  }
 }
 
 TEST(Admin, SessionsCanBeListedAndKickedWithoutABan) {

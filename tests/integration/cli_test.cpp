@@ -143,7 +143,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"scrypt_n_not_power_of_two", "", {"auth.scrypt_n=3000"},
                   "config error: auth.scrypt_n: must be a power of two"},
         BadConfig{"metrics_token_without_token", "[admin]\nmetrics_require_token = true\n", {},
-                  "config error: admin.metrics_require_token: needs admin.token"}),
+                  "config error: admin.metrics_require_token: needs admin.token"},
+        BadConfig{"state_soft_over_hard", "",
+                  {"limits.state_queue_soft_bytes=300000", "limits.state_queue_hard_bytes=200000"},
+                  "config error: limits.state_queue_soft_bytes: must be at most"},
+        BadConfig{"state_soft_s_out_of_range", "", {"limits.state_queue_soft_s=0"},
+                  "config error: limits.state_queue_soft_s: out of range"}),
     [](const ::testing::TestParamInfo<BadConfig>& p) { return std::string(p.param.name); });
 
 TEST(Cli, CheckConfigReportsEveryError) {

@@ -48,7 +48,7 @@ TEST(Storage, MysqlUnreachableAtStartIsNotReadyUntilItComesBack) {
     std::this_thread::sleep_for(Ms(100));
   }
   EXPECT_EQ(status, 200) << s.log();
-  EXPECT_TRUE(s.wait_log("migrated: 1", Ms(1000))) << s.log();
+  EXPECT_TRUE(s.wait_log("migrated: store 1", Ms(1000))) << s.log();
   auto db_up = scrape(s.admin_port(), "shardd_db_up");
   ASSERT_TRUE(db_up);
   EXPECT_EQ(*db_up, 1);
@@ -65,10 +65,18 @@ TEST(Storage, MigrateBackupAndRestoreCommands) {
   auto status = shardd({"migrate", "--status"});
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_NE(status.out.find("pending"), std::string::npos) << status.out;
+  // Each module numbers its own migrations: the store's, then the services'.
+  EXPECT_NE(status.out.find("store 1  pending"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("account 2  pending  display names"), std::string::npos) << status.out;
 
   auto migrate = shardd({"migrate"});
   EXPECT_EQ(migrate.exit_code, 0) << migrate.err;
-  EXPECT_NE(migrate.out.find("applied 1 "), std::string::npos) << migrate.out;
+  EXPECT_NE(migrate.out.find("applied store 1 (idempotency keys"), std::string::npos)
+      << migrate.out;
+  EXPECT_NE(migrate.out.find("applied account 1 (accounts and login tokens)"), std::string::npos)
+      << migrate.out;
+  EXPECT_LT(migrate.out.find("applied store 1"), migrate.out.find("applied account 1"))
+      << "the store's own migrations run first";
   auto again = shardd({"migrate"});
   EXPECT_NE(again.out.find("schema is up to date"), std::string::npos) << again.out;
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "shardd/admin/routes.h"
 #include "shardd/core/args.h"
 #include "shardd/core/config.h"
 #include "shardd/core/io_pool.h"
@@ -27,7 +28,7 @@ class AdminConnection;
 // like GET without the body.
 //
 // Thread-safety: open()/start() before traffic; stop()/reload() from any thread.
-class AdminServer {
+class AdminServer final : public Routes {
  public:
   struct Hooks {
     std::function<bool()> ready;             // any thread
@@ -39,19 +40,12 @@ class AdminServer {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
-  // Answers a route: HTTP status and a JSON body. Call it once, from any
-  // thread; if it is never called (the handler dropped it, or threw), the
-  // request is answered 500.
-  using Respond = std::function<void(int status, nlohmann::json body)>;
-  // `body` is the request's arguments: the parsed JSON body ({} when empty)
-  // with the query string's parameters added (a value of digits only is an
-  // integer, anything else a string). A body that is not a JSON object, or
-  // arguments that break `schema`, are answered 400 before the handler runs.
-  // A handler that throws is answered 500, logged and counted by the
-  // exception barrier.
-  using RouteHandler = std::function<void(const nlohmann::json& body, Respond respond)>;
-  // Adds a token-protected route. REQUIRES: before start(); path starts with /admin/.
-  void add_route(std::string method, std::string path, args::Schema schema, RouteHandler handler);
+  using Respond = admin::Respond;
+  using RouteHandler = admin::RouteHandler;
+  // Adds a token-protected route (see Routes). Query parameters of digits
+  // only are integers, anything else strings. REQUIRES: before start().
+  void add_route(std::string method, std::string path, args::Schema schema,
+                 RouteHandler handler) override;
   // Supplies the client ops for GET /admin/ops (the gateway's Router::describe).
   // REQUIRES: before start().
   void set_ops_source(std::function<nlohmann::json()> ops);

@@ -23,6 +23,10 @@ int run_server(const CommandLine& cmd);
 // `shardd check-config`: validates and prints the effective configuration.
 int check_config(const CommandLine& cmd);
 
+// `shardd config-keys`: every configuration key as the Markdown table of
+// docs/operations.md (generated from the declarations).
+int print_config_keys();
+
 // `shardd version`.
 int print_version();
 

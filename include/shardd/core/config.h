@@ -5,12 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "shardd/core/config_section.h"
 #include "shardd/core/status.h"
 
 namespace shardd {
 
-// Every setting of shardd, with its default. docs/operations.md lists each key;
-// src/core/config.cpp holds the schema (type, range, live-reloadable or not).
+// Core's settings, with their defaults. src/core/config.cpp declares each key
+// (type, range, live-reloadable or not, doc) with config::Section; modules
+// declare their own sections (see config_section.h).
 struct ServerConfig {
   std::string name = "shardd";
   uint32_t io_threads = 0;       // 0: one per core
@@ -71,6 +73,9 @@ struct LimitsConfig {
   uint32_t bad_messages_to_close = 10;  // malformed messages within 60 s before closing
   uint32_t write_queue_bytes = 1024 * 1024;
   uint32_t write_queue_messages = 4096;
+  uint32_t state_queue_hard_bytes = 256 * 1024;  // kState output over it is dropped
+  uint32_t state_queue_soft_bytes = 64 * 1024;   // kState backlog above it ...
+  uint32_t state_queue_soft_s = 10;              // ... this long closes (SLOW_CONSUMER)
   uint32_t heartbeat_ms = 5000;
   uint32_t heartbeat_misses = 3;
 };
@@ -123,34 +128,10 @@ struct RedisConfig {
   uint32_t retry_max_ms = 5000;  // reconnect backoff cap while Redis is down
 };
 
-struct AuthConfig {
-  std::string kdf = "scrypt";  // scrypt | pbkdf2 (parameters are stored with each hash)
-  uint32_t scrypt_n = 32768;   // power of two
-  uint32_t scrypt_r = 8;
-  uint32_t scrypt_p = 1;
-  uint32_t pbkdf2_iterations = 600000;
-  uint32_t crypto_threads = 2;  // password hashing pool
-  uint32_t token_ttl_s = 7 * 24 * 3600;
-  uint32_t account_attempts_per_min = 5;   // failed logins per account name
-  uint32_t ip_attempts_per_min = 20;       // failed logins per source IP
-  uint32_t register_per_ip_per_min = 10;
-  uint32_t max_tokens_per_account = 10;     // live login tokens; the oldest are revoked
-  uint32_t display_name_cooldown_s = 86400; // between two account.set_display_name
-  std::vector<std::string> name_blocklist;  // words no display name may contain
-};
-
 struct SessionConfig {
   uint32_t resume_grace_ms = 60000;  // a dropped session waits this long for sys.resume
   uint32_t replay_pushes = 256;      // pushes kept for replay on resume
   uint32_t replay_max_bytes = 256 * 1024;  // and at most this many bytes of them
-};
-
-struct ZoneConfig {
-  std::string id;
-  std::string name;
-  uint32_t capacity = 1000;
-  std::string map = "world";
-  bool maintenance = false;
 };
 
 struct Config {
@@ -166,34 +147,37 @@ struct Config {
   MysqlConfig mysql;
   CacheConfig cache;
   RedisConfig redis;
-  AuthConfig auth;
   SessionConfig session;
-  std::vector<ZoneConfig> zones;  // [[zones]]; loading fills in one zone "main" when there is none
+  // Sections declared by modules (services), e.g. [auth] and [[zones]] of the
+  // account service: read them with their Section's of().
+  config::ModuleValues modules;
 
   uint32_t io_thread_count() const;
   uint32_t logic_thread_count() const;
   uint32_t storage_thread_count() const;
   std::string sqlite_path() const;  // sqlite.path or <data_dir>/shardd.db
-  std::vector<ZoneConfig> effective_zones() const;
 };
 
-struct ConfigError {
-  std::string key;     // dotted key, or "" for file-level problems
-  std::string reason;  // human readable, names the expected type or range
-};
+template <class T>
+const T& config::Section<T>::of(const Config& config) const {
+  static const T kDefaults{};
+  const void* p = config.modules.find(name_);
+  return p ? *static_cast<const T*>(p) : kDefaults;
+}
 
 // Reads FILE (TOML), applies `overrides` ("section.key=value", applied in
 // order, value parsed as TOML and otherwise taken as a string), validates every
-// key against the schema and cross-checks (TLS files, port clashes).
+// key against `schema` (core's sections and the modules') and cross-checks
+// (TLS files, port clashes, each section's own checks).
 // On failure returns a BAD_REQUEST status and fills `errors` with every problem
 // found (not just the first). `out` is only written on success.
-Status load_config(const std::string& path, const std::vector<std::string>& overrides, Config* out,
-                   std::vector<ConfigError>* errors);
+Status load_config(const std::string& path, const std::vector<std::string>& overrides,
+                   const config::Schema& schema, Config* out, std::vector<ConfigError>* errors);
 
 // Same as load_config but from TOML text (tests, embedded defaults).
 Status parse_config(std::string_view toml_text, const std::string& source_name,
-                    const std::vector<std::string>& overrides, Config* out,
-                    std::vector<ConfigError>* errors);
+                    const std::vector<std::string>& overrides, const config::Schema& schema,
+                    Config* out, std::vector<ConfigError>* errors);
 
 // The effective configuration as TOML, every key present.
 std::string render_config(const Config& config);

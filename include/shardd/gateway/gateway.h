@@ -32,8 +32,21 @@ class Gateway {
   Gateway& operator=(const Gateway&) = delete;
 
   Router& router();
+  // Adds a module's error codes to the table of codes on the wire (and their
+  // metric series). BAD_REQUEST if a name is taken by a different code.
+  // REQUIRES: before serving.
+  Status add_error_codes(std::string_view module, const std::vector<ErrorCode>& codes);
+  // Every code that can appear on the wire (GET /admin/errors).
+  const ErrorTable& error_table() const;
   // Registers (or returns) a push type. REQUIRES: valid op name.
-  const PushOp& push_op(std::string_view op);
+  // Registering an op again returns the first registration. If the options
+  // differ from the first ones, that is logged as an error (a programming
+  // mistake) and the first options stay: a push type has one delivery policy.
+  // kState with replayable = true is logged as an error too and registered
+  // as not replayable (a dropped state push would leave a gap in the seq
+  // numbers that no resume could fill).
+  const PushOp& push_op(std::string_view op, PushOptions options);
+  const PushOp& push_op(std::string_view op);  // default PushOptions
   net::HandlerFactory handler_factory();
   // REQUIRES: before serving. The listener must outlive the Gateway's sessions.
   void add_listener(std::shared_ptr<SessionListener> listener);

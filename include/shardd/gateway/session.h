@@ -14,14 +14,29 @@
 
 namespace shardd::gateway {
 
+using net::OutputClass;
+
+// How a push type is delivered (Gateway::push_op).
+struct PushOptions {
+  // Numbered (seq 1, 2, 3 ...) and kept in the replay buffer for sys.resume.
+  // false: sent with seq 0, never replayed, and not sent at all while the
+  // session is detached or closing: connection notices (sys.hello,
+  // sys.close, sys.kicked, sys.shutdown) and state refreshes (positions,
+  // listings) that the client re-fetches after a resync anyway.
+  bool replayable = true;
+  // The connection's output budget the push is queued under. kState pushes
+  // may be dropped when the client reads too slowly, so they must not be
+  // replayable (see Gateway::push_op).
+  OutputClass output = OutputClass::kNormal;
+};
+
 // A registered server push type ("sys.hello", "chat.msg", ...). Created once by
 // Gateway::push_op(); the address is stable for the Gateway's life.
 struct PushOp {
   std::string op;
   metrics::Counter* sent = nullptr;
-  // Kept in the replay buffer for sys.resume. Connection-level notices
-  // (sys.hello, sys.close, sys.kicked, sys.shutdown) are not.
-  bool replayable = true;
+  bool replayable = true;                     // PushOptions::replayable
+  OutputClass output = OutputClass::kNormal;  // PushOptions::output
 };
 
 // A push body encoded once for many recipients (both encodings).
@@ -80,9 +95,10 @@ class Session {
   virtual bool tls() const = 0;
   virtual const std::string& remote_ip() const = 0;
 
-  // Sends a push {"op":op,"seq":N,"d":d} with this session's next seq, in the
-  // encoding the client last used. While detached (grace), the push is only
-  // kept for replay. Dropped once the session is closing or ended.
+  // Sends a push {"op":op,"seq":N,"d":d} with this session's next seq (0 for a
+  // push that is not replayable), in the encoding the client last used. While
+  // detached (grace), a replayable push is only kept for replay and any
+  // other is dropped. Dropped once the session is closing or ended.
   virtual void push(const PushOp& op, const nlohmann::json& d) = 0;
   // Same with a body encoded once for a broadcast (no per-recipient encoding).
   virtual void push(const PushOp& op, const std::shared_ptr<const SharedBody>& body) = 0;

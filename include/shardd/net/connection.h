@@ -39,6 +39,9 @@ struct LiveLimits {
   std::atomic<uint32_t> bad_messages_to_close{10};
   std::atomic<uint32_t> write_queue_bytes{1024 * 1024};
   std::atomic<uint32_t> write_queue_messages{4096};
+  std::atomic<uint32_t> state_queue_hard_bytes{256 * 1024};
+  std::atomic<uint32_t> state_queue_soft_bytes{64 * 1024};
+  std::atomic<uint32_t> state_queue_soft_s{10};
   std::atomic<uint32_t> heartbeat_ms{5000};
   std::atomic<uint32_t> heartbeat_misses{3};
   std::atomic<uint32_t> compress_min_bytes{0};
@@ -79,9 +82,12 @@ class Connection {
   using Executor = boost::asio::io_context::executor_type;
   virtual ~Connection() = default;
 
-  // Queues a message. Returns false if the connection is closing/closed or the
-  // write queue limit was hit; in the latter case the connection is dropped as
-  // a slow consumer (the handler then sees on_closed).
+  // Queues a message. Returns false if the connection is closing/closed, or
+  // the frame went over its output class's budget (OutputClass): a kNormal
+  // frame over the write queue limits drops the connection as a slow
+  // consumer (the handler then sees on_closed); a kState frame over its
+  // budget is discarded and the connection stays, unless its backlog has
+  // been above the soft limit for too long (then it is dropped as well).
   virtual bool send(OutFrame&& frame) = 0;
   // Sends what is queued, then closes gracefully (WebSocket close frame with
   // `ws_code` and `reason`; TCP FIN). Bounded by the handshake timeout, after

@@ -18,12 +18,16 @@
 #include "shardd/core/metrics.h"
 #include "shardd/store/cache.h"
 #include "shardd/store/db.h"
+#include "shardd/store/migration.h"
 #include "shardd/store/write_behind.h"
 
 namespace shardd::store {
 
 class Store;
 class DbPool;
+
+// The value of storage work that has none (Store::run_void).
+struct Unit {};
 
 // What one unit of storage work sees. Lives on a storage thread for the
 // duration of the work; the database connection is leased on first use and
@@ -90,6 +94,7 @@ class StoreContext {
 };
 
 struct MigrationState {
+  std::string module;
   int version;
   std::string name;
   bool applied;
@@ -142,12 +147,15 @@ class Store {
   // "SQLite 3.40.1, MariaDB client 3.3.8, hiredis 0.14.1" (shardd version).
   static std::string library_versions();
 
-  // Runs `work` on the storage pool, then `done(status, value)` on `ex`.
-  // Work beyond the queue bound (4096 units) is refused at once with
-  // UNAVAILABLE "storage overloaded".
-  template <class T>
-  void run(boost::asio::any_io_executor ex, std::function<DbStatus(StoreContext&, T*)> work,
-           std::function<void(DbStatus, T)> done);
+  // Runs `work(ctx, T* value)` -> DbStatus on the storage pool, then
+  // `done(status, value)` on `ex`. Both may be move-only callables. Work
+  // beyond the queue bound (4096 units) is refused at once with UNAVAILABLE
+  // "storage overloaded".
+  template <class T, class Work, class Done>
+  void run(boost::asio::any_io_executor ex, Work work, Done done);
+  // Same for work without a result: `work(ctx)` -> DbStatus, `done(status)`.
+  template <class Work, class Done>
+  void run_void(boost::asio::any_io_executor ex, Work work, Done done);
 
   // Cached read of one key, as read_through() does, issued from outside the
   // storage pool; `done(status, value)` runs on `ex` (nullopt: no such row).
@@ -172,7 +180,11 @@ class Store {
   // tables); refuses a non-empty one.
   Status restore(const std::string& in_path);
 
-  // Migrations (also `shardd migrate`).
+  // Adds a module's migrations (the store's own come first). REQUIRES:
+  // before start(), migrate() or migration_status(); module names unique.
+  void add_migrations(ModuleMigrations migrations);
+  // Applies every pending migration, module by module in the order added
+  // (also `shardd migrate`). `applied`: "account 2 (display names)".
   DbStatus migrate(std::vector<std::string>* applied);
   // Read-only: creates nothing (no data directory, database file or table).
   // A database that does not exist yet has every migration pending.
@@ -214,7 +226,7 @@ class Store {
   // While not ready: how long until the next reconnect attempt.
   uint32_t retry_after_ms() const;
   DbStatus open_and_migrate(bool auto_migrate);
-  static DbStatus migrate_in(StoreContext& ctx, std::vector<std::string>* applied);
+  DbStatus migrate_in(StoreContext& ctx, std::vector<std::string>* applied);
   std::chrono::milliseconds cache_ttl();
   void cache_failed();
   std::string cache_key(std::string_view key) const;
@@ -233,6 +245,7 @@ class Store {
   std::atomic<uint64_t> cache_epoch_{0};
   std::atomic<int64_t> last_unreachable_log_ms_{0};
   bool auto_migrate_ = true;
+  std::vector<ModuleMigrations> modules_;  // fixed before start()
 
   mutable std::mutex mu_;
   // Guarded by mu_:
@@ -249,14 +262,12 @@ class Store {
   static constexpr size_t kMaxReadBatch = 64;
 };
 
-template <class T>
-void Store::run(boost::asio::any_io_executor ex, std::function<DbStatus(StoreContext&, T*)> work,
-                std::function<void(DbStatus, T)> done) {
+template <class T, class Work, class Done>
+void Store::run(boost::asio::any_io_executor ex, Work work, Done done) {
   // The op that issued this work labels what the barrier reports.
   std::string op(barrier::current_op());
   metrics::Registry* reg = &registry_;
-  auto complete = [reg](const std::string& label, std::function<void(DbStatus, T)>& fn,
-                        DbStatus st, T value) {
+  auto complete = [reg](const std::string& label, Done& fn, DbStatus st, T value) {
     barrier::OpScope scope(label);
     barrier::run(reg, label, "storage completion", [&] { fn(std::move(st), std::move(value)); });
   };
@@ -283,6 +294,13 @@ void Store::run(boost::asio::any_io_executor ex, std::function<DbStatus(StoreCon
       complete(op, done, std::move(st), std::move(value));
     });
   });
+}
+
+template <class Work, class Done>
+void Store::run_void(boost::asio::any_io_executor ex, Work work, Done done) {
+  run<Unit>(
+      std::move(ex), [work = std::move(work)](StoreContext& ctx, Unit*) mutable { return work(ctx); },
+      [done = std::move(done)](DbStatus st, Unit) mutable { done(std::move(st)); });
 }
 
 }  // namespace shardd::store

@@ -125,6 +125,10 @@ constexpr size_t kMaxEnvelopeHead = 48;
 
 std::string_view encoding_name(Encoding e) { return e == Encoding::kJson ? "json" : "msgpack"; }
 
+std::string_view output_class_name(OutputClass c) {
+  return c == OutputClass::kState ? "state" : "normal";
+}
+
 bool valid_op_name(std::string_view op) {
   if (op.empty() || op.size() > kMaxOpLength) return false;
   for (char c : op) {

@@ -1,4 +1,4 @@
-#include "services/account/account_repo.h"
+#include "account_repo.h"
 
 #include <charconv>
 #include <nlohmann/json.hpp>

@@ -1,25 +1,27 @@
 #include <algorithm>
-#include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "services/account/account_repo.h"
-#include "services/account/names.h"
-#include "services/account/password.h"
+#include "account_config.h"
+#include "account_repo.h"
+#include "errors.h"
+#include "migrations.h"
+#include "names.h"
+#include "password.h"
+#include "throttle.h"
 #include "shardd/core/crypto.h"
 #include "shardd/core/log.h"
 #include "shardd/core/utf8.h"
-#include "shardd/core/worker_pool.h"
 #include "shardd/services/account.h"
+#include "shardd/services/actor.h"
 
 namespace shardd::account {
 
 namespace asio = boost::asio;
 using json = nlohmann::json;
 using gateway::Request;
-using RequestPtr = std::shared_ptr<Request>;
 using store::DbErr;
 using store::DbStatus;
 using store::StoreContext;
@@ -31,12 +33,6 @@ spdlog::logger& lg() {
   return l;
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string lower(std::string s) {
   for (char& ch : s) {
     if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
@@ -44,74 +40,41 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Counts events per key in fixed one-minute windows (login failures per
-// account name and per IP, registrations per IP). Bounded: at most kMaxKeys
-// keys; expired windows are swept by prune().
-class Throttle {
- public:
-  static constexpr size_t kMaxKeys = 100000;
-  using Clock = std::chrono::steady_clock;
-
-  // Milliseconds until `key` may try again, 0 if it may now.
-  int64_t blocked_ms(const std::string& key, uint32_t limit, Clock::time_point now) const {
-    auto it = map_.find(key);
-    if (it == map_.end() || now - it->second.start >= kWindow || it->second.count < limit) return 0;
-    return std::chrono::duration_cast<std::chrono::milliseconds>(it->second.start + kWindow - now)
-               .count() +
-           1;
-  }
-  void add(const std::string& key, Clock::time_point now) {
-    auto it = map_.find(key);
-    if (it == map_.end()) {
-      if (map_.size() >= kMaxKeys) prune(now);
-      if (map_.size() >= kMaxKeys) return;  // full of live windows: stop counting new keys
-      map_.emplace(key, Window{now, 1});
-      return;
-    }
-    if (now - it->second.start >= kWindow) it->second = Window{now, 0};
-    ++it->second.count;
-  }
-  void clear(const std::string& key) { map_.erase(key); }
-  void prune(Clock::time_point now) {
-    std::erase_if(map_, [now](const auto& kv) { return now - kv.second.start >= kWindow; });
-  }
-
- private:
-  static constexpr auto kWindow = std::chrono::minutes(1);
-  struct Window {
-    Clock::time_point start;
-    uint32_t count;
-  };
-  std::unordered_map<std::string, Window> map_;
-};
-
 constexpr const char* kDummyPassword = "not-a-real-password-used-for-timing";
+constexpr int64_t kMaxCryptoPending = 256;
+// zone.update pushes for one burst of changes are sent together, this long
+// after the first change (a zone whose population swings around a band
+// boundary is announced at most this often).
+constexpr auto kZoneUpdateDelay = std::chrono::milliseconds(250);
+
+// The population band of a zone, as players see it (exact counts are in
+// zone.list): low < 50 % of capacity <= medium < 80 % <= high < full.
+const char* band_of(uint32_t population, uint32_t capacity) {
+  if (population >= capacity) return "full";
+  uint64_t pct = uint64_t{population} * 100 / capacity;
+  return pct < 50 ? "low" : pct < 80 ? "medium" : "high";
+}
 
 }  // namespace
 
-class AccountService::Impl : public gateway::SessionListener,
-                             public std::enable_shared_from_this<AccountService::Impl> {
+// The account service's state, on one strand: who is online where, zone
+// populations, login throttles, and the queue of writes per account.
+class Impl final : public services::Actor<Impl>, public gateway::SessionListener {
  public:
-  using Strand = asio::strand<asio::io_context::executor_type>;
-
-  Impl(const Config& config, gateway::Gateway& gw, store::Store& store, asio::io_context& logic,
-       metrics::Registry& m)
-      : auth_(config.auth),
-        gateway_(gw),
-        store_(store),
-        metrics_(m),
-        strand_(asio::make_strand(logic)),
-        crypto_("crypto", config.auth.crypto_threads, &m),
-        registrations_ok_(
-            m.counter("shardd_registrations_total", "auth.register outcomes.", {{"result", "ok"}})),
-        registrations_failed_(m.counter("shardd_registrations_total", "auth.register outcomes.",
-                                        {{"result", "refused"}})),
-        crypto_pending_(m.gauge("shardd_crypto_pending", "Password hashes queued or running.")),
-        last_login_(store.write_behind("accounts.last_login", &AccountRepo::write_last_logins)) {
-    for (const auto& z : config.effective_zones()) {
-      zones_.push_back(Zone{
-          z, 0, &m.gauge("shardd_zone_population", "Players in each zone.", {{"zone", z.id}})});
-    }
+  explicit Impl(services::ServiceContext& ctx)
+      : Actor(ctx),
+        auth_(auth_section().of(ctx.config())),
+        clock_(ctx.clock()),
+        crypto_("crypto", auth_.crypto_threads, kMaxCryptoPending, ctx.metrics()),
+        zone_timer_(strand()),
+        registrations_ok_(ctx.metrics().counter("shardd_registrations_total",
+                                                "auth.register outcomes.", {{"result", "ok"}})),
+        registrations_failed_(ctx.metrics().counter(
+            "shardd_registrations_total", "auth.register outcomes.", {{"result", "refused"}})),
+        last_login_(
+            ctx.store().write_behind("accounts.last_login", &AccountRepo::write_last_logins)) {
+    auto& m = ctx.metrics();
+    for (const auto& z : zones_section().of(ctx.config()).zones) add_zone(z);
     for (const char* r : {"ok", "bad_credentials", "banned", "rate_limited", "unavailable"}) {
       logins_[r] = &m.counter("shardd_logins_total",
                               "Login attempts (password and token), by result.", {{"result", r}});
@@ -120,58 +83,55 @@ class AccountService::Impl : public gateway::SessionListener,
       account_changes_[op] = &m.counter("shardd_account_changes_total",
                                         "Successful account changes, by kind.", {{"op", op}});
     }
+    zone_updates_ = &m.counter("shardd_zone_updates_total", "zone.update pushes broadcast.");
     zones_json();  // /admin/status shows the zones from the start
   }
 
-  Status install(admin::AdminServer* admin) {
+  Status start() {
     Status st = hash_password(kDummyPassword, auth_, &dummy_hash_);
     if (!st.ok()) return st;
-    notice_ = &gateway_.push_op("sys.notice");
-    gateway_.add_listener(shared_from_this());
+    auto& gw = ctx().gateway();
+    // A state refresh: not replayed on resume (zone.list after a resync
+    // gives the current picture).
+    zone_update_ = &gw.push_op("zone.update", gateway::PushOptions{false, gateway::OutputClass::kNormal});
+    gw.add_listener(shared_from_this());
     gateway::RouteOptions open;
     open.requires_auth = false;
-    open.executor = strand_;
-    gateway::RouteOptions authed;
-    authed.executor = strand_;
+    auto with = [](gateway::RouteOptions o, args::Schema s) {
+      o.args = std::move(s);
+      return o;
+    };
     // Login names and passwords are checked by the handlers (INVALID_USERNAME,
     // WEAK_PASSWORD); the schemas only bound their size.
     const args::Schema credentials = {args::str("username", 0, 64), args::str("password", 0, 1024)};
     struct R {
       const char* op;
       gateway::RouteOptions opts;
-      void (Impl::*fn)(RequestPtr);
-    };
-    auto with = [](gateway::RouteOptions o, args::Schema s) {
-      o.args = std::move(s);
-      return o;
+      void (Impl::*fn)(Request);
     };
     const R routes[] = {
         {"auth.register", with(open, credentials), &Impl::on_register},
         {"auth.login", with(open, credentials), &Impl::on_login},
         {"auth.token", with(open, {args::str("token", 1, 128)}), &Impl::on_token},
-        {"auth.logout", authed, &Impl::on_logout},
-        {"auth.change_password",
-         with(authed, {args::str("old", 0, 1024), args::str("new", 0, 1024)}),
+        {"auth.logout", {}, &Impl::on_logout},
+        {"auth.change_password", with({}, {args::str("old", 0, 1024), args::str("new", 0, 1024)}),
          &Impl::on_change_password},
-        {"account.set_display_name", with(authed, {args::str("name", 0, 64)}),
+        {"account.set_display_name", with({}, {args::str("name", 0, 64)}),
          &Impl::on_set_display_name},
-        {"account.delete", with(authed, {args::str("password", 0, 1024)}), &Impl::on_delete},
-        {"zone.list", authed, &Impl::on_zone_list},
-        {"zone.select", with(authed, {args::str("zone", 1, 64)}), &Impl::on_zone_select}};
-    auto self = shared_from_this();
+        {"account.delete", with({}, {args::str("password", 0, 1024)}), &Impl::on_delete},
+        {"zone.list", {}, &Impl::on_zone_list},
+        {"zone.select", with({}, {args::str("zone", 1, 64)}), &Impl::on_zone_select}};
     for (const auto& r : routes) {
-      auto fn = r.fn;
-      st = gateway_.router().add(r.op, r.opts, [self, fn](Request&& req) {
-        ((*self).*fn)(std::make_shared<Request>(std::move(req)));
-      });
+      st = route(r.op, r.fn, r.opts);
       if (!st.ok()) return st;
     }
-    if (admin) add_admin_routes(*admin);
+    add_admin_routes(ctx().admin());
     return Status::Ok();
   }
 
   void reload(const Config& c) {
-    AuthConfig a = c.auth;
+    AuthConfig a = auth_section().of(c);
+    std::vector<ZoneConfig> zones = zones_section().of(c).zones;
     std::string dummy;
     Status st = hash_password(kDummyPassword, a, &dummy);
     if (!st.ok()) {
@@ -179,9 +139,10 @@ class AccountService::Impl : public gateway::SessionListener,
       lg().error("reload: auth parameters not applied: {}", st.message());
       return;
     }
-    asio::post(strand_, [self = shared_from_this(), a, dummy] {
-      self->auth_ = a;
-      self->dummy_hash_ = dummy;
+    post([this, a = std::move(a), dummy = std::move(dummy), zones = std::move(zones)] {
+      auth_ = a;
+      dummy_hash_ = dummy;
+      apply_zones(zones);
     });
   }
 
@@ -195,9 +156,9 @@ class AccountService::Impl : public gateway::SessionListener,
   // gateway::SessionListener (session's thread)
   void on_session_ended(const std::shared_ptr<gateway::Session>& session,
                         gateway::EndReason reason) override {
-    asio::post(strand_,
-               [self = shared_from_this(), sid = session->id(), account = session->account_id(),
-                reason] { self->forget_session(sid, account, reason); });
+    post([this, sid = session->id(), account = session->account_id(), reason] {
+      forget_session(sid, account, reason);
+    });
   }
 
  private:
@@ -205,6 +166,8 @@ class AccountService::Impl : public gateway::SessionListener,
     ZoneConfig config;
     uint32_t population;  // includes slots reserved by a zone.select being written
     metrics::Gauge* gauge;
+    bool removed = false;  // gone from the configuration: closed until restart
+    std::string announced;  // status/band last told to players
   };
   struct Online {
     int64_t account_id;
@@ -217,7 +180,7 @@ class AccountService::Impl : public gateway::SessionListener,
   using StoreWork = std::function<DbStatus(StoreContext&)>;
   using StoreDone = std::function<void(DbStatus)>;
 
-  // ---- helpers (strand)
+  // ---- zones (strand)
 
   Zone* find_zone(const std::string& id) {
     for (auto& z : zones_) {
@@ -226,22 +189,95 @@ class AccountService::Impl : public gateway::SessionListener,
     return nullptr;
   }
 
+  void add_zone(const ZoneConfig& z) {
+    zones_.push_back(Zone{z, 0,
+                          &ctx().metrics().gauge("shardd_zone_population", "Players in each zone.",
+                                                 {{"zone", z.id}}),
+                          false, ""});
+    zones_.back().announced = zone_state(zones_.back());
+  }
+
+  static std::string status_of(const Zone& z) {
+    if (z.removed) return "closed";
+    if (z.config.maintenance) return "maintenance";
+    return z.population >= z.config.capacity ? "full" : "open";
+  }
+  static json zone_json(const Zone& z) {
+    return {{"id", z.config.id},
+            {"name", z.config.name},
+            {"map", z.config.map},
+            {"population", z.population},
+            {"capacity", z.config.capacity},
+            {"band", band_of(z.population, z.config.capacity)},
+            {"status", status_of(z)}};
+  }
+  // What zone.update announces a change of.
+  static std::string zone_state(const Zone& z) {
+    return status_of(z) + "/" + band_of(z.population, z.config.capacity) + "/" + z.config.name;
+  }
+
   json zones_json() {
     json arr = json::array();
-    for (const auto& z : zones_) {
-      std::string status = z.config.maintenance                ? "maintenance"
-                           : z.population >= z.config.capacity ? "full"
-                                                               : "open";
-      arr.push_back({{"id", z.config.id},
-                     {"name", z.config.name},
-                     {"map", z.config.map},
-                     {"population", z.population},
-                     {"capacity", z.config.capacity},
-                     {"status", status}});
-    }
+    for (const auto& z : zones_) arr.push_back(zone_json(z));
     std::lock_guard lock(snapshot_mu_);
     zones_snapshot_ = arr;
     return arr;
+  }
+
+  // After a population or configuration change: refresh the snapshot and,
+  // if a zone's status or band moved, schedule zone.update.
+  void zones_changed() {
+    zones_json();
+    bool any = false;
+    for (const auto& z : zones_) any = any || zone_state(z) != z.announced;
+    if (!any || zone_update_armed_) return;
+    zone_update_armed_ = true;
+    zone_timer_.expires_after(kZoneUpdateDelay);
+    // A weak reference: a pending wait must not keep the service alive past
+    // the server's shutdown (the timer is cancelled with it).
+    zone_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (!self) return;
+      self->zone_update_armed_ = false;
+      if (!ec) self->announce_zones();
+    });
+  }
+
+  // zone.update {zone:{id,name,map,population,capacity,band,status}} to
+  // every logged-in player, once per changed zone (encoded once each).
+  void announce_zones() {
+    for (auto& z : zones_) {
+      std::string now = zone_state(z);
+      if (now == z.announced) continue;
+      z.announced = now;
+      ctx().gateway().broadcast(*zone_update_, {{"zone", zone_json(z)}}, true);
+      zone_updates_->inc();
+    }
+  }
+
+  // SIGHUP: capacity, maintenance, names and maps change in place; new zones
+  // open; a zone no longer configured is closed to new players (players in
+  // it stay) until restart.
+  void apply_zones(const std::vector<ZoneConfig>& fresh) {
+    for (auto& z : zones_) {
+      auto it = std::find_if(fresh.begin(), fresh.end(),
+                             [&](const ZoneConfig& f) { return f.id == z.config.id; });
+      if (it == fresh.end()) {
+        if (!z.removed) lg().warn("reload: zone {} removed: closed to new players", z.config.id);
+        z.removed = true;
+      } else {
+        z.config = *it;
+        z.removed = false;
+      }
+    }
+    for (const auto& f : fresh) {
+      if (!find_zone(f.id)) {
+        lg().info("reload: zone {} added", f.id);
+        add_zone(f);
+        zones_.back().announced.clear();  // announce it
+      }
+    }
+    zones_changed();
   }
 
   void add_population(const std::string& zone, int delta) {
@@ -260,8 +296,10 @@ class AccountService::Impl : public gateway::SessionListener,
     if (o.zone.empty()) return;
     add_population(o.zone, -1);
     o.zone.clear();
-    zones_json();
+    zones_changed();
   }
+
+  // ---- sessions (strand)
 
   void forget_session(uint64_t sid, int64_t account, gateway::EndReason reason) {
     auto it = sessions_.find(sid);
@@ -273,139 +311,126 @@ class AccountService::Impl : public gateway::SessionListener,
     sessions_.erase(it);
   }
 
-  Online* online(const RequestPtr& req) {
-    auto it = sessions_.find(req->session_id());
+  Online* online(const Request& req) {
+    auto it = sessions_.find(req.session_id());
     return it == sessions_.end() ? nullptr : &it->second;
   }
 
-  // Runs `fn` on the crypto pool (bounded) and its result back on the strand.
-  template <class Fn, class Then>
-  bool crypto(Fn fn, Then then) {
-    if (crypto_pending_.value() >= kMaxCryptoPending) return false;
-    crypto_pending_.add(1);
-    asio::post(
-        crypto_, [self = shared_from_this(), fn = std::move(fn), then = std::move(then)]() mutable {
-          auto result = fn();
-          self->crypto_pending_.add(-1);
-          asio::post(self->strand_, [then = std::move(then), result = std::move(result)]() mutable {
-            then(std::move(result));
-          });
-        });
-    return true;
+  std::shared_ptr<gateway::Session> online_session(int64_t account) {
+    auto it = online_.find(account);
+    if (it == online_.end()) return nullptr;
+    auto o = sessions_.find(it->second);
+    return o == sessions_.end() ? nullptr : o->second.session.lock();
   }
 
-  void fail_busy(const RequestPtr& req) {
-    json extra = {{"retry_after_ms", 1000}};
-    req->fail(ErrorCode::kUnavailable, "server busy, retry shortly", &extra);
-  }
-
-  // Storage work whose result is only a status.
-  void store_run(StoreWork work, StoreDone done) {
-    store_.run<int>(
-        strand_, [work = std::move(work)](StoreContext& ctx, int*) { return work(ctx); },
-        [done = std::move(done)](DbStatus st, int) { done(std::move(st)); });
-  }
+  // ---- storage helpers (strand)
 
   // Writes to one account row run one at a time, in order, so the last
   // write-through to the cache always carries the newest row (see
   // account_repo.h). The queue of an account holds what its own session and
   // the admin API issue, bounded by the session's in-flight cap.
-  void account_write(int64_t id, StoreWork work, StoreDone done) {
+  template <class Done>
+  void account_write(int64_t id, StoreWork work, Done done) {
     auto& q = writes_[id];
-    q.emplace_back(std::move(work), std::move(done));
+    // The queue holds copyable functions; `done` may be move-only (it holds
+    // the Request), so it is kept behind a shared pointer until it runs.
+    q.emplace_back(std::move(work), [p = std::make_shared<Done>(std::move(done))](DbStatus st) {
+      (*p)(std::move(st));
+    });
     if (q.size() == 1) start_write(id);
   }
   void start_write(int64_t id) {
-    store_run(writes_[id].front().first, [self = shared_from_this(), id](DbStatus st) {
-      auto it = self->writes_.find(id);
+    store(writes_[id].front().first, [this, id](DbStatus st) {
+      auto it = writes_.find(id);
       StoreDone done = std::move(it->second.front().second);
       it->second.pop_front();
       if (it->second.empty()) {
-        self->writes_.erase(it);
+        writes_.erase(it);
       } else {
-        self->start_write(id);
+        start_write(id);
       }
       done(std::move(st));
     });
   }
 
-  void storage_failed(const RequestPtr& req, const DbStatus& st) {
+  void storage_failed(Request& req, const DbStatus& st) {
     if (st.err() != DbErr::kUnavailable && st.err() != DbErr::kRetry) {
-      lg().error("storage error in {} (account {}): {}", req->op(), req->account_id(),
+      lg().error("storage error in {} (account {}): {}", req.op(), req.account_id(),
                  st.to_string());
     }
-    req->fail(st.to_status());
+    req.fail(st.to_status());
   }
 
   // ---- auth.register
 
-  void on_register(RequestPtr req) {
-    const json& d = req->d();
-    const std::string& username = args::str(d, "username");
-    const std::string& password = args::str(d, "password");
+  void on_register(Request req) {
+    const json& d = req.d();
+    std::string username = args::str(d, "username");
+    std::string password = args::str(d, "password");
     if (!valid_username(username)) {
       registrations_failed_.inc();
-      return req->fail(ErrorCode::kInvalidUsername,
-                       "username must be 3-24 characters of letters, digits and _");
+      return req.fail(kInvalidUsername,
+                      "username must be 3-24 characters of letters, digits and _");
     }
     if (!valid_password(password)) {
       registrations_failed_.inc();
-      return req->fail(ErrorCode::kWeakPassword, "password must be 8-128 characters");
+      return req.fail(kWeakPassword, "password must be 8-128 characters");
     }
-    auto now = Throttle::Clock::now();
+    auto now = clock_.steady();
     if (int64_t wait =
-            register_ip_.blocked_ms(req->remote_ip(), auth_.register_per_ip_per_min, now)) {
+            register_ip_.blocked_ms(req.remote_ip(), auth_.register_per_ip_per_min, now)) {
       registrations_failed_.inc();
-      lg().info("registration refused (rate limit) from {}", req->remote_ip());
+      lg().info("registration refused (rate limit) from {}", req.remote_ip());
       json extra = {{"retry_after_ms", wait}};
-      return req->fail(ErrorCode::kRateLimited, "too many registrations from this address", &extra);
+      return req.fail(ErrorCode::kRateLimited, "too many registrations from this address", &extra);
     }
-    register_ip_.add(req->remote_ip(), now);
+    register_ip_.add(req.remote_ip(), now);
     struct Hashed {
       Status st;
       std::string hash;
     };
-    AuthConfig a = auth_;
-    bool queued = crypto(
-        [password, a] {
+    offload(
+        crypto_,
+        [password, a = auth_] {
           Hashed h;
           h.st = hash_password(password, a, &h.hash);
           return h;
         },
-        [self = shared_from_this(), req, username](Hashed h) {
+        [this, req = std::move(req), username](Status busy, Hashed h) mutable {
+          if (!busy.ok()) return req.fail(busy);
           if (!h.st.ok()) {
             lg().error("auth.register: password hash failed: {}", h.st.message());
-            return req->fail(
-                h.st.code() == ErrorCode::kUnavailable ? h.st : Status::Internal("internal error"));
+            return req.fail(h.st.code() == ErrorCode::kUnavailable
+                                ? h.st
+                                : Status::Internal("internal error"));
           }
-          self->create_account(req, username, std::move(h.hash));
+          create_account(std::move(req), username, std::move(h.hash));
         });
-    if (!queued) fail_busy(req);
   }
 
-  void create_account(const RequestPtr& req, const std::string& username, std::string hash) {
-    auto id = std::make_shared<int64_t>(0);
-    store_run(
-        [username, hash = std::move(hash), id](StoreContext& ctx) {
-          return AccountRepo::create(ctx, username, hash, now_ms(), id.get());
+  void create_account(Request req, const std::string& username, std::string hash) {
+    const Clock* clock = &clock_;
+    store_value<int64_t>(
+        [username, hash = std::move(hash), clock](StoreContext& ctx, int64_t* id) {
+          return AccountRepo::create(ctx, username, hash, clock->now_ms(), id);
         },
-        [self = shared_from_this(), req, username, id](DbStatus st) {
+        [this, req = std::move(req), username](DbStatus st, int64_t id) mutable {
           if (st.err() == DbErr::kDuplicate) {
-            self->registrations_failed_.inc();
-            return req->fail(ErrorCode::kUsernameTaken, "username '" + username + "' is taken");
+            registrations_failed_.inc();
+            return req.fail(kUsernameTaken, "username '" + username + "' is taken");
           }
-          if (!st.ok()) return self->storage_failed(req, st);
-          self->registrations_ok_.inc();
-          lg().info("account {} registered: {}", *id, username);
-          req->ok({{"account_id", *id}, {"username", username}});
+          if (!st.ok()) return storage_failed(req, st);
+          registrations_ok_.inc();
+          lg().info("account {} registered: {}", id, username);
+          req.ok({{"account_id", id}, {"username", username}});
         });
   }
 
   // ---- auth.login / auth.token
 
-  int64_t throttled(const RequestPtr& req, const std::string& account_key) {
-    auto now = Throttle::Clock::now();
-    int64_t wait = ip_fail_.blocked_ms(req->remote_ip(), auth_.ip_attempts_per_min, now);
+  int64_t throttled(const Request& req, const std::string& account_key) {
+    auto now = clock_.steady();
+    int64_t wait = ip_fail_.blocked_ms(req.remote_ip(), auth_.ip_attempts_per_min, now);
     if (!account_key.empty()) {
       wait = std::max(wait,
                       account_fail_.blocked_ms(account_key, auth_.account_attempts_per_min, now));
@@ -413,30 +438,29 @@ class AccountService::Impl : public gateway::SessionListener,
     return wait;
   }
 
-  void record_failure(const RequestPtr& req, const std::string& account_key) {
-    auto now = Throttle::Clock::now();
-    ip_fail_.add(req->remote_ip(), now);
+  void record_failure(const Request& req, const std::string& account_key) {
+    auto now = clock_.steady();
+    ip_fail_.add(req.remote_ip(), now);
     if (!account_key.empty()) account_fail_.add(account_key, now);
   }
 
-  void refuse_throttled(const RequestPtr& req, int64_t wait) {
+  void refuse_throttled(Request& req, int64_t wait) {
     logins_["rate_limited"]->inc();
     json extra = {{"retry_after_ms", wait}};
-    req->fail(ErrorCode::kRateLimited, "too many failed attempts; wait before trying again",
-              &extra);
+    req.fail(ErrorCode::kRateLimited, "too many failed attempts; wait before trying again", &extra);
   }
 
-  void bad_credentials(const RequestPtr& req, const std::string& account_key) {
+  void bad_credentials(Request& req, const std::string& account_key) {
     record_failure(req, account_key);
     logins_["bad_credentials"]->inc();
-    req->fail(ErrorCode::kBadCredentials, "wrong username or password");
+    req.fail(kBadCredentials, "wrong username or password");
   }
 
-  bool refuse_banned(const RequestPtr& req, const Account& a) {
-    if (a.banned_until_ms <= now_ms()) return false;
+  bool refuse_banned(Request& req, const Account& a) {
+    if (a.banned_until_ms <= clock_.now_ms()) return false;
     logins_["banned"]->inc();
     json extra = {{"until_ms", a.banned_until_ms}, {"reason", a.ban_reason}};
-    req->fail(ErrorCode::kBanned, "account banned", &extra);
+    req.fail(kBanned, "account banned", &extra);
     return true;
   }
 
@@ -447,10 +471,10 @@ class AccountService::Impl : public gateway::SessionListener,
    public:
     LoginGuard(std::shared_ptr<Impl> impl, uint64_t sid) : impl_(std::move(impl)), sid_(sid) {}
     ~LoginGuard() {
-      if (impl_->strand_.running_in_this_thread()) {
+      if (impl_->on_strand()) {
         impl_->logging_in_.erase(sid_);
       } else {
-        asio::post(impl_->strand_, [impl = impl_, sid = sid_] { impl->logging_in_.erase(sid); });
+        impl_->post([impl = impl_.get(), sid = sid_] { impl->logging_in_.erase(sid); });
       }
     }
     LoginGuard(const LoginGuard&) = delete;
@@ -460,46 +484,48 @@ class AccountService::Impl : public gateway::SessionListener,
     std::shared_ptr<Impl> impl_;
     uint64_t sid_;
   };
+  using Guard = std::shared_ptr<LoginGuard>;
 
   // Null (and the request answered) when this session may not log in now.
-  std::shared_ptr<LoginGuard> begin_login(const RequestPtr& req) {
-    uint64_t sid = req->session_id();
-    if (sessions_.count(sid) || req->account_id() != 0) {
-      req->fail(ErrorCode::kBadRequest, "already logged in");
+  Guard begin_login(Request& req) {
+    uint64_t sid = req.session_id();
+    if (sessions_.count(sid) || req.account_id() != 0) {
+      req.fail(ErrorCode::kBadRequest, "already logged in");
       return nullptr;
     }
     if (!logging_in_.insert(sid).second) {
-      req->fail(ErrorCode::kBadRequest, "a login is already in progress on this connection");
+      req.fail(ErrorCode::kBadRequest, "a login is already in progress on this connection");
       return nullptr;
     }
     return std::make_shared<LoginGuard>(shared_from_this(), sid);
   }
 
-  void on_login(RequestPtr req) {
-    const json& d = req->d();
-    std::string key = lower(args::str(d, "username"));
-    std::string password = args::str(d, "password");
-    auto guard = begin_login(req);
+  void on_login(Request req) {
+    std::string key = lower(args::str(req.d(), "username"));
+    std::string password = args::str(req.d(), "password");
+    Guard guard = begin_login(req);
     if (!guard) return;
     if (int64_t wait = throttled(req, key)) return refuse_throttled(req, wait);
-    auto acct = std::make_shared<std::optional<Account>>();
-    store_run(
-        [key, acct](StoreContext& ctx) { return AccountRepo::find_by_name(ctx, key, acct.get()); },
-        [self = shared_from_this(), req, key, password, acct, guard](DbStatus st) {
+    store_value<std::optional<Account>>(
+        [key](StoreContext& ctx, std::optional<Account>* acct) {
+          return AccountRepo::find_by_name(ctx, key, acct);
+        },
+        [this, req = std::move(req), key, password, guard](DbStatus st,
+                                                           std::optional<Account> acct) mutable {
           if (!st.ok()) {
-            self->logins_["unavailable"]->inc();
-            return self->storage_failed(req, st);
+            logins_["unavailable"]->inc();
+            return storage_failed(req, st);
           }
           // Unknown users are checked against a dummy hash so that both
           // failures cost the same time.
-          std::string hash = *acct ? (*acct)->pw_hash : self->dummy_hash_;
-          AuthConfig a = self->auth_;
+          std::string hash = acct ? acct->pw_hash : dummy_hash_;
           struct Verdict {
             bool ok = false;
             std::string rehash;
           };
-          bool queued = self->crypto(
-              [password, hash, a] {
+          offload(
+              crypto_,
+              [password, hash, a = auth_] {
                 Verdict v;
                 bool needs_rehash = false;
                 v.ok = verify_password(password, hash, a, &needs_rehash);
@@ -511,13 +537,15 @@ class AccountService::Impl : public gateway::SessionListener,
                 }
                 return v;
               },
-              [self, req, key, acct, guard](Verdict v) {
-                if (!*acct || !v.ok) return self->bad_credentials(req, key);
-                if (self->refuse_banned(req, **acct)) return;
-                self->account_fail_.clear(key);
+              [this, req = std::move(req), key, acct = std::move(acct), guard](
+                  Status busy, Verdict v) mutable {
+                if (!busy.ok()) return req.fail(busy);
+                if (!acct || !v.ok) return bad_credentials(req, key);
+                if (refuse_banned(req, *acct)) return;
+                account_fail_.clear(key);
                 if (!v.rehash.empty()) {
-                  int64_t id = (*acct)->id;
-                  self->account_write(
+                  int64_t id = acct->id;
+                  account_write(
                       id,
                       [id, h = v.rehash](StoreContext& ctx) {
                         return AccountRepo::set_password(ctx, id, h);
@@ -527,334 +555,349 @@ class AccountService::Impl : public gateway::SessionListener,
                           lg().warn("rehash of account {} not saved: {}", id, ws.to_string());
                       });
                 }
-                self->issue_token(req, **acct, guard);
+                issue_token(std::move(req), *acct, guard);
               });
-          if (!queued) self->fail_busy(req);
         });
   }
 
-  void issue_token(const RequestPtr& req, const Account& acct,
-                   const std::shared_ptr<LoginGuard>& guard) {
+  void issue_token(Request req, const Account& acct, Guard guard) {
     std::string token;
     if (Status st = random_token(&token); !st.ok()) {
       lg().error("auth.login: {}", st.message());
       logins_["unavailable"]->inc();
-      return req->fail(st);
+      return req.fail(st);
     }
     std::string token_hash = sha256_hex(token);
     int64_t ttl_ms = int64_t{auth_.token_ttl_s} * 1000;
     uint32_t max_live = auth_.max_tokens_per_account;
-    store_run(
-        [id = acct.id, token_hash, ttl_ms, max_live](StoreContext& ctx) {
-          int64_t now = now_ms();
+    const Clock* clock = &clock_;
+    store(
+        [id = acct.id, token_hash, ttl_ms, max_live, clock](StoreContext& ctx) {
+          int64_t now = clock->now_ms();
           return AccountRepo::add_token(ctx, token_hash, id, now, now + ttl_ms, max_live);
         },
-        [self = shared_from_this(), req, acct, token, token_hash, guard](DbStatus st) {
+        [this, req = std::move(req), acct, token, token_hash, guard](DbStatus st) mutable {
           if (!st.ok()) {
-            self->logins_["unavailable"]->inc();
-            return self->storage_failed(req, st);
+            logins_["unavailable"]->inc();
+            return storage_failed(req, st);
           }
-          self->complete_login(req, acct, token, token_hash, guard);
+          complete_login(std::move(req), acct, token, token_hash, guard);
         });
   }
 
-  void on_token(RequestPtr req) {
-    auto guard = begin_login(req);
+  void on_token(Request req) {
+    Guard guard = begin_login(req);
     if (!guard) return;
     if (int64_t wait = throttled(req, "")) return refuse_throttled(req, wait);
-    std::string token = args::str(req->d(), "token");
+    std::string token = args::str(req.d(), "token");
     std::string token_hash = sha256_hex(token);
-    auto acct = std::make_shared<std::optional<Account>>();
-    store_run(
-        [token_hash, acct](StoreContext& ctx) {
+    const Clock* clock = &clock_;
+    store_value<std::optional<Account>>(
+        [token_hash, clock](StoreContext& ctx, std::optional<Account>* acct) {
           std::optional<int64_t> id;
-          DbStatus st = AccountRepo::find_token(ctx, token_hash, now_ms(), &id);
+          DbStatus st = AccountRepo::find_token(ctx, token_hash, clock->now_ms(), &id);
           if (!st.ok() || !id) return st;
-          return AccountRepo::find_by_id(ctx, *id, acct.get());
+          return AccountRepo::find_by_id(ctx, *id, acct);
         },
-        [self = shared_from_this(), req, token, token_hash, acct, guard](DbStatus st) {
+        [this, req = std::move(req), token, token_hash, guard](
+            DbStatus st, std::optional<Account> acct) mutable {
           if (!st.ok()) {
-            self->logins_["unavailable"]->inc();
-            return self->storage_failed(req, st);
+            logins_["unavailable"]->inc();
+            return storage_failed(req, st);
           }
-          if (!*acct || (*acct)->deleted) return self->bad_credentials(req, "");
-          if (self->refuse_banned(req, **acct)) return;
-          self->complete_login(req, **acct, token, token_hash, guard);
+          if (!acct || acct->deleted) return bad_credentials(req, "");
+          if (refuse_banned(req, *acct)) return;
+          complete_login(std::move(req), *acct, token, token_hash, guard);
         });
   }
 
   // Binds the session to the account (kicking an older session of the same
   // account) and answers the login.
-  void complete_login(const RequestPtr& req, const Account& acct, const std::string& token,
-                      const std::string& token_hash, const std::shared_ptr<LoginGuard>& guard) {
-    uint64_t sid = req->session_id();
+  void complete_login(Request req, const Account& acct, const std::string& token,
+                      const std::string& token_hash, Guard guard) {
+    uint64_t sid = req.session_id();
     if (auto it = online_.find(acct.id); it != online_.end() && it->second != sid) {
-      if (auto old = sessions_.find(it->second); old != sessions_.end()) {
-        if (auto s = old->second.session.lock()) {
-          lg().info("account {} logged in again: kicking session {}", acct.id, it->second);
-          s->post_end(gateway::EndReason::kKicked, "logged_in_elsewhere");
-        }
+      if (auto s = online_session(acct.id)) {
+        lg().info("account {} logged in again: kicking session {}", acct.id, it->second);
+        s->post_end(gateway::EndReason::kKicked, "logged_in_elsewhere");
       }
     }
     online_[acct.id] = sid;
-    sessions_[sid] = Online{acct.id, lower(acct.username), "", "", token_hash, req->session_ptr()};
+    sessions_[sid] = Online{acct.id, lower(acct.username), "", "", token_hash, req.session_ptr()};
     logins_["ok"]->inc();
-    last_login_.mark(std::to_string(acct.id), std::to_string(now_ms()));
+    last_login_.mark(std::to_string(acct.id), std::to_string(clock_.now_ms()));
     json reply = {{"account_id", acct.id},
                   {"username", acct.username},
                   {"display_name", acct.display_name},
                   {"token", token},
                   {"zones", zones_json()},
                   {"last_zone", acct.last_zone.empty() ? json() : json(acct.last_zone)}};
-    auto session = req->session_ptr();
-    asio::post(session->executor(), [self = shared_from_this(), req, session, acct,
-                                     reply = std::move(reply), sid, guard]() mutable {
+    auto session = req.session_ptr();
+    asio::post(session->executor(), [self = shared_from_this(), req = std::move(req), session,
+                                     acct, reply = std::move(reply), sid, guard]() mutable {
       std::string resume = session->login(acct.id, acct.username);
       if (resume.empty()) {  // the session ended while we were busy
-        asio::post(self->strand_, [self, sid, id = acct.id] {
-          self->forget_session(sid, id, gateway::EndReason::kClosed);
+        self->post([impl = self.get(), sid, id = acct.id] {
+          impl->forget_session(sid, id, gateway::EndReason::kClosed);
         });
-        return req->fail(ErrorCode::kUnavailable, "session closed");
+        return req.fail(ErrorCode::kUnavailable, "session closed");
       }
       reply["resume_token"] = resume;
       lg().info("account {} ({}) logged in on session {}", acct.id, acct.username, sid);
-      req->ok(reply);
+      req.ok(reply);
+    });
+  }
+
+  // Answers `req` on its session's thread, then ends the logged-in part of
+  // the session (auth.logout, account.delete).
+  void answer_and_log_out(Request req, const char* why) {
+    auto session = req.session_ptr();
+    asio::post(session->executor(), [req = std::move(req), session, why]() mutable {
+      req.ok();
+      session->end(gateway::EndReason::kLogout, why);
     });
   }
 
   // ---- auth.logout
 
-  void on_logout(RequestPtr req) {
+  void on_logout(Request req) {
     Online* o = online(req);
     std::string token_hash = o ? o->token_hash : "";
-    store_run(
+    store(
         [token_hash](StoreContext& ctx) {
           return token_hash.empty() ? DbStatus::Ok() : AccountRepo::revoke_token(ctx, token_hash);
         },
-        [self = shared_from_this(), req](DbStatus st) {
-          if (!st.ok()) return self->storage_failed(req, st);
+        [this, req = std::move(req)](DbStatus st) mutable {
+          if (!st.ok()) return storage_failed(req, st);
           // Free the zone slot before answering (we are on the strand), so a
           // client that saw the logout succeed finds the slot free already;
           // forget_session later finds nothing left to leave.
-          if (Online* own = self->online(req)) self->leave_zone(*own);
-          auto session = req->session_ptr();
-          asio::post(session->executor(), [req, session] {
-            req->ok();
-            session->end(gateway::EndReason::kLogout, "logout");
-          });
+          if (Online* own = online(req)) leave_zone(*own);
+          answer_and_log_out(std::move(req), "logout");
         });
   }
 
   // ---- account changes that need the password
 
   // Loads the caller's account, checks `password` on the crypto pool (with
-  // the login throttles), then runs `then(account)` on the strand.
-  void with_verified_password(const RequestPtr& req, const std::string& password,
-                              std::function<void(const Account&)> then) {
+  // the login throttles), then runs `then(std::move(req), account)` on the
+  // strand.
+  template <class Then>
+  void with_verified_password(Request req, const std::string& password, Then then) {
     Online* o = online(req);
-    if (!o) return req->fail(ErrorCode::kUnauthorized, "log in first");
+    if (!o) return req.fail(ErrorCode::kUnauthorized, "log in first");
     std::string key = o->username_lc;
     if (int64_t wait = throttled(req, key)) return refuse_throttled(req, wait);
     int64_t id = o->account_id;
-    auto acct = std::make_shared<std::optional<Account>>();
-    store_run(
-        [id, acct](StoreContext& ctx) { return AccountRepo::find_by_id(ctx, id, acct.get()); },
-        [self = shared_from_this(), req, key, password, acct,
-         then = std::move(then)](DbStatus st) mutable {
-          if (!st.ok()) return self->storage_failed(req, st);
-          if (!*acct) return req->fail(ErrorCode::kBadCredentials, "wrong password");
-          AuthConfig a = self->auth_;
-          bool queued = self->crypto(
-              [password, hash = (*acct)->pw_hash, a] {
+    store_value<std::optional<Account>>(
+        [id](StoreContext& ctx, std::optional<Account>* acct) {
+          return AccountRepo::find_by_id(ctx, id, acct);
+        },
+        [this, req = std::move(req), key, password, then = std::move(then)](
+            DbStatus st, std::optional<Account> acct) mutable {
+          if (!st.ok()) return storage_failed(req, st);
+          if (!acct) return req.fail(kBadCredentials, "wrong password");
+          std::string hash = acct->pw_hash;
+          offload(
+              crypto_,
+              [password, hash, a = auth_] {
                 bool ignored = false;
                 return verify_password(password, hash, a, &ignored);
               },
-              [self, req, key, acct, then = std::move(then)](bool ok) {
+              [this, req = std::move(req), key, acct = std::move(*acct),
+               then = std::move(then)](Status busy, bool ok) mutable {
+                if (!busy.ok()) return req.fail(busy);
                 if (!ok) {
-                  self->record_failure(req, key);
-                  return req->fail(ErrorCode::kBadCredentials, "wrong password");
+                  record_failure(req, key);
+                  return req.fail(kBadCredentials, "wrong password");
                 }
-                self->account_fail_.clear(key);
-                then(**acct);
+                account_fail_.clear(key);
+                then(std::move(req), acct);
               });
-          if (!queued) self->fail_busy(req);
         });
   }
 
   // auth.change_password {old, new}: the other login tokens of the account
   // are revoked (this session's stays).
-  void on_change_password(RequestPtr req) {
-    std::string old_pw = args::str(req->d(), "old");
-    std::string new_pw = args::str(req->d(), "new");
+  void on_change_password(Request incoming) {
+    std::string old_pw = args::str(incoming.d(), "old");
+    std::string new_pw = args::str(incoming.d(), "new");
     if (!valid_password(new_pw)) {
-      return req->fail(ErrorCode::kWeakPassword, "password must be 8-128 characters");
+      return incoming.fail(kWeakPassword, "password must be 8-128 characters");
     }
-    with_verified_password(req, old_pw, [self = shared_from_this(), req, new_pw](const Account& a) {
-      AuthConfig cfg = self->auth_;
+    with_verified_password(std::move(incoming), old_pw, [this, new_pw](Request req, const Account& a) {
       struct Hashed {
         Status st;
         std::string hash;
       };
-      bool queued = self->crypto(
-          [new_pw, cfg] {
+      offload(
+          crypto_,
+          [new_pw, cfg = auth_] {
             Hashed h;
             h.st = hash_password_checked(new_pw, cfg, &h.hash);
             return h;
           },
-          [self, req, id = a.id](Hashed h) {
+          [this, req = std::move(req), id = a.id](Status busy, Hashed h) mutable {
+            if (!busy.ok()) return req.fail(busy);
             if (!h.st.ok()) {
               lg().error("auth.change_password: {}", h.st.message());
-              return req->fail(h.st.code() == ErrorCode::kUnavailable
-                                   ? h.st
-                                   : Status::Internal("internal error"));
+              return req.fail(h.st.code() == ErrorCode::kUnavailable
+                                  ? h.st
+                                  : Status::Internal("internal error"));
             }
-            Online* o = self->online(req);
+            Online* o = online(req);
             std::string keep = o ? o->token_hash : "";
-            self->account_write(
+            const Clock* clock = &clock_;
+            account_write(
                 id,
-                [id, hash = std::move(h.hash), keep](StoreContext& ctx) {
+                [id, hash = std::move(h.hash), keep, clock](StoreContext& ctx) {
                   DbStatus st = AccountRepo::set_password(ctx, id, hash);
-                  if (st.ok()) st = AccountRepo::revoke_tokens(ctx, id, now_ms(), keep);
+                  if (st.ok()) st = AccountRepo::revoke_tokens(ctx, id, clock->now_ms(), keep);
                   return st;
                 },
-                [self, req, id](DbStatus st) {
-                  if (!st.ok()) return self->storage_failed(req, st);
-                  self->account_changes_["change_password"]->inc();
+                [this, req = std::move(req), id](DbStatus st) mutable {
+                  if (!st.ok()) return storage_failed(req, st);
+                  account_changes_["change_password"]->inc();
                   lg().info("account {} changed its password; other tokens revoked", id);
-                  req->ok();
+                  req.ok();
                 });
           });
-      if (!queued) self->fail_busy(req);
     });
   }
 
   // account.delete {password}: anonymized (see AccountRepo::remove); the
   // session is logged out, the connection stays.
-  void on_delete(RequestPtr req) {
-    std::string password = args::str(req->d(), "password");
-    with_verified_password(req, password, [self = shared_from_this(), req](const Account& a) {
+  void on_delete(Request incoming) {
+    std::string password = args::str(incoming.d(), "password");
+    with_verified_password(std::move(incoming), password, [this](Request req, const Account& a) {
       int64_t id = a.id;
       std::string lc = lower(a.username);
-      self->account_write(
-          id, [id, lc](StoreContext& ctx) { return AccountRepo::remove(ctx, id, now_ms(), lc); },
-          [self, req, id, lc](DbStatus st) {
-            if (!st.ok()) return self->storage_failed(req, st);
-            self->account_changes_["delete"]->inc();
+      const Clock* clock = &clock_;
+      account_write(
+          id,
+          [id, lc, clock](StoreContext& ctx) {
+            return AccountRepo::remove(ctx, id, clock->now_ms(), lc);
+          },
+          [this, req = std::move(req), id, lc](DbStatus st) mutable {
+            if (!st.ok()) return storage_failed(req, st);
+            account_changes_["delete"]->inc();
             lg().warn("account {} ({}) deleted by its owner", id, lc);
-            if (Online* own = self->online(req)) self->leave_zone(*own);
-            auto session = req->session_ptr();
-            asio::post(session->executor(), [req, session] {
-              req->ok();
-              session->end(gateway::EndReason::kLogout, "account deleted");
-            });
+            if (Online* own = online(req)) leave_zone(*own);
+            answer_and_log_out(std::move(req), "account deleted");
           });
     });
   }
 
   // account.set_display_name {name}
-  void on_set_display_name(RequestPtr req) {
+  void on_set_display_name(Request req) {
     Online* o = online(req);
-    if (!o) return req->fail(ErrorCode::kUnauthorized, "log in first");
-    std::string name = args::str(req->d(), "name");
+    if (!o) return req.fail(ErrorCode::kUnauthorized, "log in first");
+    std::string name = args::str(req.d(), "name");
     std::string key;
     if (Status st = check_display_name(name, auth_.name_blocklist, &key); !st.ok()) {
-      return req->fail(st);
+      return req.fail(st);
     }
     int64_t id = o->account_id;
-    auto acct = std::make_shared<std::optional<Account>>();
-    store_run(
-        [id, acct](StoreContext& ctx) { return AccountRepo::find_by_id(ctx, id, acct.get()); },
-        [self = shared_from_this(), req, id, name, key, acct](DbStatus st) {
-          if (!st.ok()) return self->storage_failed(req, st);
-          if (!*acct) return req->fail(ErrorCode::kUnauthorized, "log in first");
-          int64_t cooldown = int64_t{self->auth_.display_name_cooldown_s} * 1000;
-          int64_t since = now_ms() - (*acct)->display_name_changed_ms;
-          if ((*acct)->display_name_changed_ms != 0 && since < cooldown) {
+    store_value<std::optional<Account>>(
+        [id](StoreContext& ctx, std::optional<Account>* acct) {
+          return AccountRepo::find_by_id(ctx, id, acct);
+        },
+        [this, req = std::move(req), id, name, key](DbStatus st,
+                                                    std::optional<Account> acct) mutable {
+          if (!st.ok()) return storage_failed(req, st);
+          if (!acct) return req.fail(ErrorCode::kUnauthorized, "log in first");
+          int64_t cooldown = int64_t{auth_.display_name_cooldown_s} * 1000;
+          int64_t since = clock_.now_ms() - acct->display_name_changed_ms;
+          if (acct->display_name_changed_ms != 0 && since < cooldown) {
             json extra = {{"retry_after_ms", cooldown - since}};
-            return req->fail(ErrorCode::kRateLimited, "the display name was changed recently",
-                             &extra);
+            return req.fail(ErrorCode::kRateLimited, "the display name was changed recently",
+                            &extra);
           }
-          self->account_write(
+          const Clock* clock = &clock_;
+          account_write(
               id,
-              [id, name, key](StoreContext& ctx) {
-                return AccountRepo::set_display_name(ctx, id, name, key, now_ms());
+              [id, name, key, clock](StoreContext& ctx) {
+                return AccountRepo::set_display_name(ctx, id, name, key, clock->now_ms());
               },
-              [self, req, id, name](DbStatus ws) {
+              [this, req = std::move(req), id, name](DbStatus ws) mutable {
                 if (ws.err() == DbErr::kDuplicate) {
-                  return req->fail(ErrorCode::kNameTaken,
-                                   "display name '" + utf8::quote(name) + "' is taken");
+                  return req.fail(kNameTaken, "display name '" + utf8::quote(name) + "' is taken");
                 }
-                if (!ws.ok()) return self->storage_failed(req, ws);
-                self->account_changes_["set_display_name"]->inc();
+                if (!ws.ok()) return storage_failed(req, ws);
+                account_changes_["set_display_name"]->inc();
                 lg().info("account {} is now shown as '{}'", id, utf8::quote(name));
-                req->ok({{"display_name", name}});
+                req.ok({{"display_name", name}});
               });
         });
   }
 
   // ---- zones
 
-  void on_zone_list(RequestPtr req) { req->ok({{"zones", zones_json()}}); }
+  void on_zone_list(Request req) { req.ok({{"zones", zones_json()}}); }
 
   // The player's zone changes only once last_zone is durable: the slot is
   // reserved (it counts against the capacity), the write runs, and then the
   // player moves, or the reservation is released and the answer is
   // UNAVAILABLE. A select never reports success for a write that was lost.
-  void on_zone_select(RequestPtr req) {
+  void on_zone_select(Request req) {
     Online* o = online(req);
-    if (!o) return req->fail(ErrorCode::kUnauthorized, "log in first");
-    const std::string& wanted = args::str(req->d(), "zone");
+    if (!o) return req.fail(ErrorCode::kUnauthorized, "log in first");
+    const std::string& wanted = args::str(req.d(), "zone");
     Zone* z = find_zone(wanted);
-    if (!z) return req->fail(ErrorCode::kNotFound, "no zone '" + utf8::quote(wanted) + "'");
+    if (!z) return req.fail(ErrorCode::kNotFound, "no zone '" + utf8::quote(wanted) + "'");
     if (o->zone == z->config.id) {
-      return req->ok({{"zone", z->config.id}, {"population", z->population}});
+      return req.ok({{"zone", z->config.id}, {"population", z->population}});
     }
     if (!o->pending_zone.empty()) {
-      return req->fail(ErrorCode::kBadRequest, "a zone change is already in progress");
+      return req.fail(ErrorCode::kBadRequest, "a zone change is already in progress");
+    }
+    if (z->removed) {
+      return req.fail(ErrorCode::kNotFound, "zone '" + z->config.id + "' is closed");
     }
     if (z->config.maintenance) {
-      return req->fail(ErrorCode::kMaintenance, "zone '" + z->config.id + "' is in maintenance");
+      return req.fail(kMaintenance, "zone '" + z->config.id + "' is in maintenance");
     }
     if (z->population >= z->config.capacity) {
       json extra = {{"capacity", z->config.capacity}};
-      return req->fail(ErrorCode::kFull, "zone '" + z->config.id + "' is full", &extra);
+      return req.fail(ErrorCode::kFull, "zone '" + z->config.id + "' is full", &extra);
     }
     std::string zone = z->config.id;
     o->pending_zone = zone;
     add_population(zone, +1);
-    zones_json();
+    zones_changed();
     int64_t id = o->account_id;
-    uint64_t sid = req->session_id();
+    uint64_t sid = req.session_id();
     account_write(
         id, [id, zone](StoreContext& ctx) { return AccountRepo::set_last_zone(ctx, id, zone); },
-        [self = shared_from_this(), req, sid, zone](DbStatus st) {
-          auto it = self->sessions_.find(sid);
-          bool mine = it != self->sessions_.end() && it->second.pending_zone == zone;
+        [this, req = std::move(req), sid, zone](DbStatus st) mutable {
+          auto it = sessions_.find(sid);
+          bool mine = it != sessions_.end() && it->second.pending_zone == zone;
           if (!st.ok()) {
             if (mine) {
               it->second.pending_zone.clear();
-              self->add_population(zone, -1);
-              self->zones_json();
+              add_population(zone, -1);
+              zones_changed();
             }
             lg().warn("zone.select {} for account {} refused: last_zone not saved: {}", zone,
-                      req->account_id(), st.to_string());
-            return self->storage_failed(req, st);
+                      req.account_id(), st.to_string());
+            return storage_failed(req, st);
           }
-          if (!mine)
-            return req->fail(ErrorCode::kUnauthorized, "log in first");  // logged out meanwhile
+          if (!mine) {
+            return req.fail(ErrorCode::kUnauthorized, "log in first");  // logged out meanwhile
+          }
           Online& who = it->second;
           who.pending_zone.clear();
-          if (!who.zone.empty()) self->add_population(who.zone, -1);
+          if (!who.zone.empty()) add_population(who.zone, -1);
           who.zone = zone;
-          Zone* now = self->find_zone(zone);
-          self->zones_json();
-          req->ok({{"zone", zone}, {"population", now ? now->population : 0}});
+          Zone* now = find_zone(zone);
+          zones_changed();
+          req.ok({{"zone", zone}, {"population", now ? now->population : 0}});
         });
   }
 
   // ---- admin
 
-  void add_admin_routes(admin::AdminServer& admin) {
+  void add_admin_routes(admin::Routes& admin) {
     auto self = shared_from_this();
     const int64_t kMaxMs = int64_t{253402300799000};  // 9999-12-31
     admin.add_route("POST", "/admin/accounts/ban",
@@ -863,57 +906,30 @@ class AccountService::Impl : public gateway::SessionListener,
                      args::optional(args::integer("duration_s", 1, int64_t{100} * 365 * 86400)),
                      args::optional(args::integer("until_ms", 1, kMaxMs)),
                      args::optional(args::str("reason", 0, 255))},
-                    [self](const json& body, admin::AdminServer::Respond respond) {
-                      asio::post(self->strand_, [self, body, respond = std::move(respond)] {
-                        self->admin_ban(body, respond, true);
+                    [self](const json& body, admin::Respond respond) {
+                      self->post([impl = self.get(), body, respond = std::move(respond)] {
+                        impl->admin_ban(body, respond, true);
                       });
                     });
     admin.add_route("POST", "/admin/accounts/unban",
                     {args::optional(args::integer("account_id", 1, INT64_MAX)),
                      args::optional(args::str("username", 1, 64))},
-                    [self](const json& body, admin::AdminServer::Respond respond) {
-                      asio::post(self->strand_, [self, body, respond = std::move(respond)] {
-                        self->admin_ban(body, respond, false);
+                    [self](const json& body, admin::Respond respond) {
+                      self->post([impl = self.get(), body, respond = std::move(respond)] {
+                        impl->admin_ban(body, respond, false);
                       });
                     });
     admin.add_route("GET", "/admin/accounts/bans",
                     {args::optional(args::integer("after_id", 0, INT64_MAX)),
                      args::optional(args::integer("limit", 1, 1000))},
-                    [self](const json& q, admin::AdminServer::Respond respond) {
-                      self->admin_list_bans(q, std::move(respond));
+                    [self](const json& q, admin::Respond respond) {
+                      self->post([impl = self.get(), q, respond = std::move(respond)] {
+                        impl->admin_list_bans(q, respond);
+                      });
                     });
-    admin.add_route(
-        "POST", "/admin/announce",
-        {args::str("text", 1, 4096), args::optional(args::integer("account_id", 1, INT64_MAX))},
-        [self](const json& body, admin::AdminServer::Respond respond) {
-          self->admin_announce(body, std::move(respond));
-        });
   }
 
-  // POST /admin/announce {text, account_id?}: sys.notice {text, from} to one
-  // logged-in player or to every session.
-  void admin_announce(const json& body, admin::AdminServer::Respond respond) {
-    json d = {{"text", args::str(body, "text")}, {"from", "server"}};
-    int64_t account = args::int_or(body, "account_id", 0);
-    if (account == 0) {
-      size_t n = gateway_.broadcast(*notice_, d, false);
-      return respond(200, {{"sent", n}});
-    }
-    asio::post(strand_, [self = shared_from_this(), account, d, respond] {
-      auto it = self->online_.find(account);
-      std::shared_ptr<gateway::Session> s;
-      if (it != self->online_.end()) {
-        if (auto o = self->sessions_.find(it->second); o != self->sessions_.end()) {
-          s = o->second.session.lock();
-        }
-      }
-      if (!s) return respond(404, {{"error", "account not online"}});
-      s->post_push(*self->notice_, d);
-      respond(200, {{"sent", 1}, {"session", s->id()}});
-    });
-  }
-
-  void admin_ban(const json& body, const admin::AdminServer::Respond& respond, bool ban) {
+  void admin_ban(const json& body, const admin::Respond& respond, bool ban) {
     int64_t id = args::int_or(body, "account_id", 0);
     std::string username = args::str_or(body, "username", "");
     if ((id == 0) == username.empty()) {
@@ -921,6 +937,7 @@ class AccountService::Impl : public gateway::SessionListener,
     }
     int64_t until = 0;
     std::string reason = args::str_or(body, "reason", "");
+    int64_t now = clock_.now_ms();
     if (ban) {
       bool has_until = args::has(body, "until_ms");
       bool has_duration = args::has(body, "duration_s");
@@ -928,28 +945,24 @@ class AccountService::Impl : public gateway::SessionListener,
         return respond(400, {{"error", "give one of duration_s or until_ms"}});
       }
       until = has_until ? args::int_of(body, "until_ms")
-                        : now_ms() + args::int_of(body, "duration_s") * 1000;
-      if (until <= now_ms()) return respond(400, {{"error", "until_ms is in the past"}});
+                        : now + args::int_of(body, "duration_s") * 1000;
+      if (until <= now) return respond(400, {{"error", "until_ms is in the past"}});
     }
-    auto found = std::make_shared<bool>(false);
-    auto run = [self = shared_from_this(), found, until, reason, ban, respond](int64_t account) {
-      self->account_write(
+    auto run = [this, until, reason, ban, respond](int64_t account) {
+      auto found = std::make_shared<bool>(false);
+      account_write(
           account,
           [account, until, reason, found](StoreContext& ctx) {
             return AccountRepo::set_ban(ctx, account, until, reason, found.get());
           },
-          [self, respond, account, until, reason, ban, found](DbStatus st) {
+          [this, respond, account, until, reason, ban, found](DbStatus st) {
             if (!st.ok()) return respond(503, {{"error", "storage unavailable, retry later"}});
             if (!*found) return respond(404, {{"error", "no such account"}});
             bool kicked = false;
             if (ban) {
-              if (auto it = self->online_.find(account); it != self->online_.end()) {
-                if (auto o = self->sessions_.find(it->second); o != self->sessions_.end()) {
-                  if (auto s = o->second.session.lock()) {
-                    s->post_end(gateway::EndReason::kBanned, "banned");
-                    kicked = true;
-                  }
-                }
+              if (auto s = online_session(account)) {
+                s->post_end(gateway::EndReason::kBanned, "banned");
+                kicked = true;
               }
               lg().warn("account {} banned until {} ({})", account, until, reason);
             } else {
@@ -960,55 +973,53 @@ class AccountService::Impl : public gateway::SessionListener,
     };
     if (id != 0) return run(id);
     // By name: find the id first (cached), then the serialized write.
-    auto acct = std::make_shared<std::optional<Account>>();
     std::string lc = lower(username);
-    store_run(
-        [lc, acct](StoreContext& ctx) { return AccountRepo::find_by_name(ctx, lc, acct.get()); },
-        [run, respond, acct](DbStatus st) {
+    store_value<std::optional<Account>>(
+        [lc](StoreContext& ctx, std::optional<Account>* acct) {
+          return AccountRepo::find_by_name(ctx, lc, acct);
+        },
+        [run, respond](DbStatus st, std::optional<Account> acct) {
           if (!st.ok()) return respond(503, {{"error", "storage unavailable, retry later"}});
-          if (!*acct) return respond(404, {{"error", "no such account"}});
-          run((*acct)->id);
+          if (!acct) return respond(404, {{"error", "no such account"}});
+          run(acct->id);
         });
   }
 
   // GET /admin/accounts/bans?after_id=&limit=: accounts banned now, by id.
-  void admin_list_bans(const json& q, admin::AdminServer::Respond respond) {
+  void admin_list_bans(const json& q, const admin::Respond& respond) {
     int64_t after = args::int_or(q, "after_id", 0);
     int64_t limit = args::int_or(q, "limit", 100);
-    auto list = std::make_shared<std::vector<Account>>();
-    store_run(
-        [after, limit, list](StoreContext& ctx) {
-          return AccountRepo::list_bans(ctx, now_ms(), after, limit, list.get());
+    int64_t now = clock_.now_ms();
+    store_value<std::vector<Account>>(
+        [after, limit, now](StoreContext& ctx, std::vector<Account>* list) {
+          return AccountRepo::list_bans(ctx, now, after, limit, list);
         },
-        [respond, list, limit](DbStatus st) {
+        [respond, limit](DbStatus st, std::vector<Account> list) {
           if (!st.ok()) return respond(503, {{"error", "storage unavailable, retry later"}});
           json bans = json::array();
-          for (const auto& a : *list) {
+          for (const auto& a : list) {
             bans.push_back({{"account_id", a.id},
                             {"username", a.username},
                             {"banned_until_ms", a.banned_until_ms},
                             {"reason", a.ban_reason}});
           }
-          json next = static_cast<int64_t>(list->size()) == limit && !list->empty()
-                          ? json(list->back().id)
+          json next = static_cast<int64_t>(list.size()) == limit && !list.empty()
+                          ? json(list.back().id)
                           : json();
           respond(200, {{"bans", std::move(bans)}, {"next_after_id", next}});
         });
   }
 
-  static constexpr int64_t kMaxCryptoPending = 256;
-
   AuthConfig auth_;  // strand
   std::string dummy_hash_;
-  gateway::Gateway& gateway_;
-  store::Store& store_;
-  metrics::Registry& metrics_;
-  Strand strand_;
-  WorkerPool crypto_;
-  const gateway::PushOp* notice_ = nullptr;
+  const Clock& clock_;
+  services::BlockingPool crypto_;
+  asio::steady_timer zone_timer_;
+  bool zone_update_armed_ = false;
+  const gateway::PushOp* zone_update_ = nullptr;
+  metrics::Counter* zone_updates_ = nullptr;
   metrics::Counter& registrations_ok_;
   metrics::Counter& registrations_failed_;
-  metrics::Gauge& crypto_pending_;
   store::WriteBehind& last_login_;
   std::unordered_map<std::string, metrics::Counter*> logins_;           // fixed after construction
   std::unordered_map<std::string, metrics::Counter*> account_changes_;  // fixed after construction
@@ -1027,21 +1038,33 @@ class AccountService::Impl : public gateway::SessionListener,
   json zones_snapshot_ = json::array();  // guarded by snapshot_mu_
 };
 
-AccountService::AccountService(const Config& config, gateway::Gateway& gateway, store::Store& store,
-                               asio::io_context& logic, metrics::Registry& metrics)
-    : impl_(std::make_shared<Impl>(config, gateway, store, logic, metrics)) {}
-AccountService::~AccountService() = default;
-Status AccountService::install(admin::AdminServer* admin) {
-  return impl_->install(admin);
-}
-void AccountService::reload(const Config& config) {
-  impl_->reload(config);
-}
-nlohmann::json AccountService::zones_status() const {
-  return impl_->zones_status();
-}
-void AccountService::stop() {
-  impl_->stop();
+namespace {
+
+// The Service the app holds: forwards to the actor.
+class AccountService final : public services::Service {
+ public:
+  explicit AccountService(services::ServiceContext& ctx) : impl_(std::make_shared<Impl>(ctx)) {}
+  Status start() override { return impl_->start(); }
+  void reload(const Config& config) override { impl_->reload(config); }
+  nlohmann::json status() const override { return {{"zones", impl_->zones_status()}}; }
+  void stop() override { impl_->stop(); }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace
+
+services::ServiceDef service_def() {
+  return services::ServiceDef{
+      "account",
+      {&auth_section(), &zones_section()},
+      migrations(),
+      {kUsernameTaken, kInvalidUsername, kWeakPassword, kBadCredentials, kBanned, kNameTaken,
+       kInvalidName, kMaintenance},
+      [](services::ServiceContext& ctx) -> std::unique_ptr<services::Service> {
+        return std::make_unique<AccountService>(ctx);
+      }};
 }
 
 }  // namespace shardd::account

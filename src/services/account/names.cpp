@@ -1,4 +1,4 @@
-#include "services/account/names.h"
+#include "names.h"
 
 #include <locale.h>
 #include <wctype.h>
@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 
+#include "errors.h"
 #include "shardd/core/utf8.h"
 
 namespace shardd::account {
@@ -40,7 +41,7 @@ constexpr std::array<std::string_view, 12> kReserved = {
     "system", "server",        "shardd",    "support", "staff", "official"};
 
 Status invalid(std::string msg) {
-  return Status(ErrorCode::kInvalidName, std::move(msg));
+  return Status(kInvalidName, std::move(msg));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "services/account/password.h"
+#include "password.h"
 
 #include <charconv>
 #include <openssl/crypto.h>

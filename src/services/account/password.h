@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "shardd/core/config.h"
+#include "account_config.h"
 #include "shardd/core/status.h"
 
 namespace shardd::account {

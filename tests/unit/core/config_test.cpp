@@ -1,5 +1,6 @@
 #include "shardd/core/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <gtest/gtest.h>
 
@@ -12,10 +13,64 @@ struct Parsed {
   std::vector<ConfigError> errors;
 };
 
-Parsed parse(std::string_view text, std::vector<std::string> overrides = {}) {
+// A module's section, declared the way services declare theirs.
+struct WidgetConfig {
+  uint32_t size = 3;
+  std::string mode = "fast";
+  std::string secret_key;
+  struct Part {
+    std::string id;
+    uint32_t weight = 1;
+  };
+  std::vector<Part> parts;
+};
+
+const config::Section<WidgetConfig::Part>& part_section() {
+  static const auto s =
+      config::Section<WidgetConfig::Part>("part", "one part")
+          .text("id", &WidgetConfig::Part::id, 1, 8, config::kLive, "part id")
+          .uint("weight", &WidgetConfig::Part::weight, 1, 100, config::kLive, "weight")
+          .check([](const WidgetConfig::Part& p, config::Errors& e) {
+            if (p.id.empty()) e.add("id", "required");
+          });
+  return s;
+}
+
+const config::Section<WidgetConfig>& widget_section() {
+  static const auto s =
+      config::Section<WidgetConfig>("widget", "a test module")
+          .uint("size", &WidgetConfig::size, 1, 10, config::kLive, "how big")
+          .one_of("mode", &WidgetConfig::mode, {"fast", "slow"}, config::kRestart, "how")
+          .text("secret_key", &WidgetConfig::secret_key, 0, 64, config::kLive, "a secret")
+          .secret()
+          .tables("parts", &WidgetConfig::parts, part_section(), 4, config::kLive, "parts")
+          .check([](const WidgetConfig& c, config::Errors& e) {
+            if (c.size > 5 && c.mode == "fast") e.add("size", "fast widgets are at most 5");
+          })
+          .finish_with([](WidgetConfig& c) {
+            if (c.parts.empty()) c.parts.push_back({"default", 1});
+          });
+  return s;
+}
+
+const config::Schema& widget_schema() {
+  static const config::Schema schema = [] {
+    config::Schema s;
+    s.add(widget_section());
+    return s;
+  }();
+  return schema;
+}
+
+Parsed parse(std::string_view text, std::vector<std::string> overrides = {},
+             const config::Schema& schema = config::Schema()) {
   Parsed p;
-  p.status = parse_config(text, "test.toml", overrides, &p.config, &p.errors);
+  p.status = parse_config(text, "test.toml", overrides, schema, &p.config, &p.errors);
   return p;
+}
+
+Parsed parse_w(std::string_view text, std::vector<std::string> overrides = {}) {
+  return parse(text, std::move(overrides), widget_schema());
 }
 
 bool has_error(const Parsed& p, const std::string& key, const std::string& fragment) {
@@ -38,13 +93,6 @@ TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(p.config.limits.handshake_timeout_ms, 5000u);
   EXPECT_GE(p.config.io_thread_count(), 1u);
   EXPECT_GE(p.config.logic_thread_count(), 1u);
-}
-
-TEST(ConfigTest, ShippedDevConfigIsValid) {
-  Config c;
-  std::vector<ConfigError> errors;
-  Status st = load_config(std::string(SHARDD_SOURCE_DIR) + "/config/shardd.toml", {}, &c, &errors);
-  EXPECT_TRUE(st.ok()) << st.to_string() << (errors.empty() ? "" : errors[0].key + errors[0].reason);
 }
 
 TEST(ConfigTest, UnknownKeysAreRejectedWithTheirName) {
@@ -164,37 +212,91 @@ TEST(ConfigTest, DiffSeparatesLiveAndRestartKeys) {
   EXPECT_EQ(merged.ws.port, 7100u);
 }
 
-TEST(ConfigTest, ScryptNMustBeAPowerOfTwo) {
-  // A value that passes the range check but not the KDF: once it stored
-  // all-zero hashes, and rehashed live accounts into garbage on SIGHUP.
-  Parsed p = parse("", {"auth.scrypt_n=3000"});
-  EXPECT_FALSE(p.status.ok());
-  EXPECT_TRUE(has_error(p, "auth.scrypt_n", "power of two"));
-  EXPECT_TRUE(parse("", {"auth.scrypt_n=4096"}).status.ok());
-  Parsed mem = parse("", {"auth.scrypt_n=1048576", "auth.scrypt_r=16"});
-  EXPECT_TRUE(has_error(mem, "auth.scrypt_n", "1 GiB"));
-}
-
 TEST(ConfigTest, MetricsTokenNeedsAToken) {
   Parsed p = parse("", {"admin.metrics_require_token=true"});
   EXPECT_TRUE(has_error(p, "admin.metrics_require_token", "admin.token"));
   EXPECT_TRUE(parse("", {"admin.metrics_require_token=true", "admin.token=t"}).status.ok());
 }
 
-TEST(ConfigTest, WhatIsPrintedIsWhatRuns) {
-  // No [[zones]]: the one default zone, in the config itself and in its
-  // rendering (check-config used to print zones = [] and then run "main").
-  for (const char* text : {"", "zones = []\n"}) {
-    Parsed p = parse(text);
-    ASSERT_TRUE(p.status.ok()) << p.status.to_string();
-    ASSERT_EQ(p.config.zones.size(), 1u);
-    EXPECT_EQ(p.config.zones[0].id, "main");
-    std::string rendered = render_config(p.config);
-    EXPECT_NE(rendered.find("id = 'main'"), std::string::npos) << rendered;
-    Parsed again = parse(rendered);
-    ASSERT_TRUE(again.status.ok()) << again.status.to_string() << rendered;
-    EXPECT_EQ(again.config.zones.size(), 1u);
-  }
+TEST(ConfigTest, ModuleSectionsAreKnownOnlyThroughTheSchema) {
+  // Core does not know [widget]: without its declaration it is an unknown key.
+  EXPECT_TRUE(has_error(parse("[widget]\nsize = 2\n"), "widget", "unknown key"));
+  Parsed p = parse_w("[widget]\nsize = 2\n[[widget.parts]]\nid = \"a\"\nweight = 7\n");
+  ASSERT_TRUE(p.status.ok()) << p.status.to_string() << (p.errors.empty() ? "" : p.errors[0].key);
+  const WidgetConfig& w = widget_section().of(p.config);
+  EXPECT_EQ(w.size, 2u);
+  EXPECT_EQ(w.mode, "fast");
+  ASSERT_EQ(w.parts.size(), 1u);
+  EXPECT_EQ(w.parts[0].weight, 7u);
+  // Not in the file: the declared defaults, and finish_with's derived ones.
+  Parsed d = parse_w("");
+  ASSERT_TRUE(d.status.ok());
+  EXPECT_EQ(widget_section().of(d.config).size, 3u);
+  ASSERT_EQ(widget_section().of(d.config).parts.size(), 1u);
+  EXPECT_EQ(widget_section().of(d.config).parts[0].id, "default");
+}
+
+TEST(ConfigTest, ModuleKeysAreCheckedLikeCoreKeys) {
+  Parsed p = parse_w("[widget]\nsize = 11\nmode = \"odd\"\nnope = 1\n");
+  EXPECT_TRUE(has_error(p, "widget.size", "not in [1, 10]"));
+  EXPECT_TRUE(has_error(p, "widget.mode", "is not one of fast, slow"));
+  EXPECT_TRUE(has_error(p, "widget.nope", "unknown key"));
+  // Tables: each element's keys and checks, with the element named.
+  Parsed t = parse_w("[[widget.parts]]\nweight = 500\n[[widget.parts]]\nid = \"b\"\nx = 1\n");
+  EXPECT_TRUE(has_error(t, "widget.parts[0].weight", "not in [1, 100]"));
+  EXPECT_TRUE(has_error(t, "widget.parts[1].x", "unknown key"));
+  Parsed missing = parse_w("[[widget.parts]]\nweight = 5\n");
+  EXPECT_TRUE(has_error(missing, "widget.parts[0].id", "required"));
+  // The section's cross-key check.
+  EXPECT_TRUE(has_error(parse_w("", {"widget.size=7"}), "widget.size", "at most 5"));
+  EXPECT_TRUE(parse_w("", {"widget.size=7", "widget.mode=slow"}).status.ok());
+  // --set reaches module keys; tables cannot be set that way.
+  EXPECT_TRUE(has_error(parse_w("", {"widget.parts=1"}), "widget.parts", "--set"));
+  EXPECT_TRUE(has_error(parse_w("", {"widget.nope=1"}), "widget.nope", "unknown key"));
+}
+
+TEST(ConfigTest, ModuleSectionsRenderDiffAndMergeLive) {
+  Parsed a = parse_w("[widget]\nsecret_key = \"hunter2\"\n");
+  ASSERT_TRUE(a.status.ok());
+  std::string text = render_config(a.config);
+  EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+  EXPECT_NE(text.find("[widget]"), std::string::npos) << text;
+  Parsed again = parse_w(text);
+  ASSERT_TRUE(again.status.ok()) << (again.errors.empty() ? "" : again.errors[0].key);
+
+  Parsed b = parse_w(
+      "[widget]\nsize = 4\nmode = \"slow\"\nsecret_key = \"x\"\n"
+      "[[widget.parts]]\nid = \"p\"\n");
+  ConfigDiff d = diff_config(a.config, b.config);
+  auto has = [](const std::vector<std::string>& v, const std::string& line) {
+    return std::find(v.begin(), v.end(), line) != v.end();
+  };
+  EXPECT_TRUE(has(d.live, "widget.size: 3 -> 4"));
+  EXPECT_TRUE(has(d.live, "widget.secret_key: (hidden) -> (hidden)"));
+  EXPECT_TRUE(has(d.restart_required, "widget.mode: 'fast' -> 'slow'"))
+      << (d.restart_required.empty() ? "" : d.restart_required[0]);
+  Config merged = merge_live(a.config, b.config);
+  const WidgetConfig& m = widget_section().of(merged);
+  EXPECT_EQ(m.size, 4u);        // live
+  EXPECT_EQ(m.mode, "fast");    // needs a restart
+  ASSERT_EQ(m.parts.size(), 1u);
+  EXPECT_EQ(m.parts[0].id, "p");  // live tables too
+  // The running configuration was not touched (values are not shared).
+  EXPECT_EQ(widget_section().of(a.config).size, 3u);
+}
+
+TEST(ConfigTest, KeyTableComesFromTheDeclarations) {
+  std::string md = config::describe_markdown(widget_schema());
+  EXPECT_NE(md.find("| `ws.port` | int | 7100 | 0–65535 | no |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `widget.size` | int | 3 | 1–10 | yes | how big |"), std::string::npos);
+  EXPECT_NE(md.find("| `[[widget.parts]]` | tables |"), std::string::npos);
+  EXPECT_NE(md.find("| `widget.parts.weight` | int | 1 | 1–100 | yes | weight |"),
+            std::string::npos);
+  // A section name can only be declared once.
+  config::Schema s;
+  EXPECT_TRUE(s.add(widget_section()));
+  EXPECT_FALSE(s.add(widget_section()));
+  EXPECT_FALSE(s.add(config::Section<WidgetConfig>("limits", "clash")));
 }
 
 }  // namespace

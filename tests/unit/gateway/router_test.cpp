@@ -25,6 +25,7 @@ class RecordingConnection final : public net::Connection {
     if (f.shared) bytes += *f.shared;
     bytes += f.tail;
     sent.push_back(net::decode_any(bytes, f.encoding));
+    classes.push_back(f.cls);
     return true;
   }
   void close(uint16_t code, std::string_view reason) override {
@@ -35,6 +36,7 @@ class RecordingConnection final : public net::Connection {
   size_t queued_bytes() const override { return 0; }
 
   std::vector<json> sent;
+  std::vector<net::OutputClass> classes;  // of each frame in `sent`
   uint16_t close_code = 0;
   std::string close_reason;
   bool aborted = false;
@@ -411,6 +413,100 @@ TEST_F(GatewayTest, SessionsAreListedAndAnOperatorCanKickOne) {
   EXPECT_EQ(conn_->sent[1]["d"]["msg"], "spamming");
   EXPECT_EQ(conn_->sent[2]["d"]["code"], "KICKED");
   EXPECT_EQ(conn_->close_code, 4004);
+}
+
+TEST_F(GatewayTest, PushOptionsAreFixedByTheFirstRegistration) {
+  PushOptions state;
+  state.replayable = false;
+  state.output = OutputClass::kState;
+  const PushOp& pos = gateway_.push_op("test.positions", state);
+  EXPECT_FALSE(pos.replayable);
+  EXPECT_EQ(pos.output, OutputClass::kState);
+  // Again with the same options: the same op. With other options: an error
+  // is logged and the first registration stays.
+  EXPECT_EQ(&gateway_.push_op("test.positions", state), &pos);
+  EXPECT_EQ(&gateway_.push_op("test.positions"), &pos);
+  EXPECT_EQ(pos.output, OutputClass::kState);
+  EXPECT_FALSE(pos.replayable);
+  const PushOp& chat = gateway_.push_op("test.chat");
+  EXPECT_TRUE(chat.replayable);
+  EXPECT_EQ(chat.output, OutputClass::kNormal);
+  // A kState push may be dropped, so it is never replayable.
+  PushOptions bad;
+  bad.output = OutputClass::kState;
+  const PushOp& listing = gateway_.push_op("test.listing", bad);
+  EXPECT_FALSE(listing.replayable);
+  EXPECT_EQ(listing.output, OutputClass::kState);
+  EXPECT_FALSE(gateway_.push_op("sys.hello").replayable);
+}
+
+TEST_F(GatewayTest, NonReplayablePushesCarrySeq0AndAreNotReplayedAfterAResume) {
+  const PushOp& chat = gateway_.push_op("test.chat");
+  PushOptions state;
+  state.replayable = false;
+  state.output = OutputClass::kState;
+  const PushOp& pos = gateway_.push_op("test.positions", state);
+  connect();
+  std::string token;
+  on_io([&] { token = session().login(3, "x"); });
+  ASSERT_FALSE(token.empty());
+  on_io([&] {
+    session().push(chat, {{"n", 1}});
+    session().push(pos, {{"x", 1}});
+    session().push(chat, {{"n", 2}});
+    session().push(pos, {{"x", 2}});
+  });
+  ASSERT_EQ(conn_->sent.size(), 5u);
+  EXPECT_EQ(conn_->sent[1]["seq"], 1);
+  EXPECT_EQ(conn_->sent[2]["seq"], 0);
+  EXPECT_EQ(conn_->sent[3]["seq"], 2);
+  EXPECT_EQ(conn_->sent[4]["seq"], 0);
+  EXPECT_EQ(conn_->classes[1], OutputClass::kNormal);
+  EXPECT_EQ(conn_->classes[2], OutputClass::kState);
+  EXPECT_EQ(conn_->classes[0], OutputClass::kNormal);  // sys.hello
+
+  // The connection drops; while the session waits for a resume, replayable
+  // pushes are kept and the others are not even numbered.
+  std::shared_ptr<Session> s = gateway_.find_session(conn_->sent.at(0)["d"]["session"]);
+  ASSERT_TRUE(s);
+  on_io([this] { handler_->on_closed("network gone"); });
+  on_io([&] {
+    s->push(pos, {{"x", 3}});
+    s->push(chat, {{"n", 3}});
+  });
+
+  // The client processed up to seq 1 and resumes on a new connection: seq 2
+  // and 3 come back, no position update does.
+  auto conn2 = std::make_shared<RecordingConnection>(io_.get_executor());
+  std::shared_ptr<net::ConnectionHandler> handler2;
+  on_io([&] { handler2 = gateway_.handler_factory()(conn2); });
+  on_io([&] {
+    handler2->on_message(
+        json{{"op", "sys.resume"}, {"rid", 1}, {"d", {{"resume_token", token}, {"last_seq", 1}}}}
+            .dump(),
+        net::Encoding::kJson);
+  });
+  ASSERT_EQ(conn2->sent.size(), 4u);  // hello, the answer, two replayed pushes
+  EXPECT_EQ(conn2->sent[1]["rid"], 1);
+  EXPECT_EQ(conn2->sent[1]["d"]["resync"], false);
+  EXPECT_EQ(conn2->sent[1]["d"]["replayed"], 2);
+  EXPECT_EQ(conn2->sent[1]["d"]["last_seq"], 3);
+  EXPECT_EQ(conn2->sent[2]["op"], "test.chat");
+  EXPECT_EQ(conn2->sent[2]["seq"], 2);
+  EXPECT_EQ(conn2->sent[3]["op"], "test.chat");
+  EXPECT_EQ(conn2->sent[3]["seq"], 3);
+  EXPECT_EQ(conn2->sent[3]["d"]["n"], 3);
+
+  // After the resume, numbering goes on; state refreshes still carry 0.
+  on_io([&] {
+    s->push(pos, {{"x", 4}});
+    s->push(chat, {{"n", 4}});
+  });
+  ASSERT_EQ(conn2->sent.size(), 6u);
+  EXPECT_EQ(conn2->sent[4]["seq"], 0);
+  EXPECT_EQ(conn2->classes[4], OutputClass::kState);
+  EXPECT_EQ(conn2->sent[5]["seq"], 4);
+  on_io([&] { handler2->on_closed("test end"); });
 }
 
 TEST_F(GatewayTest, PushNumbersContinueAcrossTheLogin) {

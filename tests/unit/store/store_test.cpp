@@ -84,6 +84,7 @@ class StoreTest : public ::testing::Test {
     pool_ = std::make_unique<WorkerPool>("storage", 4, nullptr);
     metrics_ = std::make_unique<metrics::Registry>();
     store_ = std::make_unique<Store>(config_, *pool_, *metrics_);
+    for (const auto& m : modules_) store_->add_migrations(m);
     Status st = store_->start(true);
     ASSERT_TRUE(st.ok()) << st.to_string();
     if (expect_ready) {
@@ -198,6 +199,7 @@ class StoreTest : public ::testing::Test {
   bool held_ = false;
   std::filesystem::path tmp_;
   Config config_;
+  std::vector<ModuleMigrations> modules_;  // added to the store by open()
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<metrics::Registry> metrics_;
   std::unique_ptr<Store> store_;
@@ -212,6 +214,76 @@ TEST_F(StoreTest, MigrationsApplyOnceAndReportStatus) {
   std::vector<std::string> applied;
   ASSERT_TRUE(store_->migrate(&applied).ok());
   EXPECT_TRUE(applied.empty());  // start() already applied everything
+}
+
+DbStatus exec_sql(StoreContext& ctx, const std::string& sql) {
+  DbConnection* c = nullptr;
+  DbStatus st = ctx.db(&c);
+  return st.ok() ? c->exec_script(sql) : st;
+}
+
+bool is_applied(const std::vector<MigrationState>& states, const std::string& module, int v) {
+  for (const auto& m : states) {
+    if (m.module == module && m.version == v) return m.applied;
+  }
+  return false;
+}
+
+// Two modules number their migrations independently; a module's new
+// version applies alone; the store's own come first.
+TEST_F(StoreTest, MigrationsAreKeyedByModuleAndVersion) {
+  modules_ = {{"alpha", {{1, "alpha table", "CREATE TABLE alpha_t (id BIGINT PRIMARY KEY)", ""}}},
+              {"beta", {{1, "beta table", "CREATE TABLE beta_t (id BIGINT PRIMARY KEY)", ""}}}};
+  open();
+  std::vector<MigrationState> states;
+  ASSERT_TRUE(store_->migration_status(&states).ok());
+  ASSERT_EQ(states.size(), 3u);
+  EXPECT_EQ(states[0].module, "store");
+  EXPECT_TRUE(is_applied(states, "alpha", 1));
+  EXPECT_TRUE(is_applied(states, "beta", 1));
+  close();
+
+  modules_[0].migrations.push_back(
+      {2, "alpha column", "ALTER TABLE alpha_t ADD COLUMN note VARCHAR(20)", ""});
+  pool_ = std::make_unique<WorkerPool>("storage", 4, nullptr);
+  metrics_ = std::make_unique<metrics::Registry>();
+  store_ = std::make_unique<Store>(config_, *pool_, *metrics_);
+  for (const auto& m : modules_) store_->add_migrations(m);
+  std::vector<std::string> applied;
+  DbStatus st = store_->migrate(&applied);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  ASSERT_EQ(applied.size(), 1u);
+  EXPECT_EQ(applied[0], "alpha 2 (alpha column)");
+}
+
+// A database from before per-module versions keeps its schema: its
+// schema_migrations rows are carried over and nothing runs twice.
+TEST_F(StoreTest, LegacyMigrationTableIsConvertedOnce) {
+  open();
+  ASSERT_TRUE(run([](StoreContext& ctx) {
+                DbStatus st = exec_sql(ctx, "DROP TABLE schema_versions");
+                if (st.ok()) {
+                  st = exec_sql(ctx,
+                                "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name "
+                                "VARCHAR(200) NOT NULL, applied_ms BIGINT NOT NULL)");
+                }
+                if (st.ok()) {
+                  st = exec_sql(ctx,
+                                "INSERT INTO schema_migrations VALUES (1, 'idempotency keys and "
+                                "storage objects', 1700000000000)");
+                }
+                return st;
+              }).ok());
+  close();
+  open();  // runs the migrations: store 1 must not run again (its tables exist)
+  std::vector<MigrationState> states;
+  ASSERT_TRUE(store_->migration_status(&states).ok());
+  EXPECT_TRUE(is_applied(states, "store", 1));
+  DbStatus gone = run([](StoreContext& ctx) {
+    return exec_sql(ctx, "SELECT count(*) FROM schema_migrations");
+  });
+  EXPECT_FALSE(gone.ok()) << "schema_migrations is dropped after the conversion";
+  EXPECT_EQ(count_objects(), 0);  // storage_objects untouched
 }
 
 TEST_F(StoreTest, PutGetWithOptimisticVersions) {

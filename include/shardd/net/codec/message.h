@@ -40,6 +40,20 @@ Status decode_request(std::string_view bytes, Encoding encoding, Request* out);
 // True if `op` is a well-formed op name.
 bool valid_op_name(std::string_view op);
 
+// Which output budget of its connection a frame is queued under (like Redis'
+// client-output-buffer-limit classes).
+//  kNormal: responses, chat, control notices. Bounded by
+//           limits.write_queue_bytes / write_queue_messages; over them the
+//           connection is dropped as a slow consumer.
+//  kState:  bulk state refreshes (world updates, listings) that a newer one
+//           supersedes. Bounded by limits.state_queue_hard_bytes: a frame
+//           over it is dropped and the connection stays; a backlog above
+//           limits.state_queue_soft_bytes for limits.state_queue_soft_s
+//           closes it as a slow consumer.
+enum class OutputClass : uint8_t { kNormal, kState };
+
+std::string_view output_class_name(OutputClass c);
+
 // One encoded outbound message. For a broadcast the body is encoded once and
 // shared: `bytes` then holds only this recipient's envelope head and `tail`
 // closes the envelope. Immutable once queued.
@@ -48,6 +62,7 @@ struct OutFrame {
   std::shared_ptr<const std::string> shared;
   std::string_view tail;  // static storage only
   Encoding encoding = Encoding::kJson;
+  OutputClass cls = OutputClass::kNormal;
 
   size_t size() const { return bytes.size() + (shared ? shared->size() : 0) + tail.size(); }
 };

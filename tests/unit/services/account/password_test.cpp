@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
 
+#include "services/account/errors.h"
 #include "services/account/names.h"
 
 namespace shardd::account {
@@ -92,11 +93,11 @@ TEST(NamesTest, DisplayNames) {
         "bc",
         "0123456789012345678901234", "\xff\xfe\xfd"}) {
     Status st = check_display_name(bad, {}, &key);
-    EXPECT_EQ(st.code(), ErrorCode::kInvalidName) << bad;
+    EXPECT_EQ(st.code(), kInvalidName) << bad;
   }
-  EXPECT_EQ(check_display_name("Admin", {}, &key).code(), ErrorCode::kInvalidName);
-  EXPECT_EQ(check_display_name("SYSTEM", {}, &key).code(), ErrorCode::kInvalidName);
-  EXPECT_EQ(check_display_name("xXBadWordXx", {"badword"}, &key).code(), ErrorCode::kInvalidName);
+  EXPECT_EQ(check_display_name("Admin", {}, &key).code(), kInvalidName);
+  EXPECT_EQ(check_display_name("SYSTEM", {}, &key).code(), kInvalidName);
+  EXPECT_EQ(check_display_name("xXBadWordXx", {"badword"}, &key).code(), kInvalidName);
   EXPECT_TRUE(check_display_name("Good Word", {"badword"}, &key).ok());
 }
 
