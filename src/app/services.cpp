@@ -16,6 +16,7 @@ const config::Schema& config_schema() {
   static const config::Schema schema = [] {
     config::Schema s;
     for (const auto& def : service_defs()) {
+      s.add_module(def.name);
       for (const config::SectionBase* section : def.config) {
         if (!s.add(*section)) {
           // Two modules claiming one section is a build mistake, found by

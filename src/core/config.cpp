@@ -20,8 +20,11 @@ using config::SectionBase;
 
 constexpr double kU32Max = 4294967295.0;
 constexpr double kGiB = 1024.0 * 1024 * 1024;
-const std::vector<std::string> kLevels = {"trace", "debug", "info",     "warn",
-                                          "error", "critical", "off"};
+const std::vector<std::string>& levels() {
+  static const std::vector<std::string> v = {"trace", "debug", "info", "warn",
+                                             "error", "critical", "off"};
+  return v;
+}
 
 // ---------------------------------------------------------------- core's declarations
 
@@ -51,10 +54,10 @@ const Section<LogConfig>& log_section() {
   static const auto s =
       Section<LogConfig>("log", "logging")
           .one_of("format", &LogConfig::format, {"human", "json"}, kRestart, "stderr line format")
-          .one_of("level", &LogConfig::level, kLevels, kLive, "default level")
-          .map("levels", &LogConfig::levels, log_modules(), kLevels, kLive,
+          .one_of("level", &LogConfig::level, levels(), kLive, "default level")
+          .map("levels", &LogConfig::levels, {}, levels(), kLive,
                "per module level, e.g. `levels = { store = \"debug\" }`; modules: core, net, "
-               "gateway, admin, app, store, account, lobby, chat, world, ladder, economy");
+               "gateway, admin, app, store, and each service by name (account, ...)");
   return s;
 }
 
@@ -478,6 +481,9 @@ class Loader {
         if (!node.is_table()) {
           return fail(full, "expected a table of name = \"value\"" + where(node));
         }
+        if (node.as_table()->size() > k.hi) {
+          return fail(full, "too many entries (max " + fmt_num(k.hi) + ")" + where(node));
+        }
         auto& out = *static_cast<std::map<std::string, std::string>*>(p);
         for (const auto& [mk, mv] : *node.as_table()) {
           std::string key = full + "." + std::string(mk.str());
@@ -518,6 +524,7 @@ class Loader {
           if (errors_->size() == before) {
             config::Errors e(base, errors_);
             k.element->check(el, e);
+            k.element->finish(el);
           }
         }
         return;
@@ -728,6 +735,19 @@ Status finish(toml::table& doc, const std::string& source, const std::vector<std
     }
     cross_check(cfg, errors);
   }
+  {
+    // log.levels: core's modules and the services the schema knows.
+    for (const auto& [module, level] : cfg.log.levels) {
+      const auto& core = log_modules();
+      const auto& mods = schema.module_names();
+      if (std::find(core.begin(), core.end(), module) == core.end() &&
+          std::find(mods.begin(), mods.end(), module) == mods.end()) {
+        std::vector<std::string> known = core;
+        known.insert(known.end(), mods.begin(), mods.end());
+        errors->push_back({"log.levels." + module, "unknown module (" + join(known, ", ") + ")"});
+      }
+    }
+  }
   if (!errors->empty()) {
     return Status::BadRequest(source + ": " + std::to_string(errors->size()) +
                               " configuration error(s)");
@@ -838,6 +858,8 @@ namespace config {
 
 Schema::Schema() = default;
 
+void Schema::add_module(std::string name) { module_names_.push_back(std::move(name)); }
+
 bool Schema::add(const SectionBase& section) {
   for (const auto& cs : core_sections()) {
     if (cs.section->name() == section.name()) return false;
@@ -877,9 +899,7 @@ std::string Config::sqlite_path() const {
 }
 
 const std::vector<std::string>& log_modules() {
-  static const std::vector<std::string> mods = {"core",  "net",   "gateway", "admin",
-                                                "app",   "store", "account", "lobby",
-                                                "chat",  "world", "ladder",  "economy"};
+  static const std::vector<std::string> mods = {"core", "net", "gateway", "admin", "app", "store"};
   return mods;
 }
 
@@ -929,7 +949,11 @@ ConfigDiff diff_config(const Config& before, const Config& after) {
       std::string ta = node_text(na), tb = node_text(nb);
       if (ta == tb) continue;
       // Secrets never reach the reload log: only say that they changed.
-      if (k.secret) {
+      bool secret = k.secret;
+      if (k.kind == Kind::kTableList) {
+        for (const Key& ek : k.element->keys()) secret = secret || ek.secret;
+      }
+      if (secret) {
         ta = "(hidden)";
         tb = "(hidden)";
       }

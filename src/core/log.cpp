@@ -25,8 +25,9 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
 
 struct Registry {
   std::mutex mu;
-  std::shared_ptr<spdlog::sinks::sink> sink;
-  std::unordered_map<std::string, std::shared_ptr<spdlog::logger>> loggers;
+  std::shared_ptr<spdlog::sinks::sink> sink;  // guarded by mu
+  LogConfig config;                            // guarded by mu: the levels in force
+  std::unordered_map<std::string, std::shared_ptr<spdlog::logger>> loggers;  // guarded by mu
 };
 
 Registry& registry() {
@@ -38,12 +39,36 @@ spdlog::level::level_enum level_of(const std::string& name) {
   return spdlog::level::from_str(name);
 }
 
+spdlog::level::level_enum level_for(const LogConfig& c, const std::string& module) {
+  auto it = c.levels.find(module);
+  return level_of(it != c.levels.end() ? it->second : c.level);
+}
+
+// REQUIRES: r.mu held. Loggers are never replaced (references handed out
+// stay valid): a new sink is swapped into the existing ones.
+spdlog::logger& ensure(Registry& r, const std::string& name) {
+  auto it = r.loggers.find(name);
+  if (it == r.loggers.end()) {
+    if (!r.sink) {
+      // Used before init() (unit tests): plain stderr at warn.
+      r.sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+      r.config.level = "warn";
+    }
+    auto logger = std::make_shared<spdlog::logger>(name, r.sink);
+    logger->flush_on(spdlog::level::warn);
+    logger->set_level(level_for(r.config, name));
+    it = r.loggers.emplace(name, std::move(logger)).first;
+  }
+  return *it->second;
+}
+
 }  // namespace
 
 void init(const LogConfig& config) {
   Registry& r = registry();
   std::lock_guard lock(r.mu);
   r.sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  r.config = config;
   std::unique_ptr<spdlog::pattern_formatter> formatter;
   if (config.format == "json") {
     formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
@@ -54,41 +79,26 @@ void init(const LogConfig& config) {
     formatter->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
   }
   r.sink->set_formatter(std::move(formatter));
-  for (const auto& name : log_modules()) {
-    auto logger = std::make_shared<spdlog::logger>(name, r.sink);
-    logger->flush_on(spdlog::level::warn);
-    r.loggers[name] = logger;
+  for (const auto& name : log_modules()) ensure(r, name);
+  for (auto& [name, logger] : r.loggers) {
+    logger->sinks() = {r.sink};
+    logger->set_level(level_for(config, name));
   }
   spdlog::set_default_logger(r.loggers["core"]);
-  for (auto& [name, logger] : r.loggers) {
-    auto it = config.levels.find(name);
-    logger->set_level(level_of(it != config.levels.end() ? it->second : config.level));
-  }
 }
 
 void apply_levels(const LogConfig& config) {
   Registry& r = registry();
   std::lock_guard lock(r.mu);
-  for (auto& [name, logger] : r.loggers) {
-    auto it = config.levels.find(name);
-    logger->set_level(level_of(it != config.levels.end() ? it->second : config.level));
-  }
+  r.config.level = config.level;
+  r.config.levels = config.levels;
+  for (auto& [name, logger] : r.loggers) logger->set_level(level_for(r.config, name));
 }
 
 spdlog::logger& get(std::string_view module) {
   Registry& r = registry();
   std::lock_guard lock(r.mu);
-  if (r.loggers.empty()) {
-    // Used before init() (unit tests): a plain stderr logger per module.
-    r.sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    for (const auto& name : log_modules()) {
-      r.loggers[name] = std::make_shared<spdlog::logger>(name, r.sink);
-      r.loggers[name]->set_level(spdlog::level::warn);
-    }
-  }
-  auto it = r.loggers.find(std::string(module));
-  if (it == r.loggers.end()) it = r.loggers.find("core");
-  return *it->second;
+  return ensure(r, std::string(module));
 }
 
 void flush() {

@@ -828,6 +828,12 @@ DbStatus Store::migrate_in(StoreContext& ctx, std::vector<std::string>* applied_
   Rows lock_rows;
   st = c->query(kMigrateLock, {}, &lock_rows);
   if (!st.ok()) return st;
+  // GET_LOCK answers 1 when held, 0 after its timeout, NULL on error.
+  if (lock_rows.empty() || lock_rows.rows[0].empty() ||
+      std::holds_alternative<std::nullptr_t>(lock_rows.rows[0][0]) ||
+      as_int(lock_rows.rows[0][0]) != 1) {
+    return DbStatus(DbErr::kUnavailable, "migration lock busy (another shardd is migrating)");
+  }
   auto unlock = [&] {
     Rows r;
     c->query(kMigrateUnlock, {}, &r);

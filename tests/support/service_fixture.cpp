@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "shardd/core/io_pool.h"
+#include "shardd/core/log.h"
 #include "shardd/core/scheduler.h"
 #include "shardd/core/worker_pool.h"
 #include "shardd/gateway/gateway.h"
@@ -98,7 +99,13 @@ class FakeConnection final : public net::Connection,
 };
 
 FakeClient::~FakeClient() {
-  if (state_ && state_->conn) state_->conn->drop();
+  if (!state_) return;
+  std::shared_ptr<FakeConnection> conn;
+  {
+    std::lock_guard lock(state_->mu);
+    conn = std::move(state_->conn);  // breaks the client <-> connection cycle
+  }
+  if (conn) conn->drop();  // the posted drop keeps the connection until it ran
 }
 
 json FakeClient::request(const std::string& op, const json& d, std::chrono::milliseconds timeout) {
@@ -107,7 +114,12 @@ json FakeClient::request(const std::string& op, const json& d, std::chrono::mill
     std::lock_guard lock(state_->mu);
     rid = state_->next_rid++;
   }
-  state_->conn->deliver(json{{"op", op}, {"rid", rid}, {"d", d}}.dump());
+  std::shared_ptr<FakeConnection> conn;
+  {
+    std::lock_guard lock(state_->mu);
+    conn = state_->conn;
+  }
+  conn->deliver(json{{"op", op}, {"rid", rid}, {"d", d}}.dump());
   std::unique_lock lock(state_->mu);
   if (!state_->cv.wait_for(lock, timeout, [&] { return state_->responses.count(rid) > 0; })) {
     return nullptr;
@@ -143,7 +155,14 @@ bool FakeClient::closed() {
   return state_->closed;
 }
 
-void FakeClient::drop() { state_->conn->drop(); }
+void FakeClient::drop() {
+  std::shared_ptr<FakeConnection> conn;
+  {
+    std::lock_guard lock(state_->mu);
+    conn = state_->conn;
+  }
+  if (conn) conn->drop();
+}
 
 namespace {
 
@@ -166,6 +185,7 @@ std::string make_temp_dir() {
 config::Schema schema_of(const std::vector<services::ServiceDef>& defs) {
   config::Schema s;
   for (const auto& d : defs) {
+    s.add_module(d.name);
     for (const auto* sec : d.config) s.add(*sec);
   }
   return s;
@@ -258,7 +278,14 @@ ServiceFixture::ServiceFixture(std::vector<services::ServiceDef> defs,
 ServiceFixture::~ServiceFixture() {
   Impl& f = *impl_;
   if (f.io) {
+    // Every connection closes and its session ends (their close callbacks
+    // run on the io thread) before the threads stop, so nothing leaks.
+    f.gateway->drain("fixture ends");
     f.gateway->abort_all("fixture ends");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (f.gateway->session_count() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
     f.on_control([&f] { f.scheduler->stop(); });
     f.io->release_work();
     f.io->stop();
@@ -312,6 +339,8 @@ bool ServiceFixture::reload(std::vector<std::string> overrides, std::string conf
   }
   f.on_control([&] {
     f.config = merge_live(f.config, fresh);
+    f.limits.apply(f.config);
+    log::apply_levels(f.config.log);
     f.gateway->reload(f.config);
     for (auto& s : f.services) s->reload(f.config);
   });

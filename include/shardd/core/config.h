@@ -160,9 +160,16 @@ struct Config {
 
 template <class T>
 const T& config::Section<T>::of(const Config& config) const {
-  static const T kDefaults{};
   const void* p = config.modules.find(name_);
-  return p ? *static_cast<const T*>(p) : kDefaults;
+  if (p) return *static_cast<const T*>(p);
+  // Loaded without this section declared: its defaults, finished as a load
+  // would (e.g. the one default zone).
+  static const T kDefaults = [this] {
+    T t{};
+    finish(&t);
+    return t;
+  }();
+  return kDefaults;
 }
 
 // Reads FILE (TOML), applies `overrides` ("section.key=value", applied in
@@ -193,7 +200,8 @@ ConfigDiff diff_config(const Config& before, const Config& after);
 // applies); keys that need a restart keep their running values.
 Config merge_live(const Config& running, const Config& fresh);
 
-// Known module names for log.levels.
+// Core's module names for log.levels (services add theirs through the
+// schema: config::Schema::add_module).
 const std::vector<std::string>& log_modules();
 
 }  // namespace shardd

@@ -279,9 +279,13 @@ class Schema {
   // its name is not taken. Returns false (and adds nothing) on a clash.
   bool add(const SectionBase& section);
   const std::vector<const SectionBase*>& module_sections() const { return modules_; }
+  // Module (service) names: valid log.levels keys besides core's.
+  void add_module(std::string name);
+  const std::vector<std::string>& module_names() const { return module_names_; }
 
  private:
   std::vector<const SectionBase*> modules_;
+  std::vector<std::string> module_names_;
 };
 
 // Markdown rows "| `key` | type | default | range | live | doc |" for every

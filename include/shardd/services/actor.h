@@ -20,6 +20,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "shardd/core/barrier.h"
 #include "shardd/core/worker_pool.h"
 #include "shardd/gateway/router.h"
 #include "shardd/services/service.h"
@@ -38,42 +39,60 @@ class BlockingPool {
  public:
   BlockingPool(const std::string& name, size_t threads, int64_t max_pending,
                metrics::Registry& metrics)
-      : pool_(name, threads, &metrics),
+      : name_(name),
         max_pending_(max_pending),
-        pending_(metrics.gauge("shardd_" + name + "_pending",
-                               "Blocking jobs queued or running in the " + name + " pool.")) {}
+        metrics_(metrics),
+        gauge_(metrics.gauge("shardd_" + name + "_pending",
+                             "Blocking jobs queued or running in the " + name + " pool.")),
+        pool_(name, threads, &metrics) {}
 
   // Runs `fn()` on the pool, then `then(Status::Ok(), result)` on `ex`.
-  // When max_pending jobs are already pending, `fn` does not run and
-  // `then(UNAVAILABLE "server busy" with retry_after_ms, Result{})` is posted
-  // to `ex` instead: `then` always runs exactly once.
+  // `then` always runs exactly once: when max_pending jobs are already
+  // pending, `fn` does not run and `then` gets UNAVAILABLE "server busy" with
+  // retry_after_ms; when `fn` throws, the exception barrier reports it
+  // (labelled with the op that submitted the job) and `then` gets INTERNAL.
+  // Either way `then` gets a default-constructed Result.
   template <class Fn, class Then>
   void submit(boost::asio::any_io_executor ex, Fn fn, Then then) {
     using Result = std::invoke_result_t<Fn&>;
-    if (pending_.value() >= max_pending_) {
+    if (pending_.fetch_add(1) >= max_pending_) {
+      pending_.fetch_sub(1);
       boost::asio::post(ex, [then = std::move(then)]() mutable {
         then(Status::Unavailable("server busy, retry shortly", 1000), Result{});
       });
       return;
     }
-    pending_.add(1);
-    boost::asio::post(pool_, [this, ex = std::move(ex), fn = std::move(fn),
+    gauge_.set(pending_.load());
+    std::string op(barrier::current_op());
+    boost::asio::post(pool_, [this, op = std::move(op), ex = std::move(ex), fn = std::move(fn),
                               then = std::move(then)]() mutable {
-      Result result = fn();
-      pending_.add(-1);
-      boost::asio::post(ex, [then = std::move(then), result = std::move(result)]() mutable {
-        then(Status::Ok(), std::move(result));
+      Result result{};
+      Status st;
+      {
+        barrier::OpScope scope(op);
+        if (!barrier::run(&metrics_, op.empty() ? name_ : op, name_ + " job",
+                          [&] { result = fn(); })) {
+          st = Status::Internal("internal error");
+        }
+      }
+      gauge_.set(pending_.fetch_sub(1) - 1);
+      boost::asio::post(ex, [then = std::move(then), st = std::move(st),
+                             result = std::move(result)]() mutable {
+        then(std::move(st), std::move(result));
       });
     });
   }
-  int64_t pending() const { return pending_.value(); }
+  int64_t pending() const { return pending_.load(); }
   // Waits for queued work. REQUIRES: no submit() after it.
   void join() { pool_.join(); }
 
  private:
-  WorkerPool pool_;
+  const std::string name_;
   const int64_t max_pending_;
-  metrics::Gauge& pending_;
+  metrics::Registry& metrics_;
+  metrics::Gauge& gauge_;
+  std::atomic<int64_t> pending_{0};
+  WorkerPool pool_;  // last: destroyed (joined) first, while the rest is alive
 };
 
 // The base of a service's state owner (CRTP: `class Impl : public

@@ -19,10 +19,15 @@ namespace shardd::services {
 //
 //   ActorMap<std::string, Channel> channels(ctx.logic(), 10000,
 //                                           [](const std::string& id) { return Channel{id}; });
-//   channels.post_or_create(id, [req = std::move(req)](Channel* ch, auto* entry) mutable {
+//   channels.post_or_create(id, [self, req = std::move(req)](Channel* ch, auto entry) mutable {
 //     if (!ch) return req.fail(kTooManyChannels, "...");  // refused: max_keys reached
 //     ...                                                 // on the channel's strand
 //   });
+//
+// `entry` is the key's EntryPtr: hold it across asynchronous steps (storage
+// completing on entry->strand) and check entry->retired before touching
+// entry->state again. The map must outlive the work posted to it: keep it in
+// an Actor and capture the actor (shared_from_this()) in the work.
 //
 // The work always runs exactly once: with the key's state on its strand, or,
 // when the key cannot be had (post() of a missing key, post_or_create() at
@@ -55,8 +60,8 @@ class ActorMap {
   ActorMap(const ActorMap&) = delete;
   ActorMap& operator=(const ActorMap&) = delete;
 
-  // Runs `fn(State*, Entry*)` on the key's strand if the key exists; if it
-  // does not, `fn(nullptr, nullptr)` now, and returns false.
+  // Runs `fn(State*, EntryPtr)` on the key's strand if the key exists; if
+  // it does not, `fn(nullptr, nullptr)` now, and returns false.
   template <class Fn>
   bool post(const Key& key, Fn fn) {
     return dispatch(key, std::move(fn), false);
@@ -96,7 +101,7 @@ class ActorMap {
       }
     }
     if (!e) {
-      fn(static_cast<State*>(nullptr), static_cast<Entry*>(nullptr));
+      fn(static_cast<State*>(nullptr), EntryPtr());
       return false;
     }
     boost::asio::post(e->strand, [this, e, fn = std::move(fn), create]() mutable {
@@ -105,7 +110,7 @@ class ActorMap {
         dispatch(e->key, std::move(fn), create);
         return;
       }
-      fn(&e->state, e.get());
+      fn(&e->state, e);
     });
     return true;
   }

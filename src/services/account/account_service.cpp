@@ -135,13 +135,16 @@ class Impl final : public services::Actor<Impl>, public gateway::SessionListener
     std::string dummy;
     Status st = hash_password(kDummyPassword, a, &dummy);
     if (!st.ok()) {
-      // Config validation refuses such parameters; keep the running ones.
+      // Config validation refuses such parameters; keep the running ones
+      // (the zones still apply).
       lg().error("reload: auth parameters not applied: {}", st.message());
-      return;
     }
-    post([this, a = std::move(a), dummy = std::move(dummy), zones = std::move(zones)] {
-      auth_ = a;
-      dummy_hash_ = dummy;
+    post([this, ok = st.ok(), a = std::move(a), dummy = std::move(dummy),
+          zones = std::move(zones)] {
+      if (ok) {
+        auth_ = a;
+        dummy_hash_ = dummy;
+      }
       apply_zones(zones);
     });
   }
@@ -250,8 +253,8 @@ class Impl final : public services::Actor<Impl>, public gateway::SessionListener
       std::string now = zone_state(z);
       if (now == z.announced) continue;
       z.announced = now;
+      zone_updates_->inc();  // before sending: whoever sees the push sees the count
       ctx().gateway().broadcast(*zone_update_, {{"zone", zone_json(z)}}, true);
-      zone_updates_->inc();
     }
   }
 
@@ -289,13 +292,15 @@ class Impl final : public services::Actor<Impl>, public gateway::SessionListener
   }
 
   void leave_zone(Online& o) {
+    if (o.pending_zone.empty() && o.zone.empty()) return;
     if (!o.pending_zone.empty()) {
       add_population(o.pending_zone, -1);
       o.pending_zone.clear();
     }
-    if (o.zone.empty()) return;
-    add_population(o.zone, -1);
-    o.zone.clear();
+    if (!o.zone.empty()) {
+      add_population(o.zone, -1);
+      o.zone.clear();
+    }
     zones_changed();
   }
 

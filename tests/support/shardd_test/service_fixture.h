@@ -11,6 +11,7 @@
 //   f.clock().advance(std::chrono::hours(25));
 //
 // Everything runs on real threads; request() waits (bounded) for the answer.
+// REQUIRES: clients are destroyed before their fixture (declare them after it).
 
 #include <chrono>
 #include <condition_variable>

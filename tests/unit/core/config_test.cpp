@@ -57,6 +57,7 @@ const config::Schema& widget_schema() {
   static const config::Schema schema = [] {
     config::Schema s;
     s.add(widget_section());
+    s.add_module("widget");
     return s;
   }();
   return schema;
@@ -128,6 +129,10 @@ TEST(ConfigTest, PerModuleLogLevels) {
   Parsed bad = parse("[log.levels]\nnetwork = \"debug\"\ngateway = \"chatty\"\n");
   EXPECT_TRUE(has_error(bad, "log.levels.network", "unknown module"));
   EXPECT_TRUE(has_error(bad, "log.levels.gateway", "expected one of"));
+  // A service's module is known only when the schema has the service.
+  EXPECT_TRUE(has_error(parse("[log.levels]\nwidget = \"debug\"\n"), "log.levels.widget",
+                        "unknown module"));
+  EXPECT_TRUE(parse_w("[log.levels]\nwidget = \"debug\"\n").status.ok());
 }
 
 TEST(ConfigTest, SyntaxErrorsNameTheLine) {

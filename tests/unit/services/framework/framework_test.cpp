@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <future>
+#include <stdexcept>
 #include <thread>
 
 #include "shardd/services/actor.h"
@@ -70,7 +71,7 @@ class Tally final : public Actor<Tally> {
     std::string key = args::str(req.d(), "key");
     int64_t n = args::int_of(req.d(), "n");
     counters_.post_or_create(key, [this, self = shared_from_this(), key, n,
-                                   req = std::move(req)](Counter* c, auto* entry) mutable {
+                                   req = std::move(req)](Counter* c, auto entry) mutable {
       if (!c) return req.fail(kTallyFull, "too many counters");
       c->n += n;
       int64_t value = c->n;
@@ -84,8 +85,11 @@ class Tally final : public Actor<Tally> {
             if (st.ok()) st = db->exec(kUpsert, {key, value});
             return st;
           },
-          [this, self, req = std::move(req), key, value](store::DbStatus st) mutable {
+          [this, self, entry, req = std::move(req), key, value](store::DbStatus st) mutable {
             if (!st.ok()) return req.fail(st.to_status());
+            // Back on the key's strand; the counter may have been retired
+            // meanwhile (this test never retires one).
+            if (entry->retired) return req.fail(ErrorCode::kUnavailable, "counter gone");
             req.session_ptr()->post_push(*changed_, {{"key", key}, {"n", value}});
             req.ok({{"n", value}});
           });
@@ -195,6 +199,44 @@ TEST(FrameworkTest, ServiceOpsRunOnTheirStrandsWithStorageAndPushes) {
   EXPECT_EQ(busy["err"]["retry_after_ms"], 1000);
 }
 
+// `then` always runs once: a job that throws is reported by the barrier,
+// answered INTERNAL, and gives its slot back (the pool keeps serving).
+TEST(BlockingPoolTest, ThrowingJobAnswersInternalAndFreesItsSlot) {
+  metrics::Registry m;
+  BlockingPool pool("testpool", 1, 1, m);
+  boost::asio::io_context ex;
+  std::vector<Status> got;
+  pool.submit(
+      ex.get_executor(), []() -> int { throw std::runtime_error("boom"); },
+      [&](Status st, int) { got.push_back(st); });
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  // `ex` runs out of work between posts: restart() before each run.
+  auto run_until = [&](size_t n) {
+    while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+      ex.restart();
+      ex.run_for(5ms);
+    }
+  };
+  run_until(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].code(), ErrorCode::kInternal);
+  EXPECT_EQ(pool.pending(), 0);
+  int value = 0;
+  pool.submit(
+      ex.get_executor(), [] { return 5; },
+      [&](Status st, int v) {
+        got.push_back(st);
+        value = v;
+      });
+  run_until(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(got[1].ok());
+  EXPECT_EQ(value, 5);
+  EXPECT_NE(m.render().find("shardd_internal_errors_total{op=\"testpool\"} 1"), std::string::npos)
+      << m.render();
+  pool.join();
+}
+
 TEST(ActorMapTest, OneStatePerKeyUnderConcurrencyAndRetire) {
   WorkerPool pool("logic", 2, nullptr);
   struct State {
@@ -212,7 +254,7 @@ TEST(ActorMapTest, OneStatePerKeyUnderConcurrencyAndRetire) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPosts; ++i) {
         int key = (i + t) % kKeys;
-        map.post_or_create(key, [&, i](State* s, ActorMap<int, State>::Entry* e) {
+        map.post_or_create(key, [&, i](State* s, const ActorMap<int, State>::EntryPtr& e) {
           ASSERT_TRUE(s);
           // No lock: only this key's strand touches s.
           s->n += 1;
@@ -236,7 +278,7 @@ TEST(ActorMapTest, BoundedNumberOfKeys) {
   struct State {};
   ActorMap<int, State> map(pool, 2, [](const int&) { return State{}; });
   std::atomic<int> ran{0}, refused{0};
-  auto count = [&](State* s, ActorMap<int, State>::Entry*) { (s ? ran : refused)++; };
+  auto count = [&](State* s, const ActorMap<int, State>::EntryPtr&) { (s ? ran : refused)++; };
   EXPECT_TRUE(map.post_or_create(1, count));
   EXPECT_TRUE(map.post_or_create(2, count));
   EXPECT_FALSE(map.post_or_create(3, count));
