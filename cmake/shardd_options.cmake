@@ -49,3 +49,19 @@ function(shardd_module name)
   target_link_libraries(${name} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
   shardd_target_defaults(${name})
 endfunction()
+
+# Linker: mold, then lld, when installed (scripts/install-deps.sh installs
+# mold). Measured on the 2-core CI machine: linking a test executable takes
+# ~1.2 s with mold against ~1.7-2.0 s with GNU ld.
+set(SHARDD_LINKER "auto" CACHE STRING "Linker: auto | mold | lld | default")
+if(SHARDD_LINKER STREQUAL "auto")
+  find_program(SHARDD_MOLD ld.mold)
+  find_program(SHARDD_LLD ld.lld)
+  if(SHARDD_MOLD)
+    add_link_options(-fuse-ld=mold)
+  elseif(SHARDD_LLD)
+    add_link_options(-fuse-ld=lld)
+  endif()
+elseif(NOT SHARDD_LINKER STREQUAL "default")
+  add_link_options(-fuse-ld=${SHARDD_LINKER})
+endif()

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake ninja-build ccache mold pkg-config git ca-certificates
   libboost-dev libssl-dev zlib1g-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libsystemd-dev libsqlite3-dev libmariadb-dev libhiredis-dev
@@ -13,6 +13,7 @@ build_pkgs=(
 test_pkgs=(
   libgtest-dev libgmock-dev python3 python3-websockets openssl curl procps
   mariadb-server redis-server
+  clang libclang-rt-14-dev
 )
 
 want=("${build_pkgs[@]}")

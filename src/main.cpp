@@ -3,17 +3,21 @@
 #include "shardd/app/server.h"
 #include "shardd/version.h"
 
+#ifdef SHARDD_TEST_FAULTS
+#include "test_faults.h"
+#endif
+
 int main(int argc, char** argv) {
   shardd::app::CommandLine cmd;
   CLI::App app{"shardd: MMORPG server daemon"};
   app.set_version_flag("--version", std::string(shardd::kServerName) + " " + shardd::kVersion);
-  app.add_option("-c,--config", cmd.config_path, "TOML configuration file")
-      ->capture_default_str();
+  app.add_option("-c,--config", cmd.config_path, "TOML configuration file")->capture_default_str();
   app.add_option("--set", cmd.overrides, "Override a setting: section.key=value (repeatable)")
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
   auto* run = app.add_subcommand("run", "Serve players (the default)");
-  auto* check = app.add_subcommand("check-config", "Validate and print the effective configuration");
+  auto* check =
+      app.add_subcommand("check-config", "Validate and print the effective configuration");
   auto* version = app.add_subcommand("version", "Print version and build information");
   auto* keys = app.add_subcommand("config-keys", "Print every configuration key (Markdown table)");
   auto* migrate = app.add_subcommand("migrate", "Apply pending schema migrations");
@@ -39,5 +43,8 @@ int main(int argc, char** argv) {
   if (*migrate) return shardd::app::migrate(cmd, migrate_status);
   if (*backup) return shardd::app::backup(cmd, backup_out);
   if (*restore) return shardd::app::restore(cmd, restore_in);
+#ifdef SHARDD_TEST_FAULTS
+  shardd::plant_test_fault_from_env();
+#endif
   return shardd::app::run_server(cmd);
 }

@@ -15,6 +15,8 @@
 
 #include "session_routes.h"
 #include "shardd/admin/admin_server.h"
+#include "shardd/app/services.h"
+#include "shardd/core/clock.h"
 #include "shardd/core/config.h"
 #include "shardd/core/io_pool.h"
 #include "shardd/core/log.h"
@@ -25,8 +27,6 @@
 #include "shardd/gateway/gateway.h"
 #include "shardd/net/connection.h"
 #include "shardd/net/net_server.h"
-#include "shardd/app/services.h"
-#include "shardd/core/clock.h"
 #include "shardd/store/store.h"
 #include "shardd/version.h"
 
@@ -106,15 +106,34 @@ class Server {
         &metrics_.counter("shardd_config_reload_failures_total", "SIGHUP reloads rejected.");
   }
 
+  // Every pool's queued handlers are dropped before any pool is destroyed: a
+  // handler left on an io context can own a session, whose gateway owns the
+  // routes, whose service owns a timer on the logic pool. Destroying the
+  // pools in member order freed the logic pool's timer service first (ASan:
+  // heap-use-after-free in ~io_context at exit, seen once the test harness
+  // stopped shardd with SIGTERM and read its sanitizer log).
+  ~Server() {
+    io_.stop();
+    io_.join();
+    logic_.stop_now();
+    logic_.join();
+    storage_.stop_now();
+    storage_.join();
+    io_.discard_pending();
+    logic_.discard_pending();
+    storage_.discard_pending();
+  }
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
   int run() {
     auto& lg = log::get("app");
     lg.info("{} {} starting (io_threads={}, logic_threads={}, storage_threads={})", kServerName,
             kVersion, io_.size(), config_.logic_thread_count(), config_.storage_thread_count());
     if (!make_data_dir(config_.server.data_dir)) return kExitFailure;
 
-    store_.on_readiness([this](bool, const std::string&) {
-      asio::post(control_, [this] { update_ready(); });
-    });
+    store_.on_readiness(
+        [this](bool, const std::string&) { asio::post(control_, [this] { update_ready(); }); });
     Status st = store_.start(config_.store.auto_migrate);
     if (!st.ok()) {
       lg.critical("storage: {}", st.message());
@@ -168,10 +187,9 @@ class Server {
         });
     // The database's reachability, checked every second, keeps readiness
     // true without traffic (see Store::check_health).
-    scheduler_.every_async("store_health", std::chrono::milliseconds(1000),
-                           [this](Scheduler::Done done) {
-                             store_.check_health([done] { done(Status::Ok()); });
-                           });
+    scheduler_.every_async(
+        "store_health", std::chrono::milliseconds(1000),
+        [this](Scheduler::Done done) { store_.check_health([done] { done(Status::Ok()); }); });
     signals_.async_wait([this](boost::system::error_code ec, int sig) { on_signal(ec, sig); });
 
     serving_ = true;
@@ -242,25 +260,27 @@ class Server {
 
   nlohmann::json status() {
     std::string reason = not_ready_reason();
-    nlohmann::json out = {{"name", server_name_},
-            {"store",
-             {{"backend", store_.backend_description()},
-              {"ready", store_.ready()},
-              {"not_ready_reason", store_.ready() ? nlohmann::json() : nlohmann::json(store_.not_ready_reason())}}},
-            {"version", kVersion},
-            {"pid", ::getpid()},
-            {"ready", reason.empty()},
-            {"not_ready_reason", reason.empty() ? nlohmann::json() : nlohmann::json(reason)},
-            {"draining", draining_.load()},
-            {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::steady_clock::now() - started_)
-                             .count()},
-            {"sessions", gateway_.session_count()},
-            {"connections", net_ ? net_->live_connections() : 0},
-            {"ports",
-             {{"ws", net_->ws_port()},
-              {"tcp", net_->tcp_port()},
-              {"admin", admin_ ? admin_->port() : 0}}}};
+    nlohmann::json out = {
+        {"name", server_name_},
+        {"store",
+         {{"backend", store_.backend_description()},
+          {"ready", store_.ready()},
+          {"not_ready_reason",
+           store_.ready() ? nlohmann::json() : nlohmann::json(store_.not_ready_reason())}}},
+        {"version", kVersion},
+        {"pid", ::getpid()},
+        {"ready", reason.empty()},
+        {"not_ready_reason", reason.empty() ? nlohmann::json() : nlohmann::json(reason)},
+        {"draining", draining_.load()},
+        {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::steady_clock::now() - started_)
+                         .count()},
+        {"sessions", gateway_.session_count()},
+        {"connections", net_ ? net_->live_connections() : 0},
+        {"ports",
+         {{"ws", net_->ws_port()},
+          {"tcp", net_->tcp_port()},
+          {"admin", admin_ ? admin_->port() : 0}}}};
     // Each service adds its own members (the account service: "zones").
     for (const auto& svc : services_) {
       nlohmann::json part = svc->status();
@@ -285,7 +305,6 @@ class Server {
     }
     return Status::Ok();
   }
-
 
   void write_ports_file() {
     const std::string& path = config_.server.ports_file;

@@ -13,7 +13,7 @@ void set_thread_name(const std::string& name) {
 IoPool::IoPool(size_t threads, std::string name, metrics::Registry* metrics)
     : name_(std::move(name)), metrics_(metrics) {
   for (size_t i = 0; i < threads; ++i) {
-    contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
+    contexts_.push_back(std::make_unique<Context>(1));
     guards_.emplace_back(contexts_.back()->get_executor());
   }
 }
@@ -45,6 +45,10 @@ void IoPool::join() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+}
+
+void IoPool::discard_pending() {
+  for (auto& c : contexts_) c->discard_pending();
 }
 
 boost::asio::io_context& IoPool::next() {

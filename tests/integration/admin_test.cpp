@@ -12,7 +12,9 @@ namespace {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+Headers bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
 
 TEST(Admin, HealthAndReadiness) {
   Shard shard;
@@ -34,9 +36,8 @@ TEST(Admin, MetricsExposeTheDocumentedFamilies) {
   for (const char* family :
        {"shardd_connections", "shardd_sessions", "shardd_messages_in_total",
         "shardd_messages_out_total", "shardd_errors_total", "shardd_rate_limited_total",
-        "shardd_slow_consumer_disconnects_total", "shardd_handler_seconds",
-        "shardd_bytes_in_total", "process_resident_memory_bytes", "process_cpu_seconds_total",
-        "process_open_fds"}) {
+        "shardd_slow_consumer_disconnects_total", "shardd_handler_seconds", "shardd_bytes_in_total",
+        "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds"}) {
     EXPECT_TRUE(has_metric_family(m.body, family)) << "missing # TYPE for " << family;
   }
   EXPECT_TRUE(metric_value(m.body, R"(shardd_connections{transport="ws"})"));
@@ -106,8 +107,7 @@ TEST(Admin, StatusNeedsTheToken) {
   EXPECT_EQ(http_get(shard.admin_port(), "/admin/status").status, 401);
   EXPECT_EQ(http_get(shard.admin_port(), "/admin/status", bearer("wrong")).status, 401);
   EXPECT_EQ(http_get(shard.admin_port(), "/admin/status", bearer("s3cret-toke")).status, 401);
-  EXPECT_EQ(http_get(shard.admin_port(), "/admin/status",
-                     {{"Authorization", "Basic s3cret-token"}})
+  EXPECT_EQ(http_get(shard.admin_port(), "/admin/status", {{"Authorization", "Basic s3cret-token"}})
                 .status,
             401);
 
@@ -250,10 +250,10 @@ TEST(Admin, OpsListsEveryClientOpAndAdminRouteWithItsFields) {
   for (const auto& a : j["admin"]) {
     admin.insert(a["method"].get<std::string>() + " " + a["path"].get<std::string>());
   }
-  for (const char* route : {"POST /admin/accounts/ban", "POST /admin/accounts/unban",
-                            "GET /admin/accounts/bans", "POST /admin/announce",
-                            "GET /admin/sessions", "POST /admin/sessions/kick",
-                            "GET /admin/errors"}) {
+  for (const char* route :
+       {"POST /admin/accounts/ban", "POST /admin/accounts/unban", "GET /admin/accounts/bans",
+        "POST /admin/announce", "GET /admin/sessions", "POST /admin/sessions/kick",
+        "GET /admin/errors"}) {
     EXPECT_TRUE(admin.count(route)) << route;
   }
   EXPECT_EQ(http_get(shard.admin_port(), "/admin/ops").status, 401);
@@ -280,7 +280,7 @@ TEST(Admin, ErrorTableListsCoreAndServiceCodes) {
   EXPECT_EQ(module_of["BAD_CREDENTIALS"], "account");
   EXPECT_EQ(module_of["MAINTENANCE"], "account");
   EXPECT_FALSE(module_of.count("OK"));
-  std::ifstream in(std::string(SHARDD_SOURCE_DIR) + "/docs/protocol.md");
+  std::ifstream in(::shardd::test::source_dir() + "/docs/protocol.md");
   std::stringstream doc;
   doc << in.rdbuf();
   for (const auto& [code, module] : module_of) {
@@ -304,8 +304,8 @@ TEST(Admin, SessionsCanBeListedAndKickedWithoutABan) {
   ASSERT_EQ(all.status, 200) << all.body;
   json list = json::parse(all.body);
   EXPECT_EQ(list["sessions"].size(), 2u) << all.body;
-  auto mine = json::parse(
-      http_get(shard.admin_port(), "/admin/sessions?username=KIM", bearer("tok")).body);
+  auto mine =
+      json::parse(http_get(shard.admin_port(), "/admin/sessions?username=KIM", bearer("tok")).body);
   ASSERT_EQ(mine["sessions"].size(), 1u);
   EXPECT_EQ(mine["sessions"][0]["account_id"], account);
   EXPECT_EQ(mine["sessions"][0]["transport"], "ws");
@@ -318,9 +318,9 @@ TEST(Admin, SessionsCanBeListedAndKickedWithoutABan) {
   auto digits = http_get(shard.admin_port(), "/admin/sessions?username=12345", bearer("tok"));
   EXPECT_EQ(digits.status, 200) << "a name of digits is still a name: " << digits.body;
 
-  auto kick = http_request("POST", shard.admin_port(), "/admin/sessions/kick",
-                           json{{"account_id", account}, {"msg", "take a break"}}.dump(),
-                           bearer("tok"));
+  auto kick =
+      http_request("POST", shard.admin_port(), "/admin/sessions/kick",
+                   json{{"account_id", account}, {"msg", "take a break"}}.dump(), bearer("tok"));
   ASSERT_EQ(kick.status, 200) << kick.body;
   auto kicked = a.recv_push("sys.kicked");
   ASSERT_TRUE(kicked);
@@ -332,14 +332,15 @@ TEST(Admin, SessionsCanBeListedAndKickedWithoutABan) {
   // Not a ban: the player logs straight back in.
   WsClient again;
   connect_ws(again, shard.ws_port());
-  EXPECT_TRUE(IsOk(again.request("auth.login", {{"username", "kim"}, {"password", "pass-word-1"}})));
+  EXPECT_TRUE(
+      IsOk(again.request("auth.login", {{"username", "kim"}, {"password", "pass-word-1"}})));
   EXPECT_EQ(http_request("POST", shard.admin_port(), "/admin/sessions/kick",
                          json{{"session_id", 99999}}.dump(), bearer("tok"))
                 .status,
             404);
-  EXPECT_EQ(http_request("POST", shard.admin_port(), "/admin/sessions/kick", "{}", bearer("tok"))
-                .status,
-            400);
+  EXPECT_EQ(
+      http_request("POST", shard.admin_port(), "/admin/sessions/kick", "{}", bearer("tok")).status,
+      400);
 }
 
 // Every metric docs/operations.md lists is exported, and every exported
@@ -350,8 +351,10 @@ TEST(Admin, MetricsAndTheirDocumentationAgree) {
   {
     WsClient c;  // some traffic, so per-op and per-statement series exist
     connect_ws(c, shard.ws_port());
-    ASSERT_TRUE(IsOk(c.request("auth.register", {{"username", "metric"}, {"password", "pass-word-1"}})));
-    ASSERT_TRUE(IsOk(c.request("auth.login", {{"username", "metric"}, {"password", "pass-word-1"}})));
+    ASSERT_TRUE(
+        IsOk(c.request("auth.register", {{"username", "metric"}, {"password", "pass-word-1"}})));
+    ASSERT_TRUE(
+        IsOk(c.request("auth.login", {{"username", "metric"}, {"password", "pass-word-1"}})));
   }
   std::string text = http_get(shard.admin_port(), "/metrics").body;
   std::set<std::string> exported;
@@ -359,7 +362,7 @@ TEST(Admin, MetricsAndTheirDocumentationAgree) {
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("# TYPE ", 0) == 0) exported.insert(line.substr(7, line.find(' ', 7) - 7));
   }
-  std::string doc = read_file(std::string(SHARDD_SOURCE_DIR) + "/docs/operations.md");
+  std::string doc = read_file(::shardd::test::source_dir() + "/docs/operations.md");
   auto from = doc.find("\nMetrics (");
   ASSERT_NE(from, std::string::npos);
   auto to = doc.find("\n## ", from);

@@ -95,7 +95,9 @@ struct BadConfig {
 };
 
 // Names the case in test output instead of dumping its bytes.
-void PrintTo(const BadConfig& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const BadConfig& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class CliBadConfig : public ::testing::TestWithParam<BadConfig> {};
 
@@ -113,41 +115,64 @@ TEST_P(CliBadConfig, CheckConfigExits2AndNamesTheKey) {
 INSTANTIATE_TEST_SUITE_P(
     Errors, CliBadConfig,
     ::testing::Values(
-        BadConfig{"unknown_key", "[limits]\nmax_frame_bytez = 100\n", {},
+        BadConfig{"unknown_key",
+                  "[limits]\nmax_frame_bytez = 100\n",
+                  {},
                   "config error: limits.max_frame_bytez: unknown key"},
         BadConfig{"unknown_section", "[nosuch]\nx = 1\n", {}, "config error: nosuch: unknown key"},
-        BadConfig{"wrong_type", "[limits]\nheartbeat_ms = \"fast\"\n", {},
+        BadConfig{"wrong_type",
+                  "[limits]\nheartbeat_ms = \"fast\"\n",
+                  {},
                   "config error: limits.heartbeat_ms: expected an integer"},
-        BadConfig{"wrong_type_bool", "[ws]\ntls = \"yes\"\n", {},
+        BadConfig{"wrong_type_bool",
+                  "[ws]\ntls = \"yes\"\n",
+                  {},
                   "config error: ws.tls: expected true or false"},
-        BadConfig{"out_of_range_low", "[limits]\nmax_frame_bytes = 100\n", {},
+        BadConfig{"out_of_range_low",
+                  "[limits]\nmax_frame_bytes = 100\n",
+                  {},
                   "config error: limits.max_frame_bytes: out of range"},
-        BadConfig{"out_of_range_high", "[ws]\nport = 70000\n", {},
-                  "config error: ws.port: out of range"},
+        BadConfig{
+            "out_of_range_high", "[ws]\nport = 70000\n", {}, "config error: ws.port: out of range"},
         BadConfig{"bad_choice", "[log]\nformat = \"xml\"\n", {}, "config error: log.format:"},
-        BadConfig{"set_unknown_key", "", {"limits.nope=1"},
-                  "config error: limits.nope: unknown key"},
-        BadConfig{"set_wrong_type", "", {"limits.heartbeat_ms=abc"},
+        BadConfig{
+            "set_unknown_key", "", {"limits.nope=1"}, "config error: limits.nope: unknown key"},
+        BadConfig{"set_wrong_type",
+                  "",
+                  {"limits.heartbeat_ms=abc"},
                   "config error: limits.heartbeat_ms: expected an integer"},
-        BadConfig{"set_out_of_range", "", {"limits.write_queue_bytes=10"},
+        BadConfig{"set_out_of_range",
+                  "",
+                  {"limits.write_queue_bytes=10"},
                   "config error: limits.write_queue_bytes: out of range"},
         BadConfig{"set_malformed", "", {"no-equals-sign"}, "config error: no-equals-sign:"},
-        BadConfig{"tls_without_cert", "[ws]\ntls = true\n", {},
-                  "config error: tls.cert_file: required"},
-        BadConfig{"tls_unreadable_cert", "", {"tcp.tls=true", "tls.cert_file=/nonexistent/c.pem",
-                                              "tls.key_file=/nonexistent/k.pem"},
-                  "config error: tls.cert_file: cannot read"},
-        BadConfig{"port_clash", "[ws]\nport = 7300\n[tcp]\nport = 7300\n", {},
+        BadConfig{
+            "tls_without_cert", "[ws]\ntls = true\n", {}, "config error: tls.cert_file: required"},
+        BadConfig{
+            "tls_unreadable_cert",
+            "",
+            {"tcp.tls=true", "tls.cert_file=/nonexistent/c.pem", "tls.key_file=/nonexistent/k.pem"},
+            "config error: tls.cert_file: cannot read"},
+        BadConfig{"port_clash",
+                  "[ws]\nport = 7300\n[tcp]\nport = 7300\n",
+                  {},
                   "config error: tcp.port: clashes with ws.port"},
         BadConfig{"not_toml", "[limits\nmax_frame_bytes = ", {}, "config error: "},
-        BadConfig{"scrypt_n_not_power_of_two", "", {"auth.scrypt_n=3000"},
+        BadConfig{"scrypt_n_not_power_of_two",
+                  "",
+                  {"auth.scrypt_n=3000"},
                   "config error: auth.scrypt_n: must be a power of two"},
-        BadConfig{"metrics_token_without_token", "[admin]\nmetrics_require_token = true\n", {},
+        BadConfig{"metrics_token_without_token",
+                  "[admin]\nmetrics_require_token = true\n",
+                  {},
                   "config error: admin.metrics_require_token: needs admin.token"},
-        BadConfig{"state_soft_over_hard", "",
+        BadConfig{"state_soft_over_hard",
+                  "",
                   {"limits.state_queue_soft_bytes=300000", "limits.state_queue_hard_bytes=200000"},
                   "config error: limits.state_queue_soft_bytes: must be at most"},
-        BadConfig{"state_soft_s_out_of_range", "", {"limits.state_queue_soft_s=0"},
+        BadConfig{"state_soft_s_out_of_range",
+                  "",
+                  {"limits.state_queue_soft_s=0"},
                   "config error: limits.state_queue_soft_s: out of range"}),
     [](const ::testing::TestParamInfo<BadConfig>& p) { return std::string(p.param.name); });
 
@@ -233,7 +258,7 @@ TEST(Cli, JsonLogFormat) {
 // sysusers entry parses.
 TEST(Cli, SystemdUnitVerifies) {
   TempDir dir;
-  std::string unit = read_file(std::string(SHARDD_SOURCE_DIR) + "/config/systemd/shardd.service");
+  std::string unit = read_file(::shardd::test::source_dir() + "/config/systemd/shardd.service");
   for (size_t p; (p = unit.find("/usr/local/bin/shardd")) != std::string::npos;) {
     unit.replace(p, 21, shardd_binary());  // verify wants the executable to exist
   }
@@ -244,7 +269,7 @@ TEST(Cli, SystemdUnitVerifies) {
   EXPECT_EQ(unit.find("DynamicUser=yes"), std::string::npos)
       << "a dynamic user cannot be in the config file's group";
   auto u = run_command({"systemd-sysusers", "--dry-run",
-                        std::string(SHARDD_SOURCE_DIR) + "/config/systemd/shardd.sysusers"},
+                        ::shardd::test::source_dir() + "/config/systemd/shardd.sysusers"},
                        Ms(10000));
   EXPECT_EQ(u.exit_code, 0) << u.err;
 }

@@ -2,7 +2,7 @@
 """Interop test: an independent WebSocket client (Python `websockets`, Debian
 python3-websockets) against the real shardd binary.
 
-Usage: ws_interop_test.py --shardd PATH/TO/shardd
+Usage: ws_interop_test.py --shardd PATH/TO/shardd   ($SHARDD_BIN, when set, wins)
 
 Starts shardd itself (ports 0, its own temp dir), runs the checks, prints one
 line per check and exits non-zero on the first failure.
@@ -122,7 +122,12 @@ class Shardd:
         for s in sets + overrides:
             args += ["--set", s]
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
+        # Sanitizer reports of a sanitizer build go to files checked in stop().
+        self.san_prefix = os.path.join(tmp, "sanitizer")
+        env = dict(os.environ)
+        for var in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+            env[var] = (env[var] + ":" if env.get(var) else "") + "log_path=" + self.san_prefix
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
         deadline = time.monotonic() + 10
         while True:
             if os.path.exists(self.ports_file):
@@ -143,10 +148,31 @@ class Shardd:
         return f"ws://127.0.0.1:{self.ports['ws']}/ws"
 
     def stop(self):
+        """SIGTERM (SIGKILL after 20 s); records a failure if the server wrote
+        any sanitizer report (files, or stderr for GCC's UBSan)."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self.log.close()
+        reports = ""
+        d = os.path.dirname(self.san_prefix)
+        for name in sorted(os.listdir(d)):
+            if name.startswith(os.path.basename(self.san_prefix) + "."):
+                with open(os.path.join(d, name), errors="replace") as f:
+                    reports += f.read()
+        log = self.read_log()
+        for marker in (": runtime error: ", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "WARNING: ThreadSanitizer"):
+            if marker in log:
+                reports += log[log.index(marker):][:8000]
+                break
+        if reports:
+            print("FAIL - sanitizer report from shardd:\n" + reports, flush=True)
+            FAILURES.append("sanitizer report")
 
 
 async def recv_json(ws, timeout=5):
@@ -253,8 +279,11 @@ async def main_checks(binary, tmp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shardd", required=True)
+    ap.add_argument("--shardd", help="shardd binary; $SHARDD_BIN, when set, wins")
     args = ap.parse_args()
+    args.shardd = os.environ.get("SHARDD_BIN") or args.shardd
+    if not args.shardd:
+        ap.error("no shardd binary: pass --shardd or set SHARDD_BIN")
     print(f"websockets {websockets.version.version}, shardd {args.shardd}", flush=True)
     with tempfile.TemporaryDirectory(prefix="shardd-py-") as tmp:
         try:

@@ -1,21 +1,23 @@
 #include "shardd_test/db_servers.h"
 
 #include <arpa/inet.h>
-#include <chrono>
 #include <fcntl.h>
-#include <filesystem>
-#include <fstream>
 #include <hiredis/hiredis.h>
 #include <mysql.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdexcept>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace shardd::test {
@@ -35,7 +37,7 @@ uint16_t free_port() {
 
 ChildServer::~ChildServer() {
   stop();
-  if (!dir_.empty() && !getenv("SHARDD_TEST_KEEP_TMP")) {
+  if (!dir_.empty() && !keep_dir_ && !getenv("SHARDD_TEST_KEEP_TMP")) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -100,8 +102,8 @@ void RedisServer::start() {
     make_dir("shardd-redis");
     port_ = free_port();
   }
-  spawn({"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--dir", dir_, "--daemonize", "no"},
+  spawn({"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
+         "", "--appendonly", "no", "--dir", dir_, "--daemonize", "no"},
         "redis.log");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -121,38 +123,106 @@ void RedisServer::start() {
   throw std::runtime_error("redis-server did not start:\n" + log_tail("redis.log"));
 }
 
+std::string MariaDbServer::template_dir() {
+  if (const char* env = std::getenv("SHARDD_TEST_MARIADB_TEMPLATE"); env != nullptr && *env) {
+    return env;
+  }
+  return "/tmp/shardd-mariadb-template-" + std::to_string(::getuid());
+}
+
+namespace {
+
+std::string mariadb_tmp(const std::string& dir) {
+  // Its own temp directory: servers installed or running side by side (ctest
+  // -j) would otherwise share /tmp for their temporary tables, and
+  // mariadb-install-db fails when another one deletes a file it made.
+  std::string tmp = dir + "/tmp";
+  ::mkdir(tmp.c_str(), 0700);
+  return tmp;
+}
+
+// Makes template_dir() once: install, first start, database and user, clean
+// stop, then a `ready` marker. Parallel callers wait on the lock.
+void ensure_mariadb_template() {
+  namespace fs = std::filesystem;
+  const std::string tpl = MariaDbServer::template_dir();
+  if (fs::exists(tpl + "/ready")) return;
+  int lock = ::open((tpl + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (lock < 0) throw std::runtime_error("cannot open " + tpl + ".lock");
+  ::flock(lock, LOCK_EX);
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{lock};
+  if (fs::exists(tpl + "/ready")) return;
+  std::error_code ec;
+  fs::remove_all(tpl, ec);  // a half-made one
+  fs::create_directories(tpl);
+  MariaDbServer::make_template(tpl);
+  std::ofstream(tpl + "/ready") << "ok\n";
+}
+
+}  // namespace
+
+void MariaDbServer::make_template(const std::string& dir) {
+  MariaDbServer maker;
+  maker.dir_ = dir;
+  maker.keep_dir_ = true;
+  maker.port_ = free_port();
+  maker.install_fresh(mariadb_tmp(dir));
+  maker.stop();
+  if (maker.pid_ > 0) throw std::runtime_error("template mariadbd did not stop");
+}
+
+void MariaDbServer::install_fresh(const std::string& tmp) {
+  std::string cmd = "/usr/bin/mariadb-install-db --no-defaults --datadir=" + dir_ +
+                    "/data --tmpdir=" + tmp +
+                    " --user=root --auth-root-authentication-method=normal "
+                    "--skip-test-db --skip-name-resolve > " +
+                    dir_ + "/install.log 2>&1";
+  if (std::system(cmd.c_str()) != 0) {
+    throw std::runtime_error("mariadb-install-db failed:\n" + log_tail("install.log"));
+  }
+  std::string tls =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+      "-nodes -days 3650 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+      "-keyout " +
+      dir_ + "/tls-key.pem -out " + tls_cert() + " >> " + dir_ + "/install.log 2>&1";
+  if (std::system(tls.c_str()) != 0) {
+    throw std::runtime_error("openssl failed:\n" + log_tail("install.log"));
+  }
+  installed_ = true;
+  launch(tmp);
+  admin_sql(std::string("CREATE DATABASE ") + kDatabase +
+            " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+  admin_sql(std::string("CREATE USER '") + kUser + "'@'%' IDENTIFIED BY '" + kPassword + "'");
+  admin_sql(std::string("GRANT ALL ON ") + kDatabase + ".* TO '" + kUser + "'@'%'");
+}
+
 void MariaDbServer::start() {
   if (dir_.empty()) {
     make_dir("shardd-mariadb");
     port_ = free_port();
   }
-  // Its own temp directory: servers installed or running side by side (ctest
-  // -j) would otherwise share /tmp for their temporary tables, and
-  // mariadb-install-db fails when another one deletes a file it made.
-  std::string tmp = dir_ + "/tmp";
-  ::mkdir(tmp.c_str(), 0700);
+  std::string tmp = mariadb_tmp(dir_);
   if (!installed_) {
-    std::string cmd = "/usr/bin/mariadb-install-db --no-defaults --datadir=" + dir_ +
-                      "/data --tmpdir=" + tmp +
-                      " --user=root --auth-root-authentication-method=normal "
-                      "--skip-test-db --skip-name-resolve > " + dir_ + "/install.log 2>&1";
-    if (std::system(cmd.c_str()) != 0) {
-      throw std::runtime_error("mariadb-install-db failed:\n" + log_tail("install.log"));
-    }
-    std::string tls = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-                      "-nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
-                      "-keyout " + dir_ + "/tls-key.pem -out " + tls_cert() + " >> " + dir_ +
-                      "/install.log 2>&1";
-    if (std::system(tls.c_str()) != 0) {
-      throw std::runtime_error("openssl failed:\n" + log_tail("install.log"));
-    }
+    ensure_mariadb_template();
+    namespace fs = std::filesystem;
+    const std::string tpl = template_dir();
+    fs::copy(tpl + "/data", dir_ + "/data", fs::copy_options::recursive);
+    fs::copy_file(tpl + "/tls-key.pem", dir_ + "/tls-key.pem");
+    fs::copy_file(tpl + "/tls-cert.pem", tls_cert());
+    installed_ = true;
   }
+  launch(tmp);
+}
+
+void MariaDbServer::launch(const std::string& tmp) {
   spawn({"/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + dir_ + "/data",
          "--port=" + std::to_string(port_), "--bind-address=127.0.0.1", "--socket=" + socket(),
          "--pid-file=" + dir_ + "/mysqld.pid", "--tmpdir=" + tmp, "--user=root",
-         "--skip-name-resolve",
-         "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M", "--skip-log-bin",
-         "--max-connections=300", "--log-error=" + dir_ + "/error.log",
+         "--skip-name-resolve", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M",
+         "--skip-log-bin", "--max-connections=300", "--log-error=" + dir_ + "/error.log",
          "--ssl-cert=" + tls_cert(), "--ssl-key=" + dir_ + "/tls-key.pem"},
         "mysqld.log");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -172,13 +242,6 @@ void MariaDbServer::start() {
       throw std::runtime_error("mariadbd did not accept connections:\n" + log_tail("error.log"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (!installed_) {
-    admin_sql(std::string("CREATE DATABASE ") + kDatabase +
-              " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
-    admin_sql(std::string("CREATE USER '") + kUser + "'@'%' IDENTIFIED BY '" + kPassword + "'");
-    admin_sql(std::string("GRANT ALL ON ") + kDatabase + ".* TO '" + kUser + "'@'%'");
-    installed_ = true;
   }
 }
 

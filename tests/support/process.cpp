@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -31,11 +32,56 @@ namespace shardd::test {
 
 std::string shardd_binary() {
   if (const char* env = std::getenv("SHARDD_BIN"); env && *env) return env;
-#ifdef SHARDD_TEST_BINARY
-  return SHARDD_TEST_BINARY;
-#else
-  return "shardd";
-#endif
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "shardd";
+  return (self.parent_path().parent_path().parent_path() / "shardd").string();
+}
+
+// ---------------------------------------------------------------- sanitizers
+
+std::vector<std::pair<std::string, std::string>> sanitizer_env(const std::string& log_prefix) {
+  std::vector<std::pair<std::string, std::string>> env;
+  for (const char* name : {"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"}) {
+    const char* inherited = std::getenv(name);
+    std::string value =
+        inherited != nullptr && *inherited != '\0' ? std::string(inherited) + ":" : "";
+    env.emplace_back(name, value + "log_path=" + log_prefix);
+  }
+  return env;
+}
+
+std::string sanitizer_text_in(const std::string& output) {
+  // GCC's UBSan runtime (libubsan) prints to stderr even with log_path set.
+  static const char* const kMarkers[] = {
+      ": runtime error: ",        "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+      "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer",  "SUMMARY: UndefinedBehaviorSanitizer"};
+  size_t first = std::string::npos;
+  for (const char* m : kMarkers) first = std::min(first, output.find(m));
+  if (first == std::string::npos) return "";
+  size_t line = output.rfind('\n', first);
+  line = line == std::string::npos ? 0 : line + 1;
+  return output.substr(line, 16000);
+}
+
+std::string read_sanitizer_reports(const std::string& log_prefix) {
+  fs::path prefix(log_prefix);
+  std::string stem = prefix.filename().string() + ".";
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(prefix.parent_path(), ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.compare(0, stem.size(), stem) == 0) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::string out;
+  for (const auto& f : files) {
+    std::string text = read_file(f.string());
+    if (text.empty()) continue;
+    out += "==== " + f.string() + " ====\n" + text;
+    if (out.back() != '\n') out += '\n';
+  }
+  return out;
 }
 
 int64_t elapsed_ms(Clock::time_point start) {
@@ -183,7 +229,10 @@ CommandResult run_command(const std::vector<std::string>& argv, Ms timeout,
       }
     }
   }
-  int pid = spawn_process(args, env, tmp.file("out"), tmp.file("err"));
+  std::string san_prefix = tmp.file("sanitizer");
+  auto full_env = sanitizer_env(san_prefix);
+  for (const auto& kv : env) full_env.push_back(kv);
+  int pid = spawn_process(args, full_env, tmp.file("out"), tmp.file("err"));
   CommandResult r;
   auto code = wait_child(pid, timeout);
   if (!code) {
@@ -196,16 +245,20 @@ CommandResult run_command(const std::vector<std::string>& argv, Ms timeout,
   }
   r.out = read_file(tmp.file("out"));
   r.err = read_file(tmp.file("err"));
+  r.sanitizer_report = read_sanitizer_reports(san_prefix) + sanitizer_text_in(r.err);
+  if (!r.sanitizer_report.empty()) {
+    ADD_FAILURE() << "sanitizer report from `" << args[0] << "`:\n" << r.sanitizer_report;
+  }
   return r;
 }
 
 TlsFiles make_test_cert(const TempDir& dir) {
   TlsFiles f{dir.file("cert.pem"), dir.file("key.pem")};
-  auto r = run_command({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f.key, "-out", f.cert,
-                        "-days", "2", "-subj", "/CN=localhost", "-addext",
-                        "subjectAltName=DNS:localhost,IP:127.0.0.1"},
-                       Ms(20000));
+  auto r = run_command(
+      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+       "-nodes", "-keyout", f.key, "-out", f.cert, "-days", "2", "-subj", "/CN=localhost",
+       "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"},
+      Ms(20000));
   if (r.exit_code != 0) {
     throw std::runtime_error("openssl req failed (" + std::to_string(r.exit_code) + "): " + r.err);
   }
@@ -220,9 +273,9 @@ Shard::Shard(ShardOptions options) : options_(std::move(options)) {
 }
 
 Shard::~Shard() {
-  if (pid_ > 0 && !exit_code_) {
-    ::kill(pid_, SIGKILL);
-    wait_child(pid_, Ms(5000));
+  if (pid_ > 0 && !exit_code_) stop();
+  if (std::string reports = sanitizer_reports(); !reports.empty()) {
+    ADD_FAILURE() << "sanitizer report from shardd (pid " << pid_ << "):\n" << tail(reports, 30000);
   }
   if (::testing::Test::HasFailure()) {
     std::cerr << "---- shardd log (" << dir_.file("shardd.stderr") << ") ----\n"
@@ -230,21 +283,38 @@ Shard::~Shard() {
   }
 }
 
-void Shard::write_config(const std::string& toml) const { dir_.write("shardd.toml", toml); }
+void Shard::write_config(const std::string& toml) const {
+  dir_.write("shardd.toml", toml);
+}
+
+std::optional<int> Shard::stop() {
+  if (pid_ <= 0) return std::nullopt;
+  if (exit_code_) return exit_code_;
+  ::kill(pid_, SIGTERM);
+  exit_code_ = wait_child(pid_, options_.stop_deadline);
+  if (!exit_code_) {
+    ::kill(pid_, SIGKILL);
+    exit_code_ = wait_child(pid_, Ms(5000));
+  }
+  return exit_code_;
+}
+
+std::string Shard::sanitizer_reports() const {
+  std::string in_log = sanitizer_text_in(log());
+  return read_sanitizer_reports(dir_.file("sanitizer")) +
+         (in_log.empty() ? "" : "==== " + dir_.file("shardd.stderr") + " ====\n" + in_log);
+}
 
 void Shard::spawn() {
   std::vector<std::string> args = {shardd_binary(), "-c", config_path()};
-  std::vector<std::string> sets = {"ws.port=0",
-                                   "tcp.port=0",
-                                   "admin.port=0",
-                                   "ws.bind=127.0.0.1",
-                                   "tcp.bind=127.0.0.1",
-                                   "admin.bind=127.0.0.1",
+  std::vector<std::string> sets = {"ws.port=0", "tcp.port=0", "admin.port=0", "ws.bind=127.0.0.1",
+                                   "tcp.bind=127.0.0.1", "admin.bind=127.0.0.1",
                                    "server.data_dir=" + dir_.file("data"),
-                                   "server.ports_file=" + ports_file(),
-                                   "server.io_threads=2",
-                                   "server.logic_threads=1",
-                                   "server.storage_threads=1"};
+                                   "server.ports_file=" + ports_file(), "server.io_threads=2",
+                                   "server.logic_threads=1", "server.storage_threads=1",
+                                   // Bounds the SIGTERM drain of the destructor;
+                                   // tests of the drain set their own.
+                                   "server.shutdown_deadline_ms=3000"};
   if (options_.tls_cert) {
     sets.push_back("tls.cert_file=" + tls_.cert);
     sets.push_back("tls.key_file=" + tls_.key);
@@ -254,7 +324,15 @@ void Shard::spawn() {
     args.push_back("--set");
     args.push_back(s);
   }
-  pid_ = spawn_process(args, options_.env, dir_.file("shardd.stdout"), dir_.file("shardd.stderr"));
+  // The test's own variables win over the harness's sanitizer settings.
+  std::vector<std::pair<std::string, std::string>> env;
+  for (auto& kv : sanitizer_env(dir_.file("sanitizer"))) {
+    bool overridden = std::any_of(options_.env.begin(), options_.env.end(),
+                                  [&](const auto& e) { return e.first == kv.first; });
+    if (!overridden) env.push_back(std::move(kv));
+  }
+  for (const auto& kv : options_.env) env.push_back(kv);
+  pid_ = spawn_process(args, env, dir_.file("shardd.stdout"), dir_.file("shardd.stderr"));
   exit_code_.reset();
 }
 
@@ -279,8 +357,7 @@ void Shard::start(Ms timeout) {
     }
     if (Clock::now() >= end) {
       throw std::runtime_error("shardd did not write its ports file within " +
-                               std::to_string(timeout.count()) + " ms; log:\n" +
-                               tail(log(), 8000));
+                               std::to_string(timeout.count()) + " ms; log:\n" + tail(log(), 8000));
     }
     std::this_thread::sleep_for(Ms(10));
   }
@@ -306,7 +383,9 @@ std::optional<int> Shard::wait_exit(Ms timeout) {
   return exit_code_;
 }
 
-std::string Shard::log() const { return read_file(dir_.file("shardd.stderr")); }
+std::string Shard::log() const {
+  return read_file(dir_.file("shardd.stderr"));
+}
 
 bool Shard::wait_log(const std::string& needle, Ms timeout) const {
   return eventually([&] { return log().find(needle) != std::string::npos; }, timeout);
@@ -336,7 +415,9 @@ sockaddr_in loopback(uint16_t port) {
 
 }  // namespace
 
-RawSocket::~RawSocket() { close(); }
+RawSocket::~RawSocket() {
+  close();
+}
 
 void RawSocket::close() {
   if (fd_ >= 0) ::close(fd_);

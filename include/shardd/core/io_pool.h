@@ -31,6 +31,9 @@ class IoPool {
   // Stops every context immediately (pending handlers are not run).
   void stop();
   void join();
+  // Destroys every handler still queued on the contexts, keeping their
+  // services alive (see WorkerPool::discard_pending). REQUIRES: joined.
+  void discard_pending();
 
   size_t size() const { return contexts_.size(); }
   boost::asio::io_context& context(size_t i) { return *contexts_[i]; }
@@ -39,9 +42,15 @@ class IoPool {
 
  private:
   using Guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+  // An io_context whose pending handlers can be dropped before it dies.
+  class Context : public boost::asio::io_context {
+   public:
+    using boost::asio::io_context::io_context;
+    void discard_pending() { shutdown(); }
+  };
   std::string name_;
   metrics::Registry* metrics_;
-  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<std::unique_ptr<Context>> contexts_;
   std::vector<Guard> guards_;
   std::vector<std::thread> threads_;
   std::atomic<size_t> next_{0};

@@ -34,6 +34,11 @@ class WorkerPool : public boost::asio::io_context {
   void join();
   // Ends the threads after their current handler; queued work is dropped.
   void stop_now();
+  // Destroys every handler still queued, keeping the context's services (and
+  // so its timers and sockets) alive. A process with several pools calls it
+  // on all of them before destroying any: a dropped handler may own objects
+  // whose I/O objects belong to another pool. REQUIRES: threads joined.
+  void discard_pending() { shutdown(); }
   size_t size() const { return size_; }
 
  private:

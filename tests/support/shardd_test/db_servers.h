@@ -4,9 +4,10 @@
 // a temp folder, 127.0.0.1 on a free port, stopped (and the folder removed)
 // when the object dies. They can be killed and restarted to test failures.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace shardd::test {
@@ -33,6 +34,7 @@ class ChildServer {
   std::string log_tail(const std::string& log) const;
 
   std::string dir_;
+  bool keep_dir_ = false;  // the folder outlives the object (a template)
   uint16_t port_ = 0;
   pid_t pid_ = -1;
 };
@@ -49,10 +51,17 @@ class MariaDbServer : public ChildServer {
   static constexpr const char* kPassword = "shardd-test-pw";
   static constexpr const char* kDatabase = "shardd_test";
 
-  // First call: mariadb-install-db into a fresh datadir, then mariadbd; waits
-  // until it accepts connections and creates kDatabase and kUser. Later calls
-  // restart on the same datadir (same port). Throws on failure.
+  // First call: copies the prepared data directory (kDatabase and kUser
+  // already made, see template_dir()) into a fresh folder and starts
+  // mariadbd on it; waits until it accepts connections. Later calls restart
+  // on the same datadir (same port). Throws on failure.
   void start();
+  // The prepared data directory every instance copies: made once (under a
+  // file lock, so parallel test processes share it) by mariadb-install-db, a
+  // first start that creates kDatabase and kUser, and a clean shutdown.
+  // $SHARDD_TEST_MARIADB_TEMPLATE (scripts/test.sh: build/mariadb-template)
+  // or /tmp/shardd-mariadb-template-<uid>.
+  static std::string template_dir();
   std::string socket() const { return dir_ + "/mysqld.sock"; }
   // The server also accepts TLS with this self-signed certificate (CN and
   // SAN 127.0.0.1); clients verify against the same file.
@@ -60,7 +69,14 @@ class MariaDbServer : public ChildServer {
   // Runs SQL as root over the socket (throws on failure).
   void admin_sql(const std::string& sql) const;
 
+  // Builds a template in `dir` (the first start() does, see template_dir()).
+  static void make_template(const std::string& dir);
+
  private:
+  // mariadb-install-db, a TLS certificate, first start, database and user.
+  void install_fresh(const std::string& tmp);
+  // Starts mariadbd on dir_/data and waits until it accepts connections.
+  void launch(const std::string& tmp);
   bool installed_ = false;
 };
 

@@ -15,13 +15,18 @@
 #include <utility>
 #include <vector>
 
+#include "shardd_test/source_dir.h"
+
 namespace shardd::test {
 
 using json = nlohmann::json;
 using Ms = std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-// Path of the shardd executable under test ($SHARDD_BIN overrides the built-in).
+// Path of the shardd executable under test: $SHARDD_BIN when set, else the
+// `shardd` of the build this test executable belongs to (<build>/shardd, two
+// folders above <build>/tests/integration/). scripts/test.sh sets SHARDD_BIN
+// to run the normal build's integration tests against a sanitizer build.
 std::string shardd_binary();
 
 // Milliseconds since `start`.
@@ -51,14 +56,32 @@ bool file_exists(const std::string& path);
 // Runs a command to completion (argv[0] is the program), capturing stdout and
 // stderr. exit_code is -signal if it died of a signal, -1000 on timeout (the
 // child is then killed).
+// A sanitizer report the child wrote is returned in `sanitizer_report` and
+// also fails the current test (see sanitizer_env()).
 struct CommandResult {
   int exit_code = -1;
   std::string out;
   std::string err;
   bool timed_out = false;
+  std::string sanitizer_report;
 };
 CommandResult run_command(const std::vector<std::string>& argv, Ms timeout,
                           const std::vector<std::pair<std::string, std::string>>& env = {});
+
+// Sanitizer output of child processes. A sanitizer build of shardd writes its
+// ASan/LSan/UBSan/TSan reports to stderr by default, where nobody reads them
+// once a test passed. Every child the harness starts gets `log_path=<prefix>`
+// appended to ASAN_OPTIONS, LSAN_OPTIONS, UBSAN_OPTIONS and TSAN_OPTIONS (the
+// values inherited from the test's environment are kept), so each report lands
+// in <prefix>.<pid>; read_sanitizer_reports() collects them. For a binary
+// built without sanitizers the variables are ignored.
+std::vector<std::pair<std::string, std::string>> sanitizer_env(const std::string& log_prefix);
+// The contents of every <prefix>.* file, with a header line per file; empty
+// when there is none.
+std::string read_sanitizer_reports(const std::string& log_prefix);
+// The part of a child's stderr from the first sanitizer report line on ("" if
+// none): GCC's UBSan runtime ignores log_path and always writes to stderr.
+std::string sanitizer_text_in(const std::string& output);
 
 // A self-signed certificate (CN=localhost, SAN 127.0.0.1) made with the
 // openssl CLI. Throws std::runtime_error if openssl fails.
@@ -85,12 +108,16 @@ struct ShardOptions {
   std::vector<std::pair<std::string, std::string>> env;
   // Generates a test certificate and sets tls.cert_file / tls.key_file.
   bool tls_cert = false;
+  // How long the destructor waits after SIGTERM before SIGKILL. Sanitizer
+  // builds shut down slowly (LSan scans the heap at exit).
+  Ms stop_deadline = Ms(20000);
 };
 
-// One shardd child process with its own temp dir. The destructor kills it
-// (SIGKILL) if it is still running and, if the current test failed, prints
-// the tail of its log. The child also dies with the test process
-// (PR_SET_PDEATHSIG).
+// One shardd child process with its own temp dir. The destructor stops it if
+// it is still running (SIGTERM, then SIGKILL after `stop_deadline`), fails the
+// current test if the server wrote any sanitizer report (see sanitizer_env)
+// and, if the test failed, prints the tail of its log. The child also dies
+// with the test process (PR_SET_PDEATHSIG).
 class Shard {
  public:
   explicit Shard(ShardOptions options = {});
@@ -126,6 +153,11 @@ class Shard {
   bool wait_log(const std::string& needle, Ms timeout) const;
   // Number of occurrences of `needle` in the log.
   size_t count_log(const std::string& needle) const;
+  // SIGTERM, wait up to stop_deadline, then SIGKILL. Returns the exit code
+  // (-signal when killed). Called by the destructor when still running.
+  std::optional<int> stop();
+  // Sanitizer reports the server wrote so far ("" when none).
+  std::string sanitizer_reports() const;
 
  private:
   ShardOptions options_;
@@ -168,12 +200,12 @@ std::optional<double> scrape(uint16_t admin_port, const std::string& series);
 
 struct WsOptions {
   std::string path = "/ws";
-  std::string origin;        // sent as Origin when not empty
+  std::string origin;  // sent as Origin when not empty
   bool tls = false;
-  std::string ca_file;       // TLS: verify the server against this cert (else no verification)
+  std::string ca_file;  // TLS: verify the server against this cert (else no verification)
   bool permessage_deflate = false;
-  std::string source_ip;     // bind the client socket to this local address
-  int rcvbuf = 0;            // SO_RCVBUF for the client socket (0: default)
+  std::string source_ip;  // bind the client socket to this local address
+  int rcvbuf = 0;         // SO_RCVBUF for the client socket (0: default)
   Ms timeout = Ms(5000);
 };
 
@@ -252,9 +284,9 @@ struct TcpFrame {
   uint32_t length = 0;
   uint8_t flags = 0;
   uint32_t seq = 0;
-  std::string body;  // as received (still compressed when flags & 2)
-  std::string plain; // body after zlib inflate (== body if not compressed)
-  json j;            // decoded plain body (JSON or MessagePack per flags)
+  std::string body;   // as received (still compressed when flags & 2)
+  std::string plain;  // body after zlib inflate (== body if not compressed)
+  json j;             // decoded plain body (JSON or MessagePack per flags)
 };
 
 // TLS protocol versions (OpenSSL's numbering) for TcpOptions::tls_max_version.

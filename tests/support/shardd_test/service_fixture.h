@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "shardd_test/fake_clock.h"
 #include "shardd/services/service.h"
+#include "shardd_test/fake_clock.h"
 
 namespace shardd::testing {
 

@@ -8,12 +8,13 @@
 
 #include "shardd/app/services.h"
 #include "shardd/core/config.h"
+#include "shardd_test/source_dir.h"
 
 namespace shardd::app {
 namespace {
 
 std::string read(const std::string& rel) {
-  std::ifstream in(std::string(SHARDD_SOURCE_DIR) + "/" + rel);
+  std::ifstream in(::shardd::test::source_dir() + "/" + rel);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -26,13 +27,13 @@ TEST(AppTest, ShippedConfigsAreValid) {
     const char* file;
     std::vector<std::string> overrides;
   };
-  for (const Shipped& sh : {Shipped{"config/shardd.toml", {}},
-                            Shipped{"config/shardd.production.toml",
-                                    {"ws.tls=false", "tcp.tls=false"}}}) {
+  for (const Shipped& sh :
+       {Shipped{"config/shardd.toml", {}},
+        Shipped{"config/shardd.production.toml", {"ws.tls=false", "tcp.tls=false"}}}) {
     const char* file = sh.file;
     Config c;
     std::vector<ConfigError> errors;
-    Status st = load_config(std::string(SHARDD_SOURCE_DIR) + "/" + file, sh.overrides,
+    Status st = load_config(::shardd::test::source_dir() + "/" + file, sh.overrides,
                             config_schema(), &c, &errors);
     EXPECT_TRUE(st.ok()) << file << ": " << st.to_string()
                          << (errors.empty() ? "" : " " + errors[0].key + ": " + errors[0].reason);
