@@ -65,3 +65,14 @@ if(SHARDD_LINKER STREQUAL "auto")
 elseif(NOT SHARDD_LINKER STREQUAL "default")
   add_link_options(-fuse-ld=${SHARDD_LINKER})
 endif()
+
+# Test code (test sources, test clients, fixtures) gets SHARDD_TEST_CODE_FLAGS
+# appended: scripts/test.sh passes -O0, so only the modules under test are
+# optimised. Measured: the WebSocket test client compiles in 47 s at -O0
+# against 66 s at -O2.
+set(SHARDD_TEST_CODE_FLAGS "" CACHE STRING "Extra compile flags for test code only (e.g. -O0)")
+function(shardd_test_defaults target)
+  shardd_target_defaults(${target})
+  separate_arguments(flags UNIX_COMMAND "${SHARDD_TEST_CODE_FLAGS}")
+  target_compile_options(${target} PRIVATE ${flags})
+endfunction()

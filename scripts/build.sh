@@ -5,6 +5,7 @@
 #                         [--dir BUILD_DIR] [--werror] [--no-tests] [--no-bench]
 #                         [--no-integration] [--test-faults]
 #                         [--cxx-flags "FLAGS"]   (replaces the build type's optimisation flags)
+#                         [--test-code-flags "FLAGS"]  (appended for test code only)
 #                         [--target TARGET]...    (default: everything)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,7 @@ while (( $# )); do
     --no-integration) extra+=(-DSHARDD_BUILD_INTEGRATION=OFF); shift ;;
     --test-faults) extra+=(-DSHARDD_TEST_FAULTS=ON); shift ;;
     --cxx-flags) cxx_flags="$2"; shift 2 ;;
+    --test-code-flags) extra+=("-DSHARDD_TEST_CODE_FLAGS=$2"); shift 2 ;;
     --target) targets+=(--target "$2"); shift 2 ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
   esac
