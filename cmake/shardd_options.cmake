@@ -26,6 +26,17 @@ if(SHARDD_SANITIZE)
   message(STATUS "shardd: sanitizers ${SHARDD_SANITIZE}")
 endif()
 
+if(SHARDD_BUILD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "SHARDD_BUILD_FUZZ needs clang (CXX=clang++)")
+  endif()
+  # Every module of the fuzz build is instrumented for coverage and checked by
+  # ASan+UBSan; the targets add -fsanitize=fuzzer (libFuzzer's main).
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined
+                      -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 # Asio: no deprecated interfaces, one shared definition for every target.
 add_compile_definitions(BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW
                         BOOST_ASIO_DISABLE_BOOST_COROUTINE)

@@ -4,15 +4,16 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <cctype>
-#include <charconv>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
+#include <charconv>
 #include <future>
 #include <map>
 #include <mutex>
 #include <optional>
 
+#include "request_args.h"
 #include "shardd/core/barrier.h"
 #include "shardd/core/log.h"
 #include "shardd/net/listener.h"
@@ -142,25 +143,18 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
     if (head) method = "GET";
     if (auto it = routes_.find(method + " " + std::string(path)); it != routes_.end()) {
       if (refuse_admin(token)) return;
-      nlohmann::json body = nlohmann::json::object();
-      if (!req.body().empty()) {
-        body = nlohmann::json::parse(req.body(), nullptr, false);
-        if (body.is_discarded() || !body.is_object()) {
-          return reply_json(http::status::bad_request, {{"error", "body must be a JSON object"}});
-        }
-      }
       const Route& route = it->second;
-      add_query(query, route.schema, &body);
-      if (Status st = args::check(body, route.schema); !st.ok()) {
+      nlohmann::json body;
+      if (Status st = request_args(req.body(), query, route.schema, &body); !st.ok()) {
         return reply_json(http::status::bad_request, {{"error", st.message()}});
       }
       std::string label = route.method + " " + route.path;
       auto responder = std::make_shared<Responder>(std::move(done), make);
       barrier::OpScope scope(label);
-      if (!barrier::run(&metrics_, label, "admin route",
-                        [&] { route.handler(body, [responder](int status, nlohmann::json j) {
-                                responder->send(status, j);
-                              }); })) {
+      if (!barrier::run(&metrics_, label, "admin route", [&] {
+            route.handler(
+                body, [responder](int status, nlohmann::json j) { responder->send(status, j); });
+          })) {
         responder->send(500, {{"error", "internal error"}});
       }
       return;
@@ -229,44 +223,6 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
     std::atomic<bool> sent_{false};
   };
 
-  // Adds `a=1&b=x` to `out`: a value is an integer when the route declares
-  // that field as one and it reads as one, a string otherwise (a username of
-  // digits stays a string). Percent-escapes are decoded; a parameter named
-  // like a body member replaces it.
-  static void add_query(std::string_view query, const args::Schema& schema, nlohmann::json* out) {
-    while (!query.empty()) {
-      auto amp = query.find('&');
-      std::string_view pair = query.substr(0, amp);
-      query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
-      auto eq = pair.find('=');
-      if (eq == 0 || pair.empty()) continue;
-      std::string key = unescape(pair.substr(0, eq));
-      std::string value = eq == std::string_view::npos ? "" : unescape(pair.substr(eq + 1));
-      bool integer_field = std::any_of(schema.begin(), schema.end(), [&](const args::Field& f) {
-        return f.name == key && f.type == args::Type::kInt;
-      });
-      int64_t n = 0;
-      auto r = std::from_chars(value.data(), value.data() + value.size(), n);
-      bool is_int = !value.empty() && r.ec == std::errc() && r.ptr == value.data() + value.size();
-      (*out)[key] = integer_field && is_int ? nlohmann::json(n) : nlohmann::json(value);
-    }
-  }
-  static std::string unescape(std::string_view in) {
-    std::string out;
-    for (size_t i = 0; i < in.size(); ++i) {
-      if (in[i] == '+') {
-        out.push_back(' ');
-      } else if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
-                 std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
-        out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
-        i += 2;
-      } else {
-        out.push_back(in[i]);
-      }
-    }
-    return out;
-  }
-
   // "Bearer <token>"; the scheme is case-insensitive (RFC 9110 section 11.1).
   static bool authorized(const http::request<http::string_body>& req, const std::string& token) {
     if (token.empty()) return false;
@@ -291,7 +247,7 @@ class AdminServer::Impl : public std::enable_shared_from_this<AdminServer::Impl>
   std::shared_ptr<net::Listener> listener_;
   std::atomic<int> open_{0};
   std::map<std::string, Route> routes_;  // fixed before start()
-  std::function<nlohmann::json()> ops_;   // fixed before start()
+  std::function<nlohmann::json()> ops_;  // fixed before start()
 
   friend class AdminConnection;
 };
@@ -318,9 +274,9 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   void on_read(beast::error_code ec) {
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
       bool body = ec == http::error::body_limit;
-      http::response<http::string_body> res{body ? http::status::payload_too_large
-                                                 : http::status::request_header_fields_too_large,
-                                            11};
+      http::response<http::string_body> res{
+          body ? http::status::payload_too_large : http::status::request_header_fields_too_large,
+          11};
       res.set(http::field::server, std::string(kServerName) + "/" + kVersion);
       res.set(http::field::content_type, "text/plain");
       res.body() = body ? "request body over 64 KiB\n" : "request headers over 8 KiB\n";
