@@ -26,13 +26,15 @@ NORMAL_DIR=build/test
 
 phases=()
 phase_start=0
-begin() { phase_start=$SECONDS; echo "== test.sh: $1"; }
-end() { phases+=("$(printf '%-40s %5d s' "$1" $((SECONDS - phase_start)))"); }
+current=""
+begin() { phase_start=$SECONDS; current="$1"; echo "== test.sh: $1"; }
+end() { phases+=("$(printf '%-40s %5d s' "$1" $((SECONDS - phase_start)))"); current=""; }
 
 summary() {
   local rc=$?
   echo "== test.sh: phase times"
   printf '   %s\n' "${phases[@]}"
+  [[ -n "$current" ]] && printf '   %-40s %5d s  FAILED\n' "$current" $((SECONDS - phase_start))
   printf '   %-40s %5d s\n' "total" "$SECONDS"
   if command -v ccache >/dev/null; then
     echo "== test.sh: ccache ($CCACHE_DIR)"

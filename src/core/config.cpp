@@ -8,6 +8,8 @@
 #include <thread>
 #include <toml++/toml.h>
 
+#include "shardd/core/utf8.h"
+
 namespace shardd {
 namespace {
 
@@ -538,6 +540,12 @@ class Loader {
 // Inserts `--set key=value` into the parsed document, creating tables on the way.
 void apply_override(toml::table& root, const std::vector<Bound>& sections, const std::string& item,
                     std::vector<ConfigError>* errors) {
+  // TOML documents are UTF-8; an override is held to the same rule, or the
+  // rendered configuration would not be a TOML document.
+  if (!utf8::valid(item)) {
+    errors->push_back({utf8::quote(item), "override is not valid UTF-8"});
+    return;
+  }
   auto eq = item.find('=');
   if (eq == std::string::npos || eq == 0) {
     errors->push_back({item, "override must look like section.key=value"});

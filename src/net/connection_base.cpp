@@ -152,7 +152,7 @@ bool ConnectionBase::send(OutFrame&& frame) {
   const size_t soft = lim.state_queue_soft_bytes.load(r);
   // The soft limit, as in Redis, is checked whenever output is queued.
   if (state_soft_since_ != std::chrono::steady_clock::time_point{}) {
-    auto now = std::chrono::steady_clock::now();
+    auto now = shared_.clock->steady();
     if (state_bytes_ <= soft) {
       state_soft_since_ = {};  // the limit was raised by a reload
     } else if (now - state_soft_since_ >= std::chrono::seconds(lim.state_queue_soft_s.load(r))) {
@@ -182,7 +182,7 @@ bool ConnectionBase::send(OutFrame&& frame) {
     state_bytes_ += frame.size();
     ++state_msgs_;
     if (state_bytes_ > soft && state_soft_since_ == std::chrono::steady_clock::time_point{}) {
-      state_soft_since_ = std::chrono::steady_clock::now();
+      state_soft_since_ = shared_.clock->steady();
     }
   }
   pending_.push_back(std::move(frame));

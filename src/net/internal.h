@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "shardd/core/clock.h"
 #include "shardd/core/log.h"
 #include "shardd/core/metrics.h"
 #include "shardd/net/connection.h"
@@ -92,6 +93,10 @@ struct NetShared {
       : limits(l), factory(std::move(f)), limiter(std::move(lim)) {}
   LiveLimits& limits;
   HandlerFactory factory;
+  // Time for the output limits' windows (state_queue_soft_s); tests set a
+  // FakeClock before the first connection opens.
+  SystemClock system_clock;
+  const Clock* clock = &system_clock;
   std::shared_ptr<ConnectionLimiter> limiter;
   std::atomic<uint64_t> next_id{1};
   std::atomic<int64_t> live_connections{0};

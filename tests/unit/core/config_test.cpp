@@ -176,6 +176,18 @@ TEST(ConfigTest, BadOverridesAreRejected) {
   EXPECT_TRUE(has_error(p, "ws.port", "expected an integer"));
 }
 
+// Found by fuzz_config: an override with invalid UTF-8 used to load and then
+// render a document that was not TOML.
+TEST(ConfigTest, OverridesMustBeUtf8) {
+  Parsed p = parse("", {"ws.allowed_origins=\xff\xfe.net", "server.name=caf\xc3\xa9"});
+  EXPECT_FALSE(p.status.ok());
+  ASSERT_EQ(p.errors.size(), 1u);
+  EXPECT_NE(p.errors[0].reason.find("not valid UTF-8"), std::string::npos);
+  Parsed ok = parse("", {"server.name=caf\xc3\xa9"});
+  ASSERT_TRUE(ok.status.ok());
+  EXPECT_EQ(ok.config.server.name, "caf\xc3\xa9");
+}
+
 TEST(ConfigTest, TlsNeedsReadableCertificateAndKey) {
   Parsed p = parse("[ws]\ntls = true\n");
   EXPECT_TRUE(has_error(p, "tls.cert_file", "required"));

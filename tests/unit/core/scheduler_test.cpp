@@ -4,29 +4,37 @@
 #include <boost/asio/steady_timer.hpp>
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace shardd {
 namespace {
 
 using namespace std::chrono_literals;
 
-void run_for(boost::asio::io_context& io, std::chrono::milliseconds d) {
+// Runs `io` until `done()` holds (or 10 s pass, under any sanitizer slowdown).
+// The tests wait for what they check, never for a fixed time.
+template <class Pred>
+bool run_until(boost::asio::io_context& io, Pred done) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
   io.restart();
-  io.run_for(d);
+  while (!done() && std::chrono::steady_clock::now() < deadline) io.run_one_for(10ms);
+  return done();
 }
 
 TEST(SchedulerTest, RunsJobsPeriodically) {
   boost::asio::io_context io;
   metrics::Registry m;
   Scheduler s(io.get_executor(), m);
-  int runs = 0;
+  std::vector<std::chrono::steady_clock::time_point> runs;
   s.every("tick", 10ms, [&] {
-    ++runs;
+    runs.push_back(std::chrono::steady_clock::now());
     return Status::Ok();
   });
-  run_for(io, 115ms);
-  EXPECT_GE(runs, 5);
-  EXPECT_LE(runs, 12);
-  EXPECT_NE(m.render().find("shardd_scheduler_runs_total{job=\"tick\"}"), std::string::npos);
+  ASSERT_TRUE(run_until(io, [&] { return runs.size() >= 5; }));
+  // A tick is armed when the previous run ends, so runs are never closer than
+  // the interval (however late the timer fires on a loaded machine).
+  for (size_t i = 1; i < runs.size(); ++i) EXPECT_GE(runs[i] - runs[i - 1], 10ms) << i;
+  EXPECT_EQ(m.counter("shardd_scheduler_runs_total", "", {{"job", "tick"}}).value(), runs.size());
 }
 
 TEST(SchedulerTest, SkipsATickWhileThePreviousRunIsBusy) {
@@ -37,20 +45,29 @@ TEST(SchedulerTest, SkipsATickWhileThePreviousRunIsBusy) {
   Scheduler::Done held;
   s.every_async("slow", 10ms, [&](Scheduler::Done done) {
     ++started;
-    held = std::move(done);  // never completes during the test
+    held = std::move(done);  // not completed until the end of the test
   });
-  run_for(io, 60ms);
+  auto& skipped = m.counter("shardd_scheduler_skipped_total", "", {{"job", "slow"}});
+  ASSERT_TRUE(run_until(io, [&] { return skipped.value() >= 3; }));
   EXPECT_EQ(started, 1);
-  EXPECT_GE(m.counter("shardd_scheduler_skipped_total", "", {{"job", "slow"}}).value(), 3u);
+  // Once the run completes, the next tick starts a new one.
+  held(Status::Ok());
+  EXPECT_TRUE(run_until(io, [&] { return started == 2; }));
 }
 
 TEST(SchedulerTest, FailuresAreCounted) {
   boost::asio::io_context io;
   metrics::Registry m;
   Scheduler s(io.get_executor(), m);
-  s.every("bad", 10ms, [] { return Status::Internal("boom"); });
-  run_for(io, 45ms);
-  EXPECT_GE(m.counter("shardd_scheduler_failures_total", "", {{"job", "bad"}}).value(), 2u);
+  int runs = 0;
+  s.every("bad", 10ms, [&] {
+    ++runs;
+    return Status::Internal("boom");
+  });
+  auto& failures = m.counter("shardd_scheduler_failures_total", "", {{"job", "bad"}});
+  ASSERT_TRUE(run_until(io, [&] { return failures.value() >= 2; }));
+  EXPECT_EQ(m.counter("shardd_scheduler_runs_total", "", {{"job", "bad"}}).value(),
+            static_cast<uint64_t>(runs));
 }
 
 TEST(SchedulerTest, StopCancelsJobs) {
@@ -62,10 +79,14 @@ TEST(SchedulerTest, StopCancelsJobs) {
     ++runs;
     return Status::Ok();
   });
-  run_for(io, 25ms);
+  ASSERT_TRUE(run_until(io, [&] { return runs >= 2; })) << "the job must run before stop";
   int before = runs;
   s.stop();
-  run_for(io, 50ms);
+  // Nothing is left to run: io.run() returns once the cancelled wait is
+  // delivered, instead of running the job again every 10 ms forever.
+  io.restart();
+  io.run_for(2s);
+  EXPECT_TRUE(io.stopped()) << "a timer is still armed after stop()";
   EXPECT_EQ(runs, before);
 }
 

@@ -78,9 +78,9 @@ class GatewayTest : public ::testing::Test {
     on_io([this, text] { handler_->on_message(text, net::Encoding::kJson); });
   }
   void send(const json& j) { send(j.dump()); }
-  // Runs posted work until `n` frames were sent or 2 s passed.
+  // Runs posted work until `n` frames were sent or 10 s passed.
   void wait_for(size_t n) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (conn_->sent.size() < n && std::chrono::steady_clock::now() < deadline) {
       io_.restart();
       io_.run_for(std::chrono::milliseconds(5));

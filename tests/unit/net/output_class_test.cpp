@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "net/internal.h"
+#include "shardd_test/fake_clock.h"
 
 namespace shardd::net {
 namespace {
@@ -144,6 +145,7 @@ class OutputClassTest : public ::testing::TestWithParam<Kind> {
         tm_(registry_, GetParam() == Kind::kTcp ? "tcp" : "ws"),
         env_{shared_, tm_, [](std::string_view) { return true; }, "/ws", false} {
     limits_.state_queue_soft_s = 3600;
+    shared_.clock = &clock_;
     thread_ = std::thread([this] { io_.run(); });
   }
 
@@ -255,6 +257,7 @@ class OutputClassTest : public ::testing::TestWithParam<Kind> {
   }
 
   LiveLimits limits_;
+  testing::FakeClock clock_;  // the soft limit's window; the idle timer runs on real time
   metrics::Registry registry_;
   std::shared_ptr<ConnectionLimiter> limiter_;
   NetShared shared_;
@@ -348,7 +351,7 @@ TEST_P(OutputClassTest, StateBacklogAboveTheSoftLimitForTooLongCloses) {
   EXPECT_EQ(handler_->replies_queued, 1);
   EXPECT_FALSE(handler_->closed);
 
-  std::this_thread::sleep_for(1200ms);
+  clock_.advance(1200ms);
   EXPECT_FALSE(handler_->closed) << "the limit is checked when output is queued";
   push_state(1);
   ASSERT_TRUE(wait_for([this] { return handler_->closed.load(); }));

@@ -16,6 +16,7 @@
 #include "shardd/core/worker_pool.h"
 #include "shardd/store/objects.h"
 #include "shardd_test/db_env.h"
+#include "shardd_test/server_guard.h"
 
 namespace shardd::store {
 namespace {
@@ -783,6 +784,7 @@ TEST_F(StoreTest, RedisOutageFallsBackToTheDatabaseAndRecovers) {
   open();
   ASSERT_TRUE(put("k", "v1").ok());
   EXPECT_EQ(get("k")->value, "v1");
+  test::RestartGuard restart(*g_servers->redis());
   g_servers->redis()->kill_hard();
   // Reads and writes keep working from the database.
   for (int i = 0; i < 20; ++i) {
@@ -825,6 +827,7 @@ TEST_F(StoreTest, RedisUnreachableAtStartIsNotAnError) {
 }
 
 TEST_F(StoreTest, MysqlUnreachableAtStartIsNotReadyThenRecovers) {
+  test::RestartGuard restart(*g_servers->mysql());
   g_servers->mysql()->stop();
   open(/*expect_ready=*/false);
   EXPECT_FALSE(store_->ready());
@@ -866,9 +869,18 @@ TEST_F(StoreTest, MysqlRestartUnderLoadFailsCleanlyAndRecovers) {
       }
     });
   }
-  std::this_thread::sleep_for(500ms);
+  // Writers are committing before the crash, and failing during it.
+  auto wait_until = [](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    return done();
+  };
+  EXPECT_TRUE(wait_until([&] { return ok.load() >= 20; }));
+  test::RestartGuard restart(*g_servers->mysql());
   g_servers->mysql()->kill_hard();
-  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(wait_until([&] { return unavailable.load() >= 3; }));
   g_servers->mysql()->start();
   auto restarted = std::chrono::steady_clock::now();
   int ok_at_restart = ok.load();

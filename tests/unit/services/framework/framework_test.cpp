@@ -50,8 +50,10 @@ class Tally final : public Actor<Tally> {
     int64_t n = 0;
   };
 
-  explicit Tally(ServiceContext& ctx)
+  // `gate`: tally.slow's job holds its pool slot until the gate opens.
+  Tally(ServiceContext& ctx, std::shared_future<void> gate)
       : Actor(ctx),
+        gate_(std::move(gate)),
         counters_(ctx.logic(), tally_section().of(ctx.config()).max_keys,
                   [](const std::string&) { return Counter{}; }),
         slow_("tally_slow", 1, 1, ctx.metrics()) {}
@@ -99,8 +101,8 @@ class Tally final : public Actor<Tally> {
   void on_slow(gateway::Request req) {
     offload(
         slow_,
-        [] {
-          std::this_thread::sleep_for(300ms);
+        [gate = gate_] {
+          gate.wait_for(10s);  // bounded, so a failed test cannot hang
           return 7;
         },
         [req = std::move(req)](Status st, int v) mutable {
@@ -109,6 +111,7 @@ class Tally final : public Actor<Tally> {
         });
   }
 
+  std::shared_future<void> gate_;
   ActorMap<std::string, Counter> counters_;
   BlockingPool slow_;
   const gateway::PushOp* changed_ = nullptr;
@@ -116,20 +119,27 @@ class Tally final : public Actor<Tally> {
 
 class TallyService final : public Service {
  public:
-  explicit TallyService(ServiceContext& ctx) : impl_(std::make_shared<Tally>(ctx)) {}
+  TallyService(ServiceContext& ctx, std::shared_future<void> gate)
+      : impl_(std::make_shared<Tally>(ctx, std::move(gate))) {}
   Status start() override { return impl_->start(); }
 
  private:
   std::shared_ptr<Tally> impl_;
 };
 
-ServiceDef tally_def() {
+std::shared_future<void> open_gate() {
+  std::promise<void> p;
+  p.set_value();
+  return p.get_future().share();
+}
+
+ServiceDef tally_def(std::shared_future<void> slow_gate = open_gate()) {
   return {"tally",
           {&tally_section()},
           tally_migrations(),
           {kTallyFull},
-          [](ServiceContext& ctx) -> std::unique_ptr<Service> {
-            return std::make_unique<TallyService>(ctx);
+          [slow_gate](ServiceContext& ctx) -> std::unique_ptr<Service> {
+            return std::make_unique<TallyService>(ctx, slow_gate);
           }};
 }
 
@@ -143,7 +153,8 @@ TEST(FrameworkTest, OpsNeedALoginByDefault) {
 }
 
 TEST(FrameworkTest, ServiceOpsRunOnTheirStrandsWithStorageAndPushes) {
-  ServiceFixture f({tally_def()}, {"tally.max_keys=2"});
+  std::promise<void> release_slow;
+  ServiceFixture f({tally_def(release_slow.get_future().share())}, {"tally.max_keys=2"});
   auto c = f.connect();
   // Log the fake session in directly (no account service here).
   auto s = f.gateway().find_session(1);
@@ -194,6 +205,7 @@ TEST(FrameworkTest, ServiceOpsRunOnTheirStrandsWithStorageAndPushes) {
     std::this_thread::sleep_for(5ms);
   }
   json busy = c->request("tally.slow");
+  release_slow.set_value();
   first.join();
   EXPECT_EQ(busy["err"]["code"], "UNAVAILABLE") << busy.dump();
   EXPECT_EQ(busy["err"]["retry_after_ms"], 1000);
