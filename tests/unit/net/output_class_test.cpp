@@ -47,11 +47,11 @@ constexpr size_t kStateFrameBytes = 2000;
 class EchoHandler final : public ConnectionHandler {
  public:
   void on_message(std::string_view body, Encoding encoding) override {
-    ++received;
     OutFrame f;
     f.bytes = "re:" + std::string(body);
     f.encoding = encoding;
     if (auto c = conn.lock()) replies_queued += c->send(std::move(f)) ? 1 : 0;
+    ++received;  // last: a test that sees it also sees replies_queued
   }
   void on_bad_frame(const Status&, bool) override {}
   void on_idle() override {}
