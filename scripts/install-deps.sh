@@ -21,6 +21,14 @@ if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_pkgs[@]}")
 fi
 
+# Node.js and npm run the SDK and browser tests (npm installs their pinned
+# test tools). A machine that already has them (from any source: Debian's
+# nodejs 18 or a newer one) keeps what it has.
+if [[ "${1:-}" == "--test" ]]; then
+  command -v node >/dev/null || want+=(nodejs)
+  command -v npm >/dev/null || want+=(npm)
+fi
+
 missing=()
 for p in "${want[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

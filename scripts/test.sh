@@ -93,6 +93,16 @@ normal_suite() {
   env_vars=()
   run_ctest "$NORMAL_DIR" -LE sanitizer_proof
   end "tests normal"
+  sdk_tests
+}
+
+# The JavaScript SDK and the /play files against the normal build's shardd
+# (node's test runner; ws from clients/js/package-lock.json).
+sdk_tests() {
+  begin "tests sdk (node)"
+  (cd clients/js && npm ci --no-audit --no-fund --loglevel=error)
+  SHARDD_BIN="$PWD/$NORMAL_DIR/shardd" node --test clients/js/test/*.test.js
+  end "tests sdk"
 }
 
 # The integration executables of the normal build (and its shardd, which

@@ -3,14 +3,17 @@
 // builds; never in a release). SHARDD_TEST_FAULT names one:
 //   leak              a heap block is dropped at start (LSan reports at exit)
 //   heap-use-after-free, signed-overflow, data-race
-//                     happen on a thread ~200 ms after start, while the
-//                     server is serving (ASan / UBSan / TSan report)
+//                     happen on a thread when the process gets SIGUSR2
+//                     (ASan / UBSan / TSan report): the test sends it once
+//                     the server has answered, so the fault happens while
+//                     it serves, however slowly it started
 // The integration test `SanitizerHarness.*` starts shardd with each and
 // expects the harness to turn the report into a test failure.
 
 #include "test_faults.h"
 
-#include <chrono>
+#include <signal.h>
+
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -64,9 +67,15 @@ void plant_test_fault_from_env() {
     std::fprintf(stderr, "shardd: unknown SHARDD_TEST_FAULT '%s'\n", env);
     std::exit(2);
   }
-  std::thread([fault] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    fault();
+  // Blocked here, before the server starts any thread, so every thread
+  // inherits the mask and only the fault thread receives it (sigwait).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([fault, set] {
+    int sig = 0;
+    if (sigwait(&set, &sig) == 0) fault();
   }).detach();
 }
 

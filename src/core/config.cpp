@@ -1,5 +1,6 @@
 #include "shardd/core/config.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,9 +88,22 @@ const Section<WsConfig>& ws_section() {
           .flag("permessage_deflate", &WsConfig::permessage_deflate, kRestart,
                 "compression (memory per connection)")
           .list("allowed_origins", &WsConfig::allowed_origins, 256, kLive,
-                "browser Origin allow-list; empty = any")
+                "browser Origin allow-list (this server's own origin, where `/play/` comes "
+                "from, always passes); empty = any")
+          .text("web_root", &WsConfig::web_root, 0, 4096, kRestart,
+                "folder served at `/play/` (the browser client, `clients/web`); `/` redirects "
+                "there")
+          .range_doc("empty = none; an existing folder")
           .check([](const WsConfig& c, config::Errors& e) {
             if (!c.path.empty() && c.path[0] != '/') e.add("path", "must start with '/'");
+            if (c.path == "/play" || c.path.rfind("/play/", 0) == 0) {
+              e.add("path", "'/play/' belongs to the browser client");
+            }
+            struct stat st {};
+            if (!c.web_root.empty() &&
+                (::stat(c.web_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
+              e.add("web_root", "'" + c.web_root + "' is not a folder");
+            }
           });
   return s;
 }

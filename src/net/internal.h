@@ -123,6 +123,7 @@ struct WsFrontEnv {
   std::function<bool(std::string_view origin)> origin_allowed;  // any thread
   std::string path;
   bool permessage_deflate = false;
+  std::string web_root;  // ws.web_root: served under /play/ ("" = nothing)
 };
 
 // Accepted, admitted sockets go here (on the acceptor's thread); they run on

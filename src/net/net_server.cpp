@@ -86,7 +86,7 @@ class NetServer::Impl {
       ws_metrics_ = std::make_unique<TransportMetrics>(metrics_, tls ? "wss" : "ws");
       ws_env_ = std::make_unique<WsFrontEnv>(WsFrontEnv{
           shared_, *ws_metrics_, [this](std::string_view o) { return origin_allowed(o); },
-          config_.ws.path, config_.ws.permessage_deflate});
+          config_.ws.path, config_.ws.permessage_deflate, config_.ws.web_root});
       ws_listener_ = std::make_shared<Listener>(
           io_.context(0), io_, tls ? "wss" : "ws",
           [this, tls](Socket s) { accept_ws(std::move(s), tls); });

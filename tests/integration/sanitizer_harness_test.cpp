@@ -7,6 +7,7 @@
 
 #include <gtest/gtest-spi.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <string>
 
@@ -32,8 +33,12 @@ void serve_with_fault(const char* fault) {
   auto pong = ws.request("sys.ping", {{"t", "x"}});
   ASSERT_TRUE(pong && pong->value("ok", false)) << "server was not serving";
   ws.close();
-  // The thread faults fire ~200 ms after start; halt_on_error ends the server.
-  if (std::string(fault) != "leak") eventually([&] { return !shard.running(); }, Ms(15000));
+  // The thread faults fire on SIGUSR2 (src/test_faults.cpp); halt_on_error
+  // then ends the server.
+  if (std::string(fault) != "leak") {
+    shard.signal(SIGUSR2);
+    eventually([&] { return !shard.running(); }, Ms(15000));
+  }
 }
 
 TEST(SanitizerHarness, CleanServerRecordsNoFailure) {

@@ -44,6 +44,7 @@ struct WsConfig {
   std::string path = "/ws";
   bool permessage_deflate = false;
   std::vector<std::string> allowed_origins;  // empty: any origin
+  std::string web_root;  // folder served at /play/ (the browser client); "": none
 };
 
 struct TcpConfig {

@@ -28,8 +28,10 @@ TEST(AppTest, ShippedConfigsAreValid) {
     std::vector<std::string> overrides;
   };
   for (const Shipped& sh :
-       {Shipped{"config/shardd.toml", {}},
-        Shipped{"config/shardd.production.toml", {"ws.tls=false", "tcp.tls=false"}}}) {
+       {Shipped{"config/shardd.toml",  // its web_root is relative to the checkout
+                {"ws.web_root=" + ::shardd::test::source_dir() + "/clients/web"}},
+        Shipped{"config/shardd.production.toml",
+                {"ws.tls=false", "tcp.tls=false", "ws.web_root="}}}) {
     const char* file = sh.file;
     Config c;
     std::vector<ConfigError> errors;

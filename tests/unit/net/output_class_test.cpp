@@ -143,7 +143,7 @@ class OutputClassTest : public ::testing::TestWithParam<Kind> {
         shared_(
             limits_, [this](const std::shared_ptr<Connection>& c) { return on_open(c); }, limiter_),
         tm_(registry_, GetParam() == Kind::kTcp ? "tcp" : "ws"),
-        env_{shared_, tm_, [](std::string_view) { return true; }, "/ws", false} {
+        env_{shared_, tm_, [](std::string_view) { return true; }, "/ws", false, ""} {
     limits_.state_queue_soft_s = 3600;
     shared_.clock = &clock_;
     thread_ = std::thread([this] { io_.run(); });
