@@ -14,6 +14,7 @@ test_pkgs=(
   libgtest-dev libgmock-dev python3 python3-websockets openssl curl procps
   mariadb-server redis-server
   clang libclang-rt-14-dev
+  chromium fonts-liberation
 )
 
 want=("${build_pkgs[@]}")

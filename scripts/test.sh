@@ -93,16 +93,23 @@ normal_suite() {
   env_vars=()
   run_ctest "$NORMAL_DIR" -LE sanitizer_proof
   end "tests normal"
-  sdk_tests
+  client_tests
 }
 
 # The JavaScript SDK and the /play files against the normal build's shardd
 # (node's test runner; ws from clients/js/package-lock.json).
-sdk_tests() {
+client_tests() {
   begin "tests sdk (node)"
   (cd clients/js && npm ci --no-audit --no-fund --loglevel=error)
   SHARDD_BIN="$PWD/$NORMAL_DIR/shardd" node --test clients/js/test/*.test.js
   end "tests sdk"
+  begin "tests browser (chromium)"
+  (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+  rm -rf build/e2e-artifacts
+  SHARDD_BIN="$PWD/$NORMAL_DIR/shardd" SHARDD_E2E_ARTIFACTS="$PWD/build/e2e-artifacts" \
+    node --test tests/e2e/*.e2e.test.js
+  echo "test.sh: browser screenshots in build/e2e-artifacts/"
+  end "tests browser"
 }
 
 # The integration executables of the normal build (and its shardd, which

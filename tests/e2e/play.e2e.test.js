@@ -1,0 +1,114 @@
+// The /play client in headless Chromium (Debian's /usr/bin/chromium, driven
+// by playwright-core) against a real shardd: two players register, log in and
+// enter a zone; one loses its connection and the page resumes the session.
+// Screenshots go to $SHARDD_E2E_ARTIFACTS (default build/e2e-artifacts); any
+// console error or uncaught exception in a page fails the test.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { Shard, ROOT, uniqueName } from '../../clients/js/test/harness.js';
+
+const ARTIFACTS = process.env.SHARDD_E2E_ARTIFACTS || join(ROOT, 'build/e2e-artifacts');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+let shard;
+let browser;
+const pages = [];
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  shard = await new Shard(['session.resume_grace_ms=30000']).start();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,  // playwright passes --headless
+    args: ['--no-sandbox', '--disable-gpu'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await shard?.stop();
+});
+
+// A page in its own browser context (own storage: a separate player), with
+// its console errors and page errors collected.
+async function openPlayer(label) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`${label} console: ${m.text()}`); });
+  page.on('pageerror', (e) => errors.push(`${label} page error: ${e.message}`));
+  const p = { page, errors, label };
+  pages.push(p);
+  await page.goto(`${shard.httpBase}/`);
+  assert.equal(new URL(page.url()).pathname, '/play/', 'GET / leads to /play/');
+  await page.locator('#conn[data-state="open"]').waitFor();
+  return p;
+}
+
+async function shot(p, name) {
+  await p.page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function registerAndEnter(p, name) {
+  const { page } = p;
+  await page.fill('#username', name);
+  await page.fill('#password', 'pass-word-1');
+  await page.click('#register');
+  await page.locator('#signed-in').waitFor({ state: 'visible' });
+  assert.match(await page.textContent('#account-who'), new RegExp(`Logged in as ${name}`));
+  await page.locator('#zone-list li[data-zone="main"]').waitFor();
+  await page.click('#zone-list button[data-zone="main"]');
+  await page.locator('#zone-list li.current[data-zone="main"]').waitFor();
+}
+
+function assertNoErrors() {
+  const all = pages.flatMap((p) => p.errors);
+  assert.deepEqual(all, [], 'console errors in the pages');
+}
+
+test('two players register, log in and enter a zone', async () => {
+  const a = await openPlayer('alice');
+  const b = await openPlayer('bob');
+  await registerAndEnter(a, uniqueName('alice'));
+  await shot(a, '1-alice-in-zone');
+  await registerAndEnter(b, uniqueName('bob'));
+  // Bob's list was fetched after both were in: population 2.
+  await b.page.locator('#zone-list [data-population="main"]', { hasText: /^2\// }).waitFor();
+  assert.match(await b.page.textContent('#conn-transport'), /^ws$/);
+  assert.match(await a.page.textContent('#conn-rtt'), /RTT \d+\.\d ms/);
+  await shot(b, '2-bob-in-zone');
+  assertNoErrors();
+});
+
+test('a page that loses its connection resumes the session', async () => {
+  const a = pages[0];
+  const { page } = a;
+  const session = await page.textContent('#session-id');
+  const accountId = await page.evaluate(() => globalThis.shardd.account.account_id);
+  await page.click('#drop');
+  await page.locator('#resume-state[data-resumed="1"]').waitFor({ timeout: 20000 });
+  await page.locator('#conn[data-state="open"]').waitFor();
+  // A new connection (new session id in sys.hello), the same logged-in player
+  // in the same zone.
+  assert.notEqual(await page.textContent('#session-id'), session);
+  assert.equal(await page.isVisible('#signed-in'), true);
+  assert.equal(await page.evaluate(() => globalThis.shardd.zone), 'main');
+  // Pushes reach the resumed session.
+  const r = await shard.admin('POST', '/admin/announce', { text: 'welcome back', account_id: accountId });
+  assert.equal(r.status, 200, r.body);
+  await page.locator('#server-log li', { hasText: 'welcome back' }).waitFor();
+  await shot(a, '3-alice-resumed');
+  assertNoErrors();
+});
+
+test('a reload logs in again with the saved token', async () => {
+  const b = pages[1];
+  await b.page.reload();
+  await b.page.locator('#signed-in').waitFor({ state: 'visible' });
+  await b.page.locator('#server-log li', { hasText: 'saved token' }).waitFor();
+  await shot(b, '4-bob-after-reload');
+  assertNoErrors();
+});
