@@ -37,14 +37,9 @@ done
 [[ -f "$dir/CMakeCache.txt" ]] || { echo "repeat-test: $dir is not a build directory" >&2; exit 2; }
 
 sanitize=$(sed -n 's/^SHARDD_SANITIZE:[A-Z]*=//p' "$dir/CMakeCache.txt")
-envs=()
-if [[ "$sanitize" == *address* ]]; then
-  envs+=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=8
-         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
-fi
-if [[ "$sanitize" == *thread* ]]; then
-  envs+=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp")
-fi
+source scripts/sanitizer-env.sh
+sanitizer_env "$sanitize"
+envs=(${env_vars[@]+"${env_vars[@]}"})
 if [[ -n "$sanitize" ]]; then
   envs+=(SHARDD_TEST_SANITIZER="$sanitize" SHARDD_BIN="$PWD/$dir/shardd")
 fi
