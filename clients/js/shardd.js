@@ -50,7 +50,7 @@ export const VERSION = '0.1.0';
  * @property {string} server
  * @property {string} version
  * @property {number} session
- * @property {'ws'|'wss'|'tcp'|'tls'|'http'} transport
+ * @property {'ws'|'wss'|'tcp'|'tls'|'http'|'https'} transport
  * @property {number} heartbeat_ms
  * @property {number} max_frame
  */
@@ -171,6 +171,192 @@ class WsTransport {
   }
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The HTTP fallback transport (docs/protocol.md, "HTTP fallback"): POST
+// /rt/open, then what the server sends from a server-sent event stream
+// (EventSource) or, without one, long polls; requests go up by POST
+// /rt/{id}/send, batched while one is in flight. Every event has a number:
+// the transport keeps the last one it processed (`last`), skips repeats, and
+// acknowledges it on each send and poll so the server can forget them.
+class HttpTransport {
+  constructor(base, { fetch, EventSource, httpPoll }) {
+    this.name = 'http';
+    this.onopen = () => {};
+    this.onmessage = () => {};
+    this.onclose = () => {};
+    this.base = base;
+    this.fetch = fetch || (globalThis.fetch && globalThis.fetch.bind(globalThis));
+    this.ES = httpPoll ? null : (EventSource || globalThis.EventSource || null);
+    this.id = '';
+    this.secret = '';
+    this.last = 0;
+    this.queue = [];
+    this.sending = false;
+    this.closed = false;
+    this.es = null;
+    this.aborts = new Set();
+    if (!this.fetch) {
+      queueMicrotask(() => this._end(1006, 'no fetch() for the HTTP transport'));
+      return;
+    }
+    this._start();
+  }
+
+  async _req(path, init = {}) {
+    const ac = new AbortController();
+    this.aborts.add(ac);
+    try {
+      const headers = { ...(init.headers || {}) };
+      if (this.secret) headers.Authorization = `Bearer ${this.secret}`;
+      const r = await this.fetch(this.base + path, { ...init, headers, signal: ac.signal, cache: 'no-store' });
+      let body = null;
+      try { body = await r.json(); } catch { body = null; }
+      return { status: r.status, body };
+    } finally {
+      this.aborts.delete(ac);
+    }
+  }
+
+  async _start() {
+    let r;
+    try {
+      r = await this._req('/rt/open', { method: 'POST' });
+    } catch (e) {
+      this._end(1006, `HTTP transport: ${e && e.message || e}`);
+      return;
+    }
+    if (this.closed) return;
+    if (r.status !== 200 || !r.body) {
+      this._end(1006, `HTTP transport refused: ${r.status} ${r.body?.err?.code || ''}`.trim());
+      return;
+    }
+    this.id = r.body.transport;
+    this.secret = r.body.secret;
+    this.last = r.body.last_event;
+    this.onopen();
+    this.onmessage(JSON.stringify({ op: 'sys.hello', seq: 0, d: r.body.hello }));
+    if (this.closed) return;
+    if (this.ES) this._stream(); else this._poll();
+  }
+
+  _deliver(no, text) {
+    if (this.closed || !(no > this.last)) return;  // a repeat after a reconnect
+    this.last = no;
+    this.onmessage(text);
+  }
+
+  async _poll() {
+    let failures = 0;
+    while (!this.closed) {
+      let r;
+      try {
+        r = await this._req(`/rt/${this.id}/events?poll=1&last=${this.last}`);
+      } catch (e) {
+        if (this.closed) return;
+        if (++failures >= 3) return this._end(1006, `poll failed: ${e && e.message || e}`);
+        await sleep(250 * failures);
+        continue;
+      }
+      if (this.closed) return;
+      if (r.status !== 200 || !r.body || !Array.isArray(r.body.events)) {
+        return this._end(1006, `HTTP transport ended: ${r.status} ${r.body?.err?.code || ''}`.trim());
+      }
+      failures = 0;
+      const first = r.body.last_event - r.body.events.length + 1;
+      r.body.events.forEach((m, i) => this._deliver(first + i, JSON.stringify(m)));
+    }
+  }
+
+  _stream() {
+    let failures = 0;
+    const open = () => {
+      if (this.closed) return;
+      const url = `${this.base}/rt/${this.id}/events?s=${encodeURIComponent(this.secret)}&last=${this.last}`;
+      const es = new this.ES(url);
+      this.es = es;
+      es.onopen = () => { failures = 0; };
+      es.onmessage = (ev) => this._deliver(Number(ev.lastEventId), ev.data);
+      es.addEventListener('end', (ev) => {
+        es.close();
+        if (this.closed || this.es !== es) return;
+        let code = '';
+        try { code = JSON.parse(ev.data).code; } catch { /* keep '' */ }
+        this._end(1006, `event stream ended: ${code}`);
+      });
+      // A broken stream is opened again from the last event (the browser's
+      // own retry would too, but without our `last` and without a limit).
+      es.onerror = () => {
+        es.close();
+        if (this.closed || this.es !== es) return;
+        if (++failures >= 3) return this._end(1006, 'event stream failed');
+        setTimeout(open, 250 * failures);
+      };
+    };
+    open();
+  }
+
+  send(text) {
+    if (this.closed || !this.id) return false;
+    this.queue.push(text);
+    if (!this.sending) this._flush();
+    return true;
+  }
+
+  async _flush() {
+    this.sending = true;
+    while (this.queue.length && !this.closed) {
+      const batch = this.queue.splice(0, 32);
+      const body = batch.length === 1 ? batch[0] : `[${batch.join(',')}]`;
+      let r;
+      try {
+        r = await this._req(`/rt/${this.id}/send?ack=${this.last}`, {
+          method: 'POST', body, headers: { 'Content-Type': 'application/json' },
+        });
+      } catch (e) {
+        this._end(1006, `send failed: ${e && e.message || e}`);
+        break;
+      }
+      if (r.status !== 202) {
+        this._end(r.status === 413 ? 1009 : 1006, `send refused: ${r.status} ${r.body?.err?.code || ''}`.trim());
+        break;
+      }
+    }
+    this.sending = false;
+  }
+
+  close(code = 1000, reason = '') {
+    const { id, secret } = this;
+    this._end(code, reason);
+    if (id) {
+      this.fetch(`${this.base}/rt/${id}/close`, { method: 'POST', headers: { Authorization: `Bearer ${secret}` } })
+        .catch(() => {});
+    }
+  }
+
+  // As a broken network would: nothing more is sent or read; the server
+  // notices after http.idle_expiry_ms and keeps the session for a resume.
+  drop() {
+    this._end(1006, 'dropped by the client');
+  }
+
+  _end(code, reason) {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.es) this.es.close();
+    this.es = null;
+    for (const ac of this.aborts) ac.abort();
+    this.aborts.clear();
+    this.onclose({ code, reason });
+  }
+}
+
+/** The HTTP transport's base URL for a WebSocket URL (ws→http, wss→https). */
+export function httpBase(url) {
+  const m = /^ws(s?):\/\/([^/?#]+)/i.exec(url);
+  return m ? `http${m[1]}://${m[2]}` : url.replace(/\/+$/, '');
+}
+
 // ---------------------------------------------------------------- client
 
 const DEFAULTS = {
@@ -181,7 +367,11 @@ const DEFAULTS = {
   reconnectBaseMs: 250,
   reconnectMaxMs: 10000,
   maxReconnectAttempts: Infinity,
+  transport: 'auto',       // 'auto': WebSocket, else HTTP when WebSocket cannot connect; 'ws'; 'http'
   WebSocket: undefined,    // default: globalThis.WebSocket
+  fetch: undefined,        // HTTP transport: default globalThis.fetch
+  EventSource: undefined,  // HTTP transport: default globalThis.EventSource (else long polling)
+  httpPoll: false,         // HTTP transport: long polling even where EventSource exists
   log: undefined,          // (level, message) => void
 };
 
@@ -413,12 +603,29 @@ export class Client {
   }
 
   _open() {
+    const mode = this.options.transport;
     const WS = this.options.WebSocket || globalThis.WebSocket;
+    const http = () => new HttpTransport(httpBase(this.url), this.options);
+    if (mode === 'http' || (mode === 'auto' && (this._httpSticky || !WS))) {
+      this._attach(http(), null);
+      return;
+    }
     if (!WS) {
       this._finish('NO_TRANSPORT', 'no WebSocket implementation: pass options.WebSocket (e.g. the ws package)');
       return;
     }
-    const t = new WsTransport(this.url, WS);
+    // 'auto': a WebSocket that cannot connect is retried at once over HTTP.
+    const fallback = mode === 'auto' ? () => {
+      this._log('info', 'WebSocket could not connect; trying the HTTP transport');
+      this._attach(http(), null);
+      return true;
+    } : null;
+    this._attach(new WsTransport(this.url, WS), fallback);
+  }
+
+  // Wires a transport to the client. `beforeHello` (if any) is called when it
+  // closes before sys.hello; returning true means it took over the attempt.
+  _attach(t, beforeHello) {
     this._transport = t;
     this.hello = null;
     let opened = false;
@@ -431,8 +638,14 @@ export class Client {
       clearTimeout(connectTimer);
       if (this._transport !== t) return;
       this._transport = null;
+      if (!this.hello && beforeHello && !this._closedByUser && beforeHello()) return;
       this._onDrop(code, reason, opened);
     };
+  }
+
+  /** The transport in use: 'ws' or 'http' ('' while not connected). */
+  get transportName() {
+    return this._transport ? this._transport.name : '';
   }
 
   _onText(text, t) {
@@ -465,6 +678,9 @@ export class Client {
     switch (m.op) {
       case 'sys.hello':
         this.hello = d;
+        // WebSocket failed and HTTP works: this network blocks WebSocket,
+        // so reconnects go straight to HTTP.
+        if (t.name === 'http' && this.options.transport === 'auto') this._httpSticky = true;
         this._onHello(t);
         break;
       case 'sys.shutdown':

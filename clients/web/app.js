@@ -41,7 +41,11 @@ async function main() {
   const params = new URLSearchParams(location.search);
   let client;
   try {
+    // ?transport=http forces the HTTP fallback (server-sent events); the
+    // default tries WebSocket first and falls back to HTTP by itself.
+    const transport = ['ws', 'http'].includes(params.get('transport')) ? params.get('transport') : 'auto';
     client = await connect(wsUrl(), {
+      transport,
       log: (level, msg) => (level === 'error' ? console.error : console.warn)(`shardd: ${msg}`),
     });
   } catch (e) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -117,6 +118,29 @@ const Section<TcpConfig>& tcp_section() {
           .flag("tls", &TcpConfig::tls, kRestart, "TLS (needs `tls.*`)")
           .uint("compress_min_bytes", &TcpConfig::compress_min_bytes, 0, kU32Max, kLive,
                 "zlib outbound frames at least this big; 0 = off");
+  return s;
+}
+
+const Section<HttpConfig>& http_section() {
+  static const auto s =
+      Section<HttpConfig>("http", "HTTP fallback transport (`/rt/`, on the WebSocket port)")
+          .flag("enabled", &HttpConfig::enabled, kRestart,
+                "serve `/rt/` (server-sent events and long polling) for clients that cannot "
+                "use WebSocket")
+          .uint("max_body_bytes", &HttpConfig::max_body_bytes, 256, 64 * 1024 * 1024, kLive,
+                "largest `POST /rt/{id}/send` body (413 above)")
+          .uint("max_batch", &HttpConfig::max_batch, 1, 4096, kLive,
+                "most requests in one send (413 above)")
+          .uint("poll_wait_ms", &HttpConfig::poll_wait_ms, 0, 120000, kLive,
+                "how long a long poll waits for something to send")
+          .uint("idle_expiry_ms", &HttpConfig::idle_expiry_ms, 1000, 3600000, kLive,
+                "a transport with no event stream or poll attached for this long is dropped "
+                "(a logged-in session then waits for `sys.resume`)")
+          .uint("max_sessions_per_ip", &HttpConfig::max_sessions_per_ip, 1, 10000000, kLive,
+                "open HTTP transports per source address (429 above)")
+          .uint("replay_bytes", &HttpConfig::replay_bytes, 1024, kGiB, kLive,
+                "delivered but unacknowledged events kept for a reconnecting stream "
+                "(`Last-Event-ID`); older ones are forgotten");
   return s;
 }
 
@@ -300,7 +324,8 @@ const std::vector<CoreSection>& core_sections() {
   static const std::vector<CoreSection> list = {
       SHARDD_CORE(server_section, server), SHARDD_CORE(log_section, log),
       SHARDD_CORE(tls_section, tls),       SHARDD_CORE(ws_section, ws),
-      SHARDD_CORE(tcp_section, tcp),       SHARDD_CORE(admin_section, admin),
+      SHARDD_CORE(tcp_section, tcp),       SHARDD_CORE(http_section, http),
+      SHARDD_CORE(admin_section, admin),
       SHARDD_CORE(limits_section, limits), SHARDD_CORE(store_section, store),
       SHARDD_CORE(sqlite_section, sqlite), SHARDD_CORE(mysql_section, mysql),
       SHARDD_CORE(cache_section, cache),   SHARDD_CORE(redis_section, redis),
@@ -363,7 +388,10 @@ std::string where(const toml::node& n) {
 }
 
 std::string fmt_num(double v) {
-  if (v == static_cast<double>(static_cast<int64_t>(v))) {
+  // Whole numbers print without a fraction; the cast is only defined (and
+  // exact) within ±2^53, so anything beyond (a value from the config file:
+  // 1e300, inf, nan) prints as a double.
+  if (std::fabs(v) < 9007199254740992.0 && v == std::trunc(v)) {
     return std::to_string(static_cast<int64_t>(v));
   }
   std::ostringstream os;

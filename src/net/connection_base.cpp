@@ -6,6 +6,7 @@ namespace shardd::net {
 
 std::string_view transport_name(Transport t, bool tls) {
   if (t == Transport::kWs) return tls ? "wss" : "ws";
+  if (t == Transport::kHttp) return tls ? "https" : "http";
   return tls ? "tls" : "tcp";
 }
 
@@ -42,6 +43,12 @@ void LiveLimits::apply(const Config& c) {
   heartbeat_misses.store(l.heartbeat_misses, r);
   compress_min_bytes.store(c.tcp.compress_min_bytes, r);
   reconnect_after_ms.store(c.server.reconnect_after_ms, r);
+  http_max_body_bytes.store(c.http.max_body_bytes, r);
+  http_max_batch.store(c.http.max_batch, r);
+  http_poll_wait_ms.store(c.http.poll_wait_ms, r);
+  http_idle_expiry_ms.store(c.http.idle_expiry_ms, r);
+  http_max_sessions_per_ip.store(c.http.max_sessions_per_ip, r);
+  http_replay_bytes.store(c.http.replay_bytes, r);
 }
 
 std::optional<ConnectionLimiter::Slot> ConnectionLimiter::try_acquire(const std::string& ip,

@@ -116,6 +116,8 @@ struct NetShared {
   std::function<void()> on_drained;  // guarded by drained_mu
 };
 
+class RtRegistry;
+
 // What the WebSocket front needs from the server (one per ws listener).
 struct WsFrontEnv {
   NetShared& shared;
@@ -124,6 +126,9 @@ struct WsFrontEnv {
   std::string path;
   bool permessage_deflate = false;
   std::string web_root;  // ws.web_root: served under /play/ ("" = nothing)
+  // The HTTP fallback transport (/rt/); null when http.enabled is false.
+  RtRegistry* rt = nullptr;
+  TransportMetrics* rt_metrics = nullptr;
 };
 
 // Accepted, admitted sockets go here (on the acceptor's thread); they run on

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include "internal.h"
+#include "rt_transport.h"
 #include "shardd/core/log.h"
 #include "shardd/net/listener.h"
 
@@ -87,6 +88,12 @@ class NetServer::Impl {
       ws_env_ = std::make_unique<WsFrontEnv>(WsFrontEnv{
           shared_, *ws_metrics_, [this](std::string_view o) { return origin_allowed(o); },
           config_.ws.path, config_.ws.permessage_deflate, config_.ws.web_root});
+      if (config_.http.enabled) {
+        rt_metrics_ = std::make_unique<TransportMetrics>(metrics_, tls ? "https" : "http");
+        rt_registry_ = std::make_unique<RtRegistry>(shared_.limits);
+        ws_env_->rt = rt_registry_.get();
+        ws_env_->rt_metrics = rt_metrics_.get();
+      }
       ws_listener_ = std::make_shared<Listener>(
           io_.context(0), io_, tls ? "wss" : "ws",
           [this, tls](Socket s) { accept_ws(std::move(s), tls); });
@@ -108,8 +115,8 @@ class NetServer::Impl {
   void start() {
     if (ws_listener_) {
       ws_listener_->start();
-      lg().info("listening {} on {}:{}{}", ws_listener_->name(), config_.ws.bind,
-                ws_listener_->port(), config_.ws.path);
+      lg().info("listening {} on {}:{}{}{}", ws_listener_->name(), config_.ws.bind,
+                ws_listener_->port(), config_.ws.path, rt_registry_ ? " and /rt/" : "");
     }
     if (tcp_listener_) {
       tcp_listener_->start();
@@ -219,6 +226,8 @@ class NetServer::Impl {
   NetShared shared_;
   std::unique_ptr<TransportMetrics> ws_metrics_;
   std::unique_ptr<TransportMetrics> tcp_metrics_;
+  std::unique_ptr<TransportMetrics> rt_metrics_;
+  std::unique_ptr<RtRegistry> rt_registry_;  // outlives the transports (drained first)
   std::unique_ptr<WsFrontEnv> ws_env_;
   std::shared_ptr<Listener> ws_listener_;
   std::shared_ptr<Listener> tcp_listener_;

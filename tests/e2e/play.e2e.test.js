@@ -1,6 +1,7 @@
 // The /play client in headless Chromium (Debian's /usr/bin/chromium, driven
 // by playwright-core) against a real shardd: two players register, log in and
-// enter a zone; one loses its connection and the page resumes the session.
+// enter a zone; one loses its connection and the page resumes the session; a
+// page forced onto the HTTP transport (server-sent events) does the same.
 // Screenshots go to $SHARDD_E2E_ARTIFACTS (default build/e2e-artifacts); any
 // console error or uncaught exception in a page fails the test.
 import { test, before, after } from 'node:test';
@@ -34,16 +35,16 @@ after(async () => {
 
 // A page in its own browser context (own storage: a separate player), with
 // its console errors and page errors collected.
-async function openPlayer(label) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+async function openPlayer(label, path = '/', viewport = { width: 1100, height: 760 }) {
+  const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(`${label} console: ${m.text()}`); });
   page.on('pageerror', (e) => errors.push(`${label} page error: ${e.message}`));
   const p = { page, errors, label };
   pages.push(p);
-  await page.goto(`${shard.httpBase}/`);
-  assert.equal(new URL(page.url()).pathname, '/play/', 'GET / leads to /play/');
+  await page.goto(`${shard.httpBase}${path}`);
+  assert.equal(new URL(page.url()).pathname, '/play/', `${path} leads to /play/`);
   await page.locator('#conn[data-state="open"]').waitFor();
   return p;
 }
@@ -110,5 +111,28 @@ test('a reload logs in again with the saved token', async () => {
   await b.page.locator('#signed-in').waitFor({ state: 'visible' });
   await b.page.locator('#server-log li', { hasText: 'saved token' }).waitFor();
   await shot(b, '4-bob-after-reload');
+  assertNoErrors();
+});
+
+test('a page forced onto the HTTP transport plays, drops and resumes', async () => {
+  // On a phone-sized screen.
+  const c = await openPlayer('carol', '/play/?transport=http', { width: 390, height: 844 });
+  const { page } = c;
+  assert.equal(await page.textContent('#conn-transport'), 'http');
+  // Chromium has EventSource: the SDK reads a server-sent event stream (not long polls).
+  assert.equal(await page.evaluate(() => !!globalThis.shardd._transport?.es), true);
+  await registerAndEnter(c, uniqueName('carol'));
+  await page.locator('#conn-rtt', { hasText: /RTT \d+\.\d ms/ }).waitFor();
+  await shot(c, '5-carol-over-http');
+  const accountId = await page.evaluate(() => globalThis.shardd.account.account_id);
+  await page.click('#drop');
+  await page.locator('#resume-state[data-resumed="1"]').waitFor({ timeout: 20000 });
+  await page.locator('#conn[data-state="open"]').waitFor();
+  assert.equal(await page.textContent('#conn-transport'), 'http');
+  assert.equal(await page.evaluate(() => globalThis.shardd.zone), 'main');
+  const r = await shard.admin('POST', '/admin/announce', { text: 'back over http', account_id: accountId });
+  assert.equal(r.status, 200, r.body);
+  await page.locator('#server-log li', { hasText: 'back over http' }).waitFor();
+  await shot(c, '6-carol-resumed-over-http');
   assertNoErrors();
 });

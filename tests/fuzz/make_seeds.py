@@ -84,6 +84,12 @@ def main():
     write("fuzz_admin_body", "seed-3", b'\x03\n{"accounts": [1,2,3], "meta": {"a": null}, "extra": [[{}]]}')
     write("fuzz_admin_body", "seed-esc", b"\x00username=%41l%2bice+x&limit=%31%30&offset=1e3\n")
     write("fuzz_admin_body", "seed-bad", b"\x01session=9007199254740992\n[1,2]")
+    # HTTP transport: byte 0 = max_batch - 1, then a send body (also read as a target).
+    write("fuzz_rt_body", "seed-one", b'\x03{"op":"sys.ping","rid":1,"d":{"t":"a,b]"}}')
+    write("fuzz_rt_body", "seed-batch", b'\x03 [ {"op":"auth.login","rid":2,"d":{"username":"x\\"]"}} ,\n{"op":"sys.ping","rid":3}, 7, [1,[2]], "s"]')
+    write("fuzz_rt_body", "seed-empty", b"\x00[]")
+    write("fuzz_rt_body", "seed-target", b"\x00/rt/AbC-_9/events?poll=1&last=12&s=xyz")
+    write("fuzz_rt_body", "seed-lines", b"\x01line one\r\nline two\rthree\n")
 
 if __name__ == "__main__":
     main()

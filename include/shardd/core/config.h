@@ -55,6 +55,18 @@ struct TcpConfig {
   uint32_t compress_min_bytes = 0;  // 0: never compress outbound frames
 };
 
+// The HTTP fallback transport (/rt/...) on the WebSocket port: server-sent
+// events or long polling down, POSTs up (docs/protocol.md).
+struct HttpConfig {
+  bool enabled = true;
+  uint32_t max_body_bytes = 64 * 1024;  // POST /rt/{id}/send body
+  uint32_t max_batch = 64;              // requests in one send
+  uint32_t poll_wait_ms = 25000;        // longest wait of a long poll
+  uint32_t idle_expiry_ms = 15000;      // no stream or poll attached this long: dropped
+  uint32_t max_sessions_per_ip = 16;    // open HTTP transports per source address
+  uint32_t replay_bytes = 256 * 1024;   // delivered, unacknowledged events kept
+};
+
 struct AdminConfig {
   bool enabled = true;
   std::string bind = "127.0.0.1";
@@ -141,6 +153,7 @@ struct Config {
   TlsConfig tls;
   WsConfig ws;
   TcpConfig tcp;
+  HttpConfig http;
   AdminConfig admin;
   LimitsConfig limits;
   StoreConfig store;

@@ -17,9 +17,10 @@
 
 namespace shardd::net {
 
-enum class Transport : uint8_t { kWs, kTcp };
+// kHttp: the HTTP fallback transport (server-sent events / long polling).
+enum class Transport : uint8_t { kWs, kTcp, kHttp };
 
-// "ws", "wss", "tcp" or "tls".
+// "ws", "wss", "tcp", "tls", "http" or "https".
 std::string_view transport_name(Transport t, bool tls);
 
 // WebSocket close code used when closing for `code` (1001 for SHUTTING_DOWN,
@@ -46,6 +47,13 @@ struct LiveLimits {
   std::atomic<uint32_t> heartbeat_misses{3};
   std::atomic<uint32_t> compress_min_bytes{0};
   std::atomic<uint32_t> reconnect_after_ms{5000};
+  // [http]: the HTTP fallback transport.
+  std::atomic<uint32_t> http_max_body_bytes{64 * 1024};
+  std::atomic<uint32_t> http_max_batch{64};
+  std::atomic<uint32_t> http_poll_wait_ms{25000};
+  std::atomic<uint32_t> http_idle_expiry_ms{15000};
+  std::atomic<uint32_t> http_max_sessions_per_ip{16};
+  std::atomic<uint32_t> http_replay_bytes{256 * 1024};
 
   void apply(const Config& config);
   std::chrono::milliseconds idle_timeout() const {
@@ -71,7 +79,7 @@ class ConnectionHandler {
   virtual void on_closed(std::string_view why) = 0;
 };
 
-// One client connection (WebSocket or framed TCP, plain or TLS). Owns its
+// One client connection (WebSocket, framed TCP or HTTP fallback, plain or TLS). Owns its
 // stream, read buffer and a bounded write queue; stays alive while it has
 // async operations outstanding.
 //

@@ -63,6 +63,10 @@ class BoundedDomSax {
 };
 
 bool parse_bounded(std::string_view bytes, Encoding enc, json* out, std::string* error) {
+  if (enc == Encoding::kJson && bytes.find('\0') != std::string_view::npos) {
+    *error = "malformed input (a NUL byte)";  // see decode_request
+    return false;
+  }
   BoundedDomSax sax(*out);
   bool ok;
   if (enc == Encoding::kJson) {
@@ -385,6 +389,11 @@ class EnvelopeSax {
 Status decode_request(std::string_view bytes, Encoding encoding, Request* out) {
   out->rid.reset();
   out->op.clear();
+  // nlohmann's reader stops at a NUL byte as if the text ended there, so
+  // `{...}\0anything` would pass. JSON text never contains one.
+  if (encoding == Encoding::kJson && bytes.find('\0') != std::string_view::npos) {
+    return Status::BadRequest("malformed input (a NUL byte)");
+  }
   EnvelopeSax sax(out, encoding);
   bool ok;
   if (encoding == Encoding::kJson) {

@@ -278,6 +278,61 @@ class WsClient {
   uint64_t rid_ = 0;
 };
 
+// ---------------------------------------------------------------- HTTP fallback
+
+// A client of the HTTP fallback transport (/rt/, docs/protocol.md): POST
+// /rt/open, requests by POST /rt/{id}/send, and what the server sends from a
+// long poll (kPoll) or a server-sent event stream (kStream). Blocking, like
+// the other clients; the stream is read only inside its own calls.
+class RtClient {
+ public:
+  enum class Mode { kPoll, kStream };
+  RtClient();
+  ~RtClient();
+  RtClient(const RtClient&) = delete;
+  RtClient& operator=(const RtClient&) = delete;
+
+  // POST /rt/open. On success hello() holds the sys.hello data.
+  bool open(uint16_t port, Mode mode = Mode::kPoll, Ms timeout = Ms(5000));
+  // The raw answer of the last open() (status 0 when it did not connect).
+  const HttpResponse& open_response() const;
+  const std::string& id() const;
+  const std::string& secret() const;
+  const json& hello() const;
+  // The highest event number received so far (what the next poll sends as `last`).
+  uint64_t last_event() const;
+
+  // POST /rt/{id}/send with this exact body (`ack` = last_event() when set).
+  HttpResponse send_body(const std::string& body, bool ack = false, Ms timeout = Ms(5000));
+  // Sends one request {"op","rid","d"} and waits for its response.
+  std::optional<json> request(const std::string& op, const json& d = json::object(),
+                              Ms timeout = Ms(5000));
+  // Next message from the server (a poll, or the stream), nullopt on timeout.
+  std::optional<json> recv(Ms timeout = Ms(5000));
+  std::optional<json> recv_response(uint64_t rid, Ms timeout = Ms(5000));
+  std::optional<json> recv_push(const std::string& op, Ms timeout = Ms(5000));
+
+  // One GET /rt/{id}/events?poll=1&last=<last> (the server answers when it
+  // has events, or after http.poll_wait_ms); its raw answer. New events in
+  // it are queued for recv().
+  HttpResponse poll_once(uint64_t last, Ms timeout = Ms(30000));
+  // Opens the event stream with this Last-Event-ID (nullopt: none). Returns
+  // the HTTP status (200), or 0 if it did not connect.
+  int open_stream(std::optional<uint64_t> last_event_id, Ms timeout = Ms(5000));
+  // The stream's `event: end` code once the server ended it ("" until then).
+  const std::string& stream_end() const;
+  // Drops the event stream's TCP connection (a broken network).
+  void drop_stream();
+  // POST /rt/{id}/close.
+  HttpResponse close_transport();
+  uint64_t next_rid() { return ++rid_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  uint64_t rid_ = 0;
+};
+
 // ---------------------------------------------------------------- framed TCP
 
 struct TcpFrame {

@@ -188,6 +188,17 @@ TEST(ConfigTest, OverridesMustBeUtf8) {
   EXPECT_EQ(ok.config.server.name, "caf\xc3\xa9");
 }
 
+// Found by fuzz_config (UBSan): a number far out of range, or inf/nan, was
+// cast to a 64-bit integer while writing the error message.
+TEST(ConfigTest, HugeAndNonFiniteNumbersAreOutOfRange) {
+  for (const char* v : {"-221e24", "1e300", "inf", "-inf", "nan"}) {
+    Parsed p = parse(std::string("[cache]\nttl_jitter = ") + v + "\n");
+    EXPECT_TRUE(has_error(p, "cache.ttl_jitter", "out of range")) << v;
+  }
+  Parsed q = parse("", {"cache.ttl_jitter=-221e24"});
+  EXPECT_TRUE(has_error(q, "cache.ttl_jitter", "out of range"));
+}
+
 TEST(ConfigTest, TlsNeedsReadableCertificateAndKey) {
   Parsed p = parse("[ws]\ntls = true\n");
   EXPECT_TRUE(has_error(p, "tls.cert_file", "required"));

@@ -194,6 +194,18 @@ INSTANTIATE_TEST_SUITE_P(
                 Encoding::kJson, "64 bits", true}),
     [](const ::testing::TestParamInfo<BadCase>& param_info) { return std::string(param_info.param.name); });
 
+// nlohmann's reader takes a NUL byte for the end of the text: without the
+// check, anything after it was ignored (found by fuzz_rt_body's invariant).
+TEST(DecodeRequestTest, ANulByteIsNotJson) {
+  Request r;
+  Status st = decode_request(std::string(R"({"op":"sys.ping","rid":1})"
+                                         "\0garbage",
+                                         33),
+                             Encoding::kJson, &r);
+  EXPECT_EQ(st.code(), ErrorCode::kBadRequest);
+  EXPECT_FALSE(r.rid.has_value());
+}
+
 TEST(DecodeRequestTest, NestingUpToTheLimitIsAccepted) {
   Request r;
   EXPECT_TRUE(decode_request(deep_json(kMaxNestingDepth - 2), Encoding::kJson, &r).ok());
