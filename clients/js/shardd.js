@@ -45,6 +45,25 @@ export const VERSION = '0.1.0';
  */
 
 /**
+ * Another player, as lists show them.
+ * @typedef {Object} PlayerRef
+ * @property {number} account
+ * @property {string} name   display name
+ */
+
+/**
+ * A friend (friend.list, friend.accept) and the friend.update push.
+ * @typedef {Object} Friend
+ * @property {number} account
+ * @property {string} name
+ * @property {'friend'|'removed'} state
+ * @property {boolean} online
+ * @property {string|null} zone          null before their first zone.select
+ * @property {number|null} last_seen_ms  when they last went offline
+ * @property {number} [since_ms]         friends since (friend.list, friend.accept)
+ */
+
+/**
  * sys.hello, pushed by the server when a connection opens.
  * @typedef {Object} Hello
  * @property {string} server
@@ -70,23 +89,34 @@ export const VERSION = '0.1.0';
  * @property {{args: {password: string}, result: {}}} account_delete  "account.delete"
  * @property {{args: {}, result: {zones: Zone[]}}} zone_list  "zone.list"
  * @property {{args: {zone: string}, result: {zone: string, population: number}}} zone_select  "zone.select"
+ * @property {{args: {account?: number, username?: string}, result: {account: number, name: string, state: 'pending'|'friends'}}} friend_request  "friend.request" (one of account, username)
+ * @property {{args: {account: number}, result: {friend: Friend}}} friend_accept  "friend.accept"
+ * @property {{args: {account: number}, result: {}}} friend_decline  "friend.decline"
+ * @property {{args: {account: number}, result: {removed: 'friend'|'request'}}} friend_remove  "friend.remove"
+ * @property {{args: {}, result: {friends: Friend[], incoming: (PlayerRef & {ts: number})[], outgoing: (PlayerRef & {ts: number})[]}}} friend_list  "friend.list"
+ * @property {{args: {account: number}, result: {}}} social_block  "social.block"
+ * @property {{args: {account: number}, result: {}}} social_unblock  "social.unblock"
+ * @property {{args: {}, result: {blocks: (PlayerRef & {since_ms: number})[]}}} social_blocks  "social.blocks"
  */
 
 /** The ops the server has (docs/protocol.md, Operations), for tools and tests. */
 export const OPS = Object.freeze([
   'sys.ping', 'sys.resume', 'auth.register', 'auth.login', 'auth.token', 'auth.logout',
   'auth.change_password', 'account.set_display_name', 'account.delete', 'zone.list',
-  'zone.select',
+  'zone.select', 'friend.request', 'friend.accept', 'friend.decline', 'friend.remove',
+  'friend.list', 'social.block', 'social.unblock', 'social.blocks',
 ]);
 
 /**
  * The pushes the server sends (docs/protocol.md, Pushes), with their data:
  * sys.hello {Hello}; sys.shutdown {reason, reconnect_after_ms};
  * sys.close {code, msg}; sys.kicked {reason, msg?}; sys.notice {text, from};
- * zone.update {zone: Zone}.
+ * zone.update {zone: Zone}; friend.request {from: PlayerRef, ts};
+ * friend.update {Friend} (not replayed: call friend.list after a resync).
  */
 export const PUSHES = Object.freeze([
   'sys.hello', 'sys.shutdown', 'sys.close', 'sys.kicked', 'sys.notice', 'zone.update',
+  'friend.request', 'friend.update',
 ]);
 
 /**

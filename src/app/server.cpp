@@ -298,7 +298,8 @@ class Server {
     }
     for (const auto& def : service_defs()) {
       contexts_.push_back(std::make_unique<services::ServiceContext>(
-          def.name, config_, gateway_, store_, logic_, scheduler_, metrics_, routes, clock_));
+          def.name, config_, gateway_, store_, logic_, scheduler_, metrics_, routes, clock_,
+          directory_));
       services_.push_back(def.create(*contexts_.back()));
       Status st = services_.back()->start();
       if (!st.ok()) return Status(st.code(), def.name + " service: " + st.message());
@@ -442,6 +443,7 @@ class Server {
   std::unique_ptr<admin::AdminServer> admin_;
   SystemClock clock_;
   UnservedRoutes unserved_;
+  services::Directory directory_;
   std::vector<std::unique_ptr<services::ServiceContext>> contexts_;
   std::vector<std::unique_ptr<services::Service>> services_;  // in service_defs() order
 

@@ -13,11 +13,9 @@
 namespace shardd::test {
 namespace {
 
-bool use_mysql() { return test::use_mysql_backend(); }
 
 // MariaDB and Redis, started once for the whole executable (MySQL backend only).
 test::DbServersEnv* const g_servers = test::DbServersEnv::install();
-int g_db_counter = 0;
 
 constexpr const char* kToken = "admin-secret";
 
@@ -27,20 +25,7 @@ ShardOptions account_shard(std::vector<std::string> extra = {}, std::string toml
   ShardOptions o;
   if (!toml.empty()) o.config_toml = toml;
   o.overrides = {"auth.scrypt_n=1024", std::string("admin.token=") + kToken};
-  if (use_mysql()) {
-    std::string db = "acct_" + std::to_string(getpid()) + "_" + std::to_string(++g_db_counter);
-    g_servers->mysql()->admin_sql("CREATE DATABASE " + db + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
-    g_servers->mysql()->admin_sql("GRANT ALL ON " + db + ".* TO '" + MariaDbServer::kUser + "'@'%'");
-    for (std::string s : std::vector<std::string>{"store.backend=mysql", "mysql.host=127.0.0.1",
-                          "mysql.port=" + std::to_string(g_servers->mysql()->port()),
-                          std::string("mysql.user=") + MariaDbServer::kUser,
-                          std::string("mysql.password=") + MariaDbServer::kPassword,
-                          "mysql.database=" + db, "cache.backend=redis",
-                          "redis.port=" + std::to_string(g_servers->redis()->port()),
-                          "redis.key_prefix=" + db + ":"}) {
-      o.overrides.push_back(s);
-    }
-  }
+  for (auto& b : g_servers->backend_overrides("acct")) o.overrides.push_back(std::move(b));
   for (auto& e : extra) o.overrides.push_back(std::move(e));
   return o;
 }

@@ -212,6 +212,7 @@ struct ServiceFixture::Impl {
   std::thread control_thread;
   std::unique_ptr<Scheduler> scheduler;
   CollectingRoutes routes;
+  services::Directory directory;
   std::vector<std::unique_ptr<services::ServiceContext>> contexts;
   std::vector<std::unique_ptr<services::Service>> services;
   std::atomic<uint64_t> next_conn{1};
@@ -266,7 +267,7 @@ ServiceFixture::ServiceFixture(std::vector<services::ServiceDef> defs,
       EXPECT_TRUE(es.ok()) << es.to_string();
       f.contexts.push_back(std::make_unique<services::ServiceContext>(
           d.name, f.config, *f.gateway, *f.store, *f.logic, *f.scheduler, f.metrics, f.routes,
-          f.clock));
+          f.clock, f.directory));
       f.services.push_back(d.create(*f.contexts.back()));
       Status ss = f.services.back()->start();
       EXPECT_TRUE(ss.ok()) << d.name << ": " << ss.to_string();

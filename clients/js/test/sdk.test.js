@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { connect as sdkConnect, ShardError, OPS } from '../shardd.js';
+import { connect as sdkConnect, ShardError, OPS, PUSHES } from '../shardd.js';
 import { Shard, eventually, uniqueName } from './harness.js';
 
 // Node 18/20 have no global WebSocket: the ws package's class, as an app would pass it.
@@ -64,8 +64,12 @@ test('register, login, zones; errors carry code, msg and details', async () => {
   }
 });
 
-test('every op of the server is listed', () => {
-  for (const op of ['sys.ping', 'auth.login', 'zone.select']) assert.ok(OPS.includes(op));
+test('OPS and PUSHES match what the running server has', async () => {
+  const r = await shard.admin('GET', '/admin/ops');
+  assert.equal(r.status, 200, r.body);
+  const server = JSON.parse(r.body).ops.map((o) => o.op).sort();
+  assert.deepEqual([...OPS].sort(), server);
+  for (const p of ['friend.request', 'friend.update', 'zone.update']) assert.ok(PUSHES.includes(p), p);
 });
 
 test('pushes reach on() listeners and count lastSeq', async () => {

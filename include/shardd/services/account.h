@@ -1,6 +1,14 @@
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shardd/gateway/session.h"
 #include "shardd/services/service.h"
+#include "shardd/store/store.h"
 
 namespace shardd::account {
 
@@ -28,5 +36,58 @@ namespace shardd::account {
 // (sys.kicked {reason:"logged_in_elsewhere"}); a session that is logged in
 // or logging in refuses another login.
 services::ServiceDef service_def();
+
+// ---- What other services use (they never read the account tables).
+
+// A player as other players see them.
+struct AccountRef {
+  int64_t id = 0;
+  std::string username;
+  std::string display_name;
+  bool deleted = false;  // anonymized by account.delete (names are "#<id>")
+};
+
+// Looks an account up by username (ignoring case) or by id, through the
+// cache. Storage work: call it inside the caller's own store work
+// (Actor::store_value). *out stays empty when there is no such account.
+// REQUIRES: a storage thread.
+store::DbStatus find_account_by_name(store::StoreContext& ctx, const std::string& username,
+                                     std::optional<AccountRef>* out);
+store::DbStatus find_account_by_id(store::StoreContext& ctx, int64_t id,
+                                   std::optional<AccountRef>* out);
+
+// A change in who is online, where, and under which name.
+struct Presence {
+  enum class Kind : uint8_t {
+    kOnline,   // logged in (again: `session` is the new one)
+    kZone,     // entered `zone` (zone.select done)
+    kName,     // changed display name to `name`
+    kOffline,  // the account's session ended (logout, kick, ban, grace expired, shutdown)
+  };
+  Kind kind = Kind::kOnline;
+  int64_t account_id = 0;
+  std::string name;  // display name
+  std::string zone;  // "" before the first zone.select
+  std::weak_ptr<gateway::Session> session;  // the account's session (expired for kOffline)
+  int64_t at_ms = 0;                        // Clock::now_ms() of the change
+};
+
+// Told every presence change, in order, on the account service's strand:
+// copy what you need and post to your own strand; never block.
+class PresenceListener {
+ public:
+  virtual ~PresenceListener() = default;
+  virtual void on_presence(const Presence& p) = 0;
+};
+
+// The account service's interface in the services' directory
+// (ctx.directory().find<account::Accounts>()).
+class Accounts {
+ public:
+  virtual ~Accounts() = default;
+  // REQUIRES: in the subscriber's start() (before serving). The listener
+  // lives as long as the server.
+  virtual void subscribe(std::shared_ptr<PresenceListener> listener) = 0;
+};
 
 }  // namespace shardd::account

@@ -28,6 +28,7 @@
 #include "shardd/core/scheduler.h"
 #include "shardd/core/status.h"
 #include "shardd/gateway/gateway.h"
+#include "shardd/services/directory.h"
 #include "shardd/store/migration.h"
 #include "shardd/store/store.h"
 
@@ -42,9 +43,11 @@ class ServiceContext {
  public:
   ServiceContext(std::string name, const Config& config, gateway::Gateway& gateway,
                  store::Store& store, boost::asio::io_context& logic, Scheduler& scheduler,
-                 metrics::Registry& metrics, admin::Routes& admin, const Clock& clock)
+                 metrics::Registry& metrics, admin::Routes& admin, const Clock& clock,
+                 Directory& directory)
       : name_(std::move(name)), config_(config), gateway_(gateway), store_(store), logic_(logic),
-        scheduler_(scheduler), metrics_(metrics), admin_(admin), clock_(clock) {}
+        scheduler_(scheduler), metrics_(metrics), admin_(admin), clock_(clock),
+        directory_(directory) {}
 
   // The module name ("account"): its log module, metrics and migrations.
   const std::string& name() const { return name_; }
@@ -62,6 +65,8 @@ class ServiceContext {
   // disabled are simply never served.
   admin::Routes& admin() const { return admin_; }
   const Clock& clock() const { return clock_; }
+  // The interfaces services provide to each other (directory.h).
+  Directory& directory() const { return directory_; }
 
  private:
   std::string name_;
@@ -73,6 +78,7 @@ class ServiceContext {
   metrics::Registry& metrics_;
   admin::Routes& admin_;
   const Clock& clock_;
+  Directory& directory_;
 };
 
 // A running service. Created by its ServiceDef's factory; lives until the

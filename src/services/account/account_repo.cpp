@@ -1,5 +1,7 @@
 #include "account_repo.h"
 
+#include "shardd/services/account.h"
+
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -438,6 +440,30 @@ DbStatus AccountRepo::write_last_logins(DbConnection& c, const store::WriteBehin
     if (!st.ok()) return st;
   }
   return DbStatus::Ok();
+}
+
+namespace {
+
+std::optional<AccountRef> to_ref(const std::optional<Account>& a) {
+  if (!a) return std::nullopt;
+  return AccountRef{a->id, a->username, a->display_name, a->deleted};
+}
+
+}  // namespace
+
+store::DbStatus find_account_by_name(StoreContext& ctx, const std::string& username,
+                                     std::optional<AccountRef>* out) {
+  std::optional<Account> a;
+  DbStatus st = AccountRepo::find_by_name(ctx, lower_ascii(username), &a);
+  *out = to_ref(a);
+  return st;
+}
+
+store::DbStatus find_account_by_id(StoreContext& ctx, int64_t id, std::optional<AccountRef>* out) {
+  std::optional<Account> a;
+  DbStatus st = AccountRepo::find_by_id(ctx, id, &a);
+  *out = to_ref(a);
+  return st;
 }
 
 }  // namespace shardd::account

@@ -59,7 +59,9 @@ const char* band_of(uint32_t population, uint32_t capacity) {
 
 // The account service's state, on one strand: who is online where, zone
 // populations, login throttles, and the queue of writes per account.
-class Impl final : public services::Actor<Impl>, public gateway::SessionListener {
+class Impl final : public services::Actor<Impl>,
+                   public gateway::SessionListener,
+                   public Accounts {
  public:
   explicit Impl(services::ServiceContext& ctx)
       : Actor(ctx),
@@ -126,7 +128,12 @@ class Impl final : public services::Actor<Impl>, public gateway::SessionListener
       if (!st.ok()) return st;
     }
     add_admin_routes(ctx().admin());
-    return Status::Ok();
+    return ctx().directory().provide<Accounts>(shared_from_this());
+  }
+
+  // Accounts (control thread, before serving)
+  void subscribe(std::shared_ptr<PresenceListener> listener) override {
+    presence_listeners_.push_back(std::move(listener));
   }
 
   void reload(const Config& c) {
@@ -175,10 +182,12 @@ class Impl final : public services::Actor<Impl>, public gateway::SessionListener
   struct Online {
     int64_t account_id;
     std::string username_lc;
+    std::string name;  // display name
     std::string zone;
     std::string pending_zone;  // reserved while its last_zone write runs
     std::string token_hash;
     std::weak_ptr<gateway::Session> session;
+    bool announced = false;  // presence listeners were told it is online
   };
   using StoreWork = std::function<DbStatus(StoreContext&)>;
   using StoreDone = std::function<void(DbStatus)>;
@@ -311,9 +320,30 @@ class Impl final : public services::Actor<Impl>, public gateway::SessionListener
     if (it == sessions_.end()) return;
     leave_zone(it->second);
     auto on = online_.find(account);
-    if (on != online_.end() && on->second == sid) online_.erase(on);
+    if (on != online_.end() && on->second == sid) {
+      online_.erase(on);
+      if (it->second.announced) publish(Presence::Kind::kOffline, it->second);
+    }
     lg().debug("account {} session {} ended ({})", account, sid, gateway::end_reason_name(reason));
     sessions_.erase(it);
+  }
+
+  // Tells the presence listeners (strand).
+  void publish(Presence::Kind kind, const Online& o) {
+    if (presence_listeners_.empty()) return;
+    Presence p{kind, o.account_id, o.name, o.zone, o.session, clock_.now_ms()};
+    for (const auto& l : presence_listeners_) l->on_presence(p);
+  }
+
+  // The login of session `sid` completed: tell the listeners, unless the
+  // session ended meanwhile (its forget_session ran first).
+  void announce_online(uint64_t sid) {
+    auto it = sessions_.find(sid);
+    if (it == sessions_.end()) return;
+    auto on = online_.find(it->second.account_id);
+    if (on == online_.end() || on->second != sid) return;
+    it->second.announced = true;
+    publish(Presence::Kind::kOnline, it->second);
   }
 
   Online* online(const Request& req) {
@@ -628,7 +658,8 @@ class Impl final : public services::Actor<Impl>, public gateway::SessionListener
       }
     }
     online_[acct.id] = sid;
-    sessions_[sid] = Online{acct.id, lower(acct.username), "", "", token_hash, req.session_ptr()};
+    sessions_[sid] = Online{acct.id,       lower(acct.username), acct.display_name, "", "",
+                            token_hash,    req.session_ptr()};
     logins_["ok"]->inc();
     last_login_.mark(std::to_string(acct.id), std::to_string(clock_.now_ms()));
     json reply = {{"account_id", acct.id},
@@ -648,6 +679,7 @@ class Impl final : public services::Actor<Impl>, public gateway::SessionListener
         return req.fail(ErrorCode::kUnavailable, "session closed");
       }
       reply["resume_token"] = resume;
+      self->post([impl = self.get(), sid] { impl->announce_online(sid); });
       lg().info("account {} ({}) logged in on session {}", acct.id, acct.username, sid);
       req.ok(reply);
     });
@@ -830,6 +862,12 @@ class Impl final : public services::Actor<Impl>, public gateway::SessionListener
                 }
                 if (!ws.ok()) return storage_failed(req, ws);
                 account_changes_["set_display_name"]->inc();
+                if (auto on = online_.find(id); on != online_.end()) {
+                  if (auto it = sessions_.find(on->second); it != sessions_.end()) {
+                    it->second.name = name;
+                    if (it->second.announced) publish(Presence::Kind::kName, it->second);
+                  }
+                }
                 lg().info("account {} is now shown as '{}'", id, utf8::quote(name));
                 req.ok({{"display_name", name}});
               });
@@ -894,6 +932,7 @@ class Impl final : public services::Actor<Impl>, public gateway::SessionListener
           who.pending_zone.clear();
           if (!who.zone.empty()) add_population(who.zone, -1);
           who.zone = zone;
+          if (who.announced) publish(Presence::Kind::kZone, who);
           Zone* now = find_zone(zone);
           zones_changed();
           req.ok({{"zone", zone}, {"population", now ? now->population : 0}});
@@ -1034,6 +1073,7 @@ class Impl final : public services::Actor<Impl>, public gateway::SessionListener
   std::unordered_map<int64_t, uint64_t> online_;   // account -> session id
   std::unordered_map<uint64_t, Online> sessions_;  // session id -> who and where
   std::unordered_set<uint64_t> logging_in_;        // sessions with a login in progress
+  std::vector<std::shared_ptr<PresenceListener>> presence_listeners_;  // fixed before serving
   std::unordered_map<int64_t, std::deque<std::pair<StoreWork, StoreDone>>> writes_;
   Throttle account_fail_;
   Throttle ip_fail_;

@@ -9,7 +9,10 @@
 
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <unistd.h>
+#include <vector>
 
 #include "shardd_test/db_servers.h"
 
@@ -39,6 +42,26 @@ class DbServersEnv : public ::testing::Environment {
     redis_.reset();
   }
 
+  // The --set items that put a shardd on the selected backend: none for
+  // SQLite + memory; for MySQL, a fresh database (named after `prefix`, this
+  // process and a counter) on the shared MariaDB and a matching Redis key
+  // prefix.
+  std::vector<std::string> backend_overrides(const std::string& prefix) {
+    if (!mysql_) return {};
+    std::string db = prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(++databases_);
+    mysql_->admin_sql("CREATE DATABASE " + db + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+    mysql_->admin_sql("GRANT ALL ON " + db + ".* TO '" + MariaDbServer::kUser + "'@'%'");
+    return {"store.backend=mysql",
+            "mysql.host=127.0.0.1",
+            "mysql.port=" + std::to_string(mysql_->port()),
+            std::string("mysql.user=") + MariaDbServer::kUser,
+            std::string("mysql.password=") + MariaDbServer::kPassword,
+            "mysql.database=" + db,
+            "cache.backend=redis",
+            "redis.port=" + std::to_string(redis_->port()),
+            "redis.key_prefix=" + db + ":"};
+  }
+
   // Null unless the MySQL backend is selected (and SetUp ran).
   MariaDbServer* mysql() const { return mysql_.get(); }
   RedisServer* redis() const { return redis_.get(); }
@@ -46,6 +69,7 @@ class DbServersEnv : public ::testing::Environment {
  private:
   std::unique_ptr<MariaDbServer> mysql_;
   std::unique_ptr<RedisServer> redis_;
+  int databases_ = 0;
 };
 
 }  // namespace shardd::test

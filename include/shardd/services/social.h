@@ -1,0 +1,36 @@
+#pragma once
+
+#include "shardd/core/error_code.h"
+#include "shardd/services/service.h"
+
+namespace shardd::social {
+
+// Friends, blocks and presence (docs/protocol.md lists each op):
+//   friend.request {account | username}  -> {account, name, state: "pending" | "friends"}
+//   friend.accept  {account}             -> {friend: {account, name, online, zone, ...}}
+//   friend.decline {account}             -> {}
+//   friend.remove  {account}             -> {}  (a friend, or your own pending request)
+//   friend.list    {}                    -> {friends: [...], incoming: [...], outgoing: [...]}
+//   social.block   {account}             -> {}  (ends a friendship and requests both ways)
+//   social.unblock {account}             -> {}
+//   social.blocks  {}                    -> {blocks: [{account, name, since_ms}]}
+//   push friend.request {from: {account, name}, ts}       (replayed on resume)
+//   push friend.update  {account, name, state, online, zone, last_seen_ms}  (not replayed)
+// Config: [social]. Migrations: module "social" (after account's).
+//
+// The social graph lives on one strand: who is online (told by the account
+// service's presence), and for each online account its friends and blocks.
+// Changes are durable when answered and run one at a time.
+services::ServiceDef service_def();
+
+namespace defs {
+inline constexpr ErrorDef kBlocked{"BLOCKED", false,
+                                   "the other player blocked you (friend requests, whispers, "
+                                   "invites, trades)"};
+}  // namespace defs
+
+// Answered when the other player blocked the sender. Other services that
+// honour blocks (chat, lobby, economy) answer it too.
+inline constexpr ErrorCode kBlocked{defs::kBlocked};
+
+}  // namespace shardd::social

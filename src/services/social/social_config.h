@@ -1,0 +1,20 @@
+#pragma once
+
+// The social module's configuration: [social].
+
+#include <cstdint>
+
+#include "shardd/core/config_section.h"
+
+namespace shardd::social {
+
+struct SocialConfig {
+  uint32_t max_friends = 200;          // friends per account
+  uint32_t max_pending_requests = 50;  // friend requests waiting, per account, each direction
+  uint32_t max_blocks = 500;           // blocked accounts per account
+  uint32_t max_queued_writes = 10000;  // graph changes waiting for the database
+};
+
+const config::Section<SocialConfig>& social_section();
+
+}  // namespace shardd::social

@@ -1,0 +1,187 @@
+// Friends, blocks and presence against the real binary, over WebSocket and
+// TCP. Runs twice (see CMakeLists.txt): SQLite + memory cache, and MariaDB +
+// Redis started once for the whole executable.
+
+#include <atomic>
+#include <thread>
+
+#include "it_common.h"
+#include "shardd_test/db_env.h"
+
+namespace shardd::test {
+namespace {
+
+test::DbServersEnv* const g_servers = test::DbServersEnv::install();
+
+ShardOptions social_shard(std::vector<std::string> extra = {}) {
+  ShardOptions o;
+  o.overrides = {"auth.kdf=pbkdf2", "auth.pbkdf2_iterations=1000", "admin.token=tok",
+                 "auth.register_per_ip_per_min=1000", "auth.ip_attempts_per_min=1000"};
+  for (auto& b : g_servers->backend_overrides("social")) o.overrides.push_back(std::move(b));
+  for (auto& e : extra) o.overrides.push_back(std::move(e));
+  return o;
+}
+
+// Registers (once) and logs in; returns the account id (0 on failure).
+template <class Client>
+int64_t login(Client& c, const std::string& name, bool fresh = true) {
+  if (fresh) {
+    auto r = c.request("auth.register", {{"username", name}, {"password", "pass-word-1"}});
+    EXPECT_TRUE(IsOk(r)) << name;
+  }
+  auto r = c.request("auth.login", {{"username", name}, {"password", "pass-word-1"}});
+  EXPECT_TRUE(IsOk(r)) << name;
+  return r && IsOk(r) ? (*r)["d"].value("account_id", int64_t{0}) : 0;
+}
+
+// The next friend.update about `account` for which `pred` holds.
+template <class Client>
+std::optional<json> next_update(Client& c, int64_t account,
+                                const std::function<bool(const json&)>& pred) {
+  for (int i = 0; i < 20; ++i) {
+    auto p = c.recv_push("friend.update");
+    if (!p) return std::nullopt;
+    if ((*p)["d"]["account"] == account && pred((*p)["d"])) return p;
+  }
+  return std::nullopt;
+}
+
+TEST(Social, FriendsAndPresenceAcrossWebSocketAndTcp) {
+  Shard s(social_shard());
+  s.start();
+  WsClient ann;
+  connect_ws(ann, s.ws_port());
+  TcpClient bob;
+  connect_tcp(bob, s.tcp_port());
+  int64_t ann_id = login(ann, "ann");
+  int64_t bob_id = login(bob, "bob");
+
+  auto sent = ann.request("friend.request", {{"username", "bob"}});
+  ASSERT_TRUE(IsOk(sent));
+  EXPECT_EQ((*sent)["d"]["state"], "pending");
+  auto asked = bob.recv_push("friend.request");
+  ASSERT_TRUE(asked);
+  EXPECT_EQ((*asked)["d"]["from"]["account"], ann_id);
+
+  auto acc = bob.request("friend.accept", {{"account", ann_id}}, /*msgpack=*/true);
+  ASSERT_TRUE(IsOk(acc));
+  EXPECT_EQ((*acc)["d"]["friend"]["name"], "ann");
+  ASSERT_TRUE(next_update(ann, bob_id, [](const json& d) { return d["online"] == true; }));
+
+  ASSERT_TRUE(IsOk(bob.request("zone.select", {{"zone", "main"}})));
+  ASSERT_TRUE(next_update(ann, bob_id, [](const json& d) { return d["zone"] == "main"; }));
+  ASSERT_TRUE(IsOk(bob.request("account.set_display_name", {{"name", "Bobby"}})));
+  ASSERT_TRUE(next_update(ann, bob_id, [](const json& d) { return d["name"] == "Bobby"; }));
+
+  auto list = ann.request("friend.list");
+  ASSERT_TRUE(IsOk(list));
+  ASSERT_EQ((*list)["d"]["friends"].size(), 1u);
+  EXPECT_EQ((*list)["d"]["friends"][0]["name"], "Bobby");
+  EXPECT_EQ((*list)["d"]["friends"][0]["online"], true);
+
+  ASSERT_TRUE(IsOk(bob.request("auth.logout")));
+  auto off = next_update(ann, bob_id, [](const json& d) { return d["online"] == false; });
+  ASSERT_TRUE(off);
+  EXPECT_GT((*off)["d"]["last_seen_ms"].get<int64_t>(), 0);
+  EXPECT_GT(scrape(s.admin_port(), "shardd_social_presence_pushes_total"), 3);
+}
+
+TEST(Social, PendingRequestsAndBlocksSurviveARestart) {
+  Shard s(social_shard());
+  s.start();
+  int64_t ann_id = 0, bob_id = 0, cat_id = 0;
+  {
+    WsClient ann, bob, cat;
+    connect_ws(ann, s.ws_port());
+    connect_ws(bob, s.ws_port());
+    connect_ws(cat, s.ws_port());
+    ann_id = login(ann, "ann");
+    bob_id = login(bob, "bob");
+    cat_id = login(cat, "cat");
+    ASSERT_TRUE(IsOk(bob.request("auth.logout")));
+    ASSERT_TRUE(IsOk(ann.request("friend.request", {{"account", bob_id}})));
+    ASSERT_TRUE(
+        IsOk(bob.request("auth.login", {{"username", "bob"}, {"password", "pass-word-1"}})));
+    ASSERT_TRUE(IsOk(bob.request("social.block", {{"account", cat_id}})));
+  }
+  ASSERT_EQ(s.stop(), std::optional<int>(0));
+  s.start();
+  WsClient bob, cat;
+  connect_ws(bob, s.ws_port());
+  connect_ws(cat, s.ws_port());
+  login(bob, "bob", false);
+  login(cat, "cat", false);
+  auto list = bob.request("friend.list");
+  ASSERT_TRUE(IsOk(list));
+  ASSERT_EQ((*list)["d"]["incoming"].size(), 1u);
+  EXPECT_EQ((*list)["d"]["incoming"][0]["account"], ann_id);
+  EXPECT_EQ((*list)["d"]["incoming"][0]["name"], "ann");
+  auto blocks = bob.request("social.blocks");
+  ASSERT_TRUE(IsOk(blocks));
+  ASSERT_EQ((*blocks)["d"]["blocks"].size(), 1u);
+  EXPECT_EQ((*blocks)["d"]["blocks"][0]["account"], cat_id);
+  EXPECT_TRUE(IsError(cat.request("friend.request", {{"account", bob_id}}), "BLOCKED"));
+  EXPECT_TRUE(IsOk(bob.request("friend.accept", {{"account", ann_id}})));
+}
+
+// Many players ask one player at once: exactly max_pending_requests get in.
+TEST(Social, ConcurrentRequestsNeverExceedTheLimit) {
+  constexpr int kPlayers = 8;
+  constexpr int kLimit = 3;
+  Shard s(social_shard({"social.max_pending_requests=" + std::to_string(kLimit)}));
+  s.start();
+  WsClient target;
+  connect_ws(target, s.ws_port());
+  int64_t target_id = login(target, "target");
+  std::vector<std::unique_ptr<WsClient>> players;
+  for (int i = 0; i < kPlayers; ++i) {
+    players.push_back(std::make_unique<WsClient>());
+    connect_ws(*players.back(), s.ws_port());
+    login(*players.back(), "player_" + std::to_string(i));
+  }
+  std::atomic<int> sent{0}, full{0}, other{0};
+  std::vector<std::thread> threads;
+  for (auto& p : players) {
+    threads.emplace_back([&, c = p.get()] {
+      auto r = c->request("friend.request", {{"account", target_id}});
+      if (IsOk(r)) {
+        ++sent;
+      } else if (IsError(r, "FULL")) {
+        ++full;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(sent.load(), kLimit);
+  EXPECT_EQ(full.load(), kPlayers - kLimit);
+  EXPECT_EQ(other.load(), 0);
+  auto list = target.request("friend.list");
+  ASSERT_TRUE(IsOk(list));
+  EXPECT_EQ((*list)["d"]["incoming"].size(), static_cast<size_t>(kLimit));
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_social_limit_hits_total{limit="pending_requests"})"),
+            kPlayers - kLimit);
+}
+
+TEST(Social, ErrorsNameTheProblem) {
+  Shard s(social_shard());
+  s.start();
+  WsClient ann;
+  connect_ws(ann, s.ws_port());
+  EXPECT_TRUE(IsError(ann.request("friend.list"), "UNAUTHORIZED"));
+  int64_t ann_id = login(ann, "ann");
+  EXPECT_TRUE(IsError(ann.request("friend.request", {{"account", ann_id}}), "BAD_REQUEST"));
+  EXPECT_TRUE(IsError(ann.request("friend.request", {{"username", "ghost"}}), "NOT_FOUND"));
+  EXPECT_TRUE(IsError(ann.request("friend.accept", {{"account", 777}}), "NOT_FOUND"));
+  EXPECT_TRUE(IsError(ann.request("friend.decline", {{"account", 777}}), "NOT_FOUND"));
+  EXPECT_TRUE(IsError(ann.request("friend.remove", {{"account", 777}}), "NOT_FOUND"));
+  EXPECT_TRUE(IsError(ann.request("social.unblock", {{"account", 777}}), "NOT_FOUND"));
+  auto bad = ann.request("social.block", {{"account", "seven"}});
+  ASSERT_TRUE(IsError(bad, "BAD_REQUEST"));
+  EXPECT_NE((*bad)["err"]["msg"].get<std::string>().find("account"), std::string::npos);
+  EXPECT_TRUE(PingWorks(ann));
+}
+
+}  // namespace
+}  // namespace shardd::test

@@ -1,0 +1,225 @@
+// The social service's rules, in process (ServiceFixture with the account
+// and social services: real gateway, SQLite store, fake sessions, FakeClock).
+#include <gtest/gtest.h>
+
+#include "shardd/services/account.h"
+#include "shardd/services/social.h"
+#include "shardd_test/service_fixture.h"
+
+namespace shardd::social {
+namespace {
+
+using json = nlohmann::json;
+using shardd::testing::FakeClient;
+using shardd::testing::ServiceFixture;
+using namespace std::chrono_literals;
+
+std::vector<std::string> cheap(std::vector<std::string> more = {}) {
+  std::vector<std::string> all = {"auth.kdf=pbkdf2", "auth.pbkdf2_iterations=1000"};
+  all.insert(all.end(), more.begin(), more.end());
+  return all;
+}
+
+std::vector<services::ServiceDef> defs() {
+  return {account::service_def(), service_def()};
+}
+
+std::string code_of(const json& r) {
+  return r.is_object() && r.contains("err") ? r["err"].value("code", "") : "";
+}
+
+bool ok(const json& r) {
+  return r.is_object() && r.value("ok", false);
+}
+
+// Registers and logs in; returns the account id.
+int64_t login(FakeClient& c, const std::string& name) {
+  json r = c.request("auth.register", {{"username", name}, {"password", "password1"}});
+  EXPECT_TRUE(ok(r)) << r.dump();
+  r = c.request("auth.login", {{"username", name}, {"password", "password1"}});
+  EXPECT_TRUE(ok(r)) << r.dump();
+  return r["d"].value("account_id", int64_t{0});
+}
+
+// Waits for a friend.update about `account` matching `pred`.
+json wait_update(FakeClient& c, int64_t account, const std::function<bool(const json&)>& pred) {
+  for (int i = 0; i < 20; ++i) {
+    json p = c.wait_push("friend.update");
+    if (p.is_null()) return p;
+    if (p["d"]["account"] == account && pred(p["d"])) return p;
+  }
+  return nullptr;
+}
+
+// Makes a and b friends (a asks, b accepts).
+void befriend(FakeClient& a, FakeClient& b, int64_t b_id, int64_t a_id) {
+  ASSERT_TRUE(ok(a.request("friend.request", {{"account", b_id}})));
+  json r = b.request("friend.accept", {{"account", a_id}});
+  ASSERT_TRUE(ok(r)) << r.dump();
+}
+
+TEST(SocialServiceTest, RequestAcceptAndPresenceFollowsTheFriend) {
+  ServiceFixture f(defs(), cheap());
+  auto ann = f.connect();
+  auto bob = f.connect();
+  int64_t ann_id = login(*ann, "ann");
+  int64_t bob_id = login(*bob, "bob");
+
+  json sent = ann->request("friend.request", {{"username", "BOB"}});
+  ASSERT_TRUE(ok(sent)) << sent.dump();
+  EXPECT_EQ(sent["d"]["state"], "pending");
+  EXPECT_EQ(sent["d"]["account"], bob_id);
+  json asked = bob->wait_push("friend.request");
+  ASSERT_FALSE(asked.is_null());
+  EXPECT_EQ(asked["d"]["from"]["account"], ann_id);
+  EXPECT_EQ(asked["d"]["from"]["name"], "ann");
+  EXPECT_GT(asked["seq"].get<int64_t>(), 0) << "friend.request is replayable";
+
+  json list = bob->request("friend.list");
+  ASSERT_TRUE(ok(list));
+  ASSERT_EQ(list["d"]["incoming"].size(), 1u);
+  EXPECT_EQ(list["d"]["incoming"][0]["account"], ann_id);
+  EXPECT_EQ(ann->request("friend.list")["d"]["outgoing"][0]["account"], bob_id);
+
+  json acc = bob->request("friend.accept", {{"account", ann_id}});
+  ASSERT_TRUE(ok(acc)) << acc.dump();
+  EXPECT_EQ(acc["d"]["friend"]["account"], ann_id);
+  EXPECT_EQ(acc["d"]["friend"]["online"], true);
+  json up = wait_update(*ann, bob_id, [](const json& d) { return d["state"] == "friend"; });
+  ASSERT_FALSE(up.is_null());
+  EXPECT_EQ(up["d"]["online"], true);
+  EXPECT_EQ(up["seq"], 0) << "friend.update is not replayed";
+
+  // Zone changes and logouts reach the friend.
+  ASSERT_TRUE(ok(bob->request("zone.select", {{"zone", "main"}})));
+  ASSERT_FALSE(
+      wait_update(*ann, bob_id, [](const json& d) { return d["zone"] == "main"; }).is_null());
+  list = ann->request("friend.list");
+  ASSERT_EQ(list["d"]["friends"].size(), 1u);
+  EXPECT_EQ(list["d"]["friends"][0]["zone"], "main");
+  EXPECT_EQ(list["d"]["friends"][0]["online"], true);
+  EXPECT_TRUE(list["d"]["incoming"].empty());
+
+  f.clock().advance(10s);
+  int64_t at = f.clock().now_ms();
+  ASSERT_TRUE(ok(bob->request("auth.logout")));
+  json off = wait_update(*ann, bob_id, [](const json& d) { return d["online"] == false; });
+  ASSERT_FALSE(off.is_null());
+  EXPECT_EQ(off["d"]["last_seen_ms"], at);
+  EXPECT_EQ(off["d"]["name"], "bob");
+
+  // Logging in again is announced once the friend's graph is loaded.
+  ASSERT_TRUE(ok(bob->request("auth.login", {{"username", "bob"}, {"password", "password1"}})));
+  ASSERT_FALSE(
+      wait_update(*ann, bob_id, [](const json& d) { return d["online"] == true; }).is_null());
+}
+
+TEST(SocialServiceTest, CrossedRequestsMakeFriendsAndRemoveTellsTheOther) {
+  ServiceFixture f(defs(), cheap());
+  auto ann = f.connect();
+  auto bob = f.connect();
+  int64_t ann_id = login(*ann, "ann");
+  int64_t bob_id = login(*bob, "bob");
+  ASSERT_EQ(ann->request("friend.request", {{"account", bob_id}})["d"]["state"], "pending");
+  ASSERT_EQ(ann->request("friend.request", {{"account", bob_id}})["d"]["state"], "pending")
+      << "asking twice is harmless";
+  json cross = bob->request("friend.request", {{"account", ann_id}});
+  ASSERT_TRUE(ok(cross)) << cross.dump();
+  EXPECT_EQ(cross["d"]["state"], "friends");
+  ASSERT_FALSE(
+      wait_update(*ann, bob_id, [](const json& d) { return d["state"] == "friend"; }).is_null());
+
+  json rm = bob->request("friend.remove", {{"account", ann_id}});
+  ASSERT_TRUE(ok(rm)) << rm.dump();
+  EXPECT_EQ(rm["d"]["removed"], "friend");
+  ASSERT_FALSE(
+      wait_update(*ann, bob_id, [](const json& d) { return d["state"] == "removed"; }).is_null());
+  EXPECT_TRUE(ann->request("friend.list")["d"]["friends"].empty());
+  EXPECT_EQ(code_of(bob->request("friend.remove", {{"account", ann_id}})), "NOT_FOUND");
+
+  // friend.remove also withdraws one's own request; decline drops theirs.
+  ASSERT_TRUE(ok(ann->request("friend.request", {{"account", bob_id}})));
+  EXPECT_EQ(ann->request("friend.remove", {{"account", bob_id}})["d"]["removed"], "request");
+  EXPECT_TRUE(bob->request("friend.list")["d"]["incoming"].empty());
+  ASSERT_TRUE(ok(ann->request("friend.request", {{"account", bob_id}})));
+  ASSERT_TRUE(ok(bob->request("friend.decline", {{"account", ann_id}})));
+  EXPECT_EQ(code_of(bob->request("friend.decline", {{"account", ann_id}})), "NOT_FOUND");
+  EXPECT_EQ(code_of(bob->request("friend.accept", {{"account", ann_id}})), "NOT_FOUND");
+}
+
+TEST(SocialServiceTest, LimitsAreEnforcedWithFull) {
+  ServiceFixture f(defs(), cheap({"social.max_friends=1", "social.max_pending_requests=1",
+                                  "social.max_blocks=1"}));
+  auto ann = f.connect();
+  auto bob = f.connect();
+  auto cat = f.connect();
+  int64_t ann_id = login(*ann, "ann");
+  int64_t bob_id = login(*bob, "bob");
+  int64_t cat_id = login(*cat, "cat");
+
+  ASSERT_TRUE(ok(ann->request("friend.request", {{"account", bob_id}})));
+  json second = ann->request("friend.request", {{"account", cat_id}});
+  EXPECT_EQ(code_of(second), "FULL") << second.dump();
+  EXPECT_EQ(second["err"]["limit"], 1);
+  // Bob's one incoming slot is taken by ann.
+  EXPECT_EQ(code_of(cat->request("friend.request", {{"account", bob_id}})), "FULL");
+
+  ASSERT_TRUE(ok(bob->request("friend.accept", {{"account", ann_id}})));
+  // Ann has her one friend: she can neither ask nor be accepted by another.
+  EXPECT_EQ(code_of(ann->request("friend.request", {{"account", cat_id}})), "FULL");
+  ASSERT_TRUE(ok(cat->request("friend.request", {{"account", ann_id}})));
+  EXPECT_EQ(code_of(ann->request("friend.accept", {{"account", cat_id}})), "FULL");
+
+  ASSERT_TRUE(ok(ann->request("social.block", {{"account", cat_id}})));
+  EXPECT_EQ(code_of(ann->request("social.block", {{"account", bob_id}})), "FULL");
+  EXPECT_NE(f.metrics_text().find("shardd_social_limit_hits_total{limit=\"friends\"}"),
+            std::string::npos);
+}
+
+TEST(SocialServiceTest, BlockEndsFriendshipAndRefusesRequests) {
+  ServiceFixture f(defs(), cheap());
+  auto ann = f.connect();
+  auto bob = f.connect();
+  int64_t ann_id = login(*ann, "ann");
+  int64_t bob_id = login(*bob, "bob");
+  befriend(*ann, *bob, bob_id, ann_id);
+
+  ASSERT_TRUE(ok(bob->request("social.block", {{"account", ann_id}})));
+  ASSERT_FALSE(
+      wait_update(*ann, bob_id, [](const json& d) { return d["state"] == "removed"; }).is_null());
+  EXPECT_TRUE(bob->request("friend.list")["d"]["friends"].empty());
+  json refused = ann->request("friend.request", {{"account", bob_id}});
+  EXPECT_EQ(code_of(refused), "BLOCKED") << refused.dump();
+  EXPECT_EQ(code_of(bob->request("friend.request", {{"account", ann_id}})), "FORBIDDEN");
+  ASSERT_TRUE(ok(bob->request("social.block", {{"account", ann_id}})))
+      << "blocking twice is harmless";
+
+  json blocks = bob->request("social.blocks");
+  ASSERT_EQ(blocks["d"]["blocks"].size(), 1u);
+  EXPECT_EQ(blocks["d"]["blocks"][0]["account"], ann_id);
+  EXPECT_EQ(blocks["d"]["blocks"][0]["name"], "ann");
+
+  ASSERT_TRUE(ok(bob->request("social.unblock", {{"account", ann_id}})));
+  EXPECT_EQ(code_of(bob->request("social.unblock", {{"account", ann_id}})), "NOT_FOUND");
+  EXPECT_TRUE(ok(ann->request("friend.request", {{"account", bob_id}})));
+}
+
+TEST(SocialServiceTest, BadTargetsAreRefused) {
+  ServiceFixture f(defs(), cheap());
+  auto ann = f.connect();
+  EXPECT_EQ(code_of(ann->request("friend.list")), "UNAUTHORIZED");
+  int64_t ann_id = login(*ann, "ann");
+  EXPECT_EQ(code_of(ann->request("friend.request", {{"account", ann_id}})), "BAD_REQUEST");
+  EXPECT_EQ(code_of(ann->request("friend.request", {{"account", 999999}})), "NOT_FOUND");
+  EXPECT_EQ(code_of(ann->request("friend.request", {{"username", "nobody"}})), "NOT_FOUND");
+  EXPECT_EQ(code_of(ann->request("friend.request", {})), "BAD_REQUEST");
+  EXPECT_EQ(code_of(ann->request("friend.request", {{"account", 2}, {"username", "x"}})),
+            "BAD_REQUEST");
+  EXPECT_EQ(code_of(ann->request("friend.request", {{"account", "2"}})), "BAD_REQUEST");
+  EXPECT_EQ(code_of(ann->request("social.block", {{"account", 0}})), "BAD_REQUEST");
+  EXPECT_EQ(code_of(ann->request("social.block", {{"account", 424242}})), "NOT_FOUND");
+  EXPECT_EQ(code_of(ann->request("social.block", {{"account", ann_id}})), "BAD_REQUEST");
+}
+
+}  // namespace
+}  // namespace shardd::social
