@@ -130,6 +130,7 @@ start_shardd() {
     --set tcp.bind=127.0.0.1 --set tcp.port=0 \
     --set admin.bind=127.0.0.1 --set admin.port=0 \
     --set server.ports_file="$ports" --set server.data_dir="$tmp/data-$name" \
+    --set chat.wordlist_file="$root/config/chat-words.txt" \
     --set server.io_threads=1 --set server.logic_threads=1 --set server.storage_threads=1 \
     --set log.level=warn \
     --set limits.rate_per_sec=1000000 --set limits.rate_burst=1000000 \

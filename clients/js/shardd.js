@@ -64,6 +64,20 @@ export const VERSION = '0.1.0';
  */
 
 /**
+ * A chat message (the chat.msg push, chat.history entries).
+ * @typedef {Object} ChatMessage
+ * @property {number} id              increases within each channel
+ * @property {string} channel         'world' | 'zone' | 'whisper' | 'system' | a custom name
+ * @property {{id: number, name: string}} from   id 0: the server
+ * @property {string} text
+ * @property {number} ts              Unix ms
+ * @property {number} [to]            whispers: the recipient
+ * @property {string} [zone]          zone chat: the zone
+ * @property {boolean} [system]       from the server
+ * @property {boolean} [offline]      a whisper kept while you were offline
+ */
+
+/**
  * sys.hello, pushed by the server when a connection opens.
  * @typedef {Object} Hello
  * @property {string} server
@@ -97,6 +111,11 @@ export const VERSION = '0.1.0';
  * @property {{args: {account: number}, result: {}}} social_block  "social.block"
  * @property {{args: {account: number}, result: {}}} social_unblock  "social.unblock"
  * @property {{args: {}, result: {blocks: (PlayerRef & {since_ms: number})[]}}} social_blocks  "social.blocks"
+ * @property {{args: {channel: string, to?: number, text: string, idem?: string}, result: {id: number, ts: number, offline?: boolean}}} chat_send  "chat.send"
+ * @property {{args: {channel: string, to?: number, before?: number, limit?: number}, result: {messages: ChatMessage[], more: boolean}}} chat_history  "chat.history"
+ * @property {{args: {channel: string}, result: {channel: string, members: number}}} chat_join  "chat.join"
+ * @property {{args: {channel: string}, result: {}}} chat_leave  "chat.leave"
+ * @property {{args: {}, result: {channels: {channel: string, zone?: string, custom?: boolean}[]}}} chat_channels  "chat.channels"
  */
 
 /** The ops the server has (docs/protocol.md, Operations), for tools and tests. */
@@ -104,7 +123,8 @@ export const OPS = Object.freeze([
   'sys.ping', 'sys.resume', 'auth.register', 'auth.login', 'auth.token', 'auth.logout',
   'auth.change_password', 'account.set_display_name', 'account.delete', 'zone.list',
   'zone.select', 'friend.request', 'friend.accept', 'friend.decline', 'friend.remove',
-  'friend.list', 'social.block', 'social.unblock', 'social.blocks',
+  'friend.list', 'social.block', 'social.unblock', 'social.blocks', 'chat.send', 'chat.history',
+  'chat.join', 'chat.leave', 'chat.channels',
 ]);
 
 /**
@@ -112,11 +132,13 @@ export const OPS = Object.freeze([
  * sys.hello {Hello}; sys.shutdown {reason, reconnect_after_ms};
  * sys.close {code, msg}; sys.kicked {reason, msg?}; sys.notice {text, from};
  * zone.update {zone: Zone}; friend.request {from: PlayerRef, ts};
- * friend.update {Friend} (not replayed: call friend.list after a resync).
+ * friend.update {Friend} (not replayed: call friend.list after a resync);
+ * chat.msg {ChatMessage}; chat.deleted {id, channel, to?};
+ * chat.muted {channel, until_ms, reason}.
  */
 export const PUSHES = Object.freeze([
   'sys.hello', 'sys.shutdown', 'sys.close', 'sys.kicked', 'sys.notice', 'zone.update',
-  'friend.request', 'friend.update',
+  'friend.request', 'friend.update', 'chat.msg', 'chat.deleted', 'chat.muted',
 ]);
 
 /**

@@ -220,11 +220,12 @@ class Server {
 
  private:
   void shutdown_pools() {
-    store_.stop();
     io_.stop();
     io_.join();
     logic_.join();
+    // Services may still write (chat's last batch) before the store stops.
     for (auto& s : services_) s->stop();
+    store_.stop();
     storage_.join();
   }
 

@@ -2,6 +2,7 @@
 #include <list>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "caches.h"
 
@@ -26,6 +27,7 @@ class MemoryCache final : public Cache {
       return CacheGet::kMiss;
     }
     s.lru.splice(s.lru.begin(), s.lru, it->second);
+    if (it->second->is_list) return CacheGet::kMiss;
     if (it->second->negative) return CacheGet::kNegative;
     *value = it->second->value;
     return CacheGet::kHit;
@@ -50,6 +52,54 @@ class MemoryCache final : public Cache {
     }
     return true;
   }
+  bool list_append(std::string_view key, const std::vector<std::string>& values, size_t max_len,
+                   std::chrono::milliseconds ttl) override {
+    Shard& s = shard(key);
+    std::lock_guard lock(s.mu);
+    auto it = s.map.find(std::string(key));
+    if (it == s.map.end() || !it->second->is_list) return true;
+    Entry& e = *it->second;
+    if (Clock::now() >= e.expires) {
+      s.lru.erase(it->second);
+      s.map.erase(it);
+      return true;
+    }
+    e.list.insert(e.list.end(), values.begin(), values.end());
+    if (e.list.size() > max_len) {
+      e.list.erase(e.list.begin(),
+                   e.list.begin() + static_cast<ptrdiff_t>(e.list.size() - max_len));
+    }
+    e.expires = Clock::now() + ttl;
+    s.lru.splice(s.lru.begin(), s.lru, it->second);
+    return true;
+  }
+  bool list_replace(std::string_view key, const std::vector<std::string>& values,
+                    std::chrono::milliseconds ttl) override {
+    if (values.empty()) return erase(key);
+    store(key, {}, ttl, false, false);
+    Shard& s = shard(key);
+    std::lock_guard lock(s.mu);
+    auto it = s.map.find(std::string(key));
+    if (it != s.map.end()) {
+      it->second->is_list = true;
+      it->second->list.assign(values.begin(), values.end());
+    }
+    return true;
+  }
+  CacheGet list_get(std::string_view key, std::vector<std::string>* out) override {
+    Shard& s = shard(key);
+    std::lock_guard lock(s.mu);
+    auto it = s.map.find(std::string(key));
+    if (it == s.map.end() || !it->second->is_list) return CacheGet::kMiss;
+    if (Clock::now() >= it->second->expires) {
+      s.lru.erase(it->second);
+      s.map.erase(it);
+      return CacheGet::kMiss;
+    }
+    s.lru.splice(s.lru.begin(), s.lru, it->second);
+    out->assign(it->second->list.begin(), it->second->list.end());
+    return CacheGet::kHit;
+  }
   bool available() const override { return true; }
   bool ping() override { return true; }
   std::string_view name() const override { return "memory"; }
@@ -61,6 +111,8 @@ class MemoryCache final : public Cache {
     std::string value;
     Clock::time_point expires;
     bool negative;
+    bool is_list = false;
+    std::vector<std::string> list;  // is_list
   };
   struct Shard {
     std::mutex mu;
@@ -84,10 +136,12 @@ class MemoryCache final : public Cache {
       it->second->value.assign(value);
       it->second->expires = expires;
       it->second->negative = negative;
+      it->second->is_list = false;
+      it->second->list.clear();
       s.lru.splice(s.lru.begin(), s.lru, it->second);
       return;
     }
-    s.lru.push_front(Entry{std::string(key), std::string(value), expires, negative});
+    s.lru.push_front(Entry{std::string(key), std::string(value), expires, negative, false, {}});
     s.map.emplace(s.lru.front().key, s.lru.begin());
     while (s.map.size() > per_shard_) {
       s.map.erase(s.lru.back().key);

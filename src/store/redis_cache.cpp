@@ -1,10 +1,11 @@
-#include <algorithm>
 #include <hiredis/hiredis.h>
+
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
-#include "shardd/core/log.h"
 #include "caches.h"
+#include "shardd/core/log.h"
 
 namespace shardd::store {
 namespace {
@@ -101,6 +102,49 @@ class RedisCache final : public Cache {
     return command(2, argv, lens, &r) && r->type == REDIS_REPLY_INTEGER;
   }
 
+  bool list_append(std::string_view key, const std::vector<std::string>& values, size_t max_len,
+                   std::chrono::milliseconds ttl) override {
+    if (values.empty()) return true;
+    std::vector<Args> cmds(3);
+    cmds[0].add("RPUSHX").add(key);
+    for (const auto& v : values) cmds[0].add(v);
+    std::string from = "-" + std::to_string(std::max<size_t>(1, max_len));
+    cmds[1].add("LTRIM").add(key).add(from).add("-1");
+    std::string px = std::to_string(std::max<int64_t>(1, ttl.count()));
+    cmds[2].add("PEXPIRE").add(key).add(px);
+    return pipeline(cmds);
+  }
+
+  bool list_replace(std::string_view key, const std::vector<std::string>& values,
+                    std::chrono::milliseconds ttl) override {
+    std::vector<Args> cmds(values.empty() ? 1 : 3);
+    cmds[0].add("DEL").add(key);
+    std::string px = std::to_string(std::max<int64_t>(1, ttl.count()));  // outlives pipeline()
+    if (!values.empty()) {
+      cmds[1].add("RPUSH").add(key);
+      for (const auto& v : values) cmds[1].add(v);
+      cmds[2].add("PEXPIRE").add(key).add(px);
+    }
+    return pipeline(cmds);
+  }
+
+  CacheGet list_get(std::string_view key, std::vector<std::string>* out) override {
+    const char* argv[] = {"LRANGE", key.data(), "0", "-1"};
+    size_t lens[] = {6, key.size(), 1, 2};
+    ReplyPtr r;
+    if (!command(4, argv, lens, &r)) return CacheGet::kError;
+    if (r->type != REDIS_REPLY_ARRAY) return CacheGet::kMiss;  // a value of another kind
+    if (r->elements == 0) return CacheGet::kMiss;
+    out->clear();
+    out->reserve(r->elements);
+    for (size_t i = 0; i < r->elements; ++i) {
+      const redisReply* e = r->element[i];
+      if (e->type != REDIS_REPLY_STRING) return CacheGet::kMiss;
+      out->emplace_back(e->str, e->len);
+    }
+    return CacheGet::kHit;
+  }
+
   bool available() const override {
     std::lock_guard lock(mu_);
     return Clock::now() >= down_until_;
@@ -131,6 +175,46 @@ class RedisCache final : public Cache {
     ReplyPtr r;
     if (!command(nx ? 6 : 5, argv, lens, &r)) return false;
     return r->type == REDIS_REPLY_STATUS || (nx && r->type == REDIS_REPLY_NIL);
+  }
+
+  // One command's arguments (views into strings that outlive the call).
+  struct Args {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    Args& add(std::string_view a) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+      return *this;
+    }
+  };
+
+  // Sends the commands in one round trip and reads every reply. False (and
+  // the breaker opens) if any failed.
+  bool pipeline(std::vector<Args>& cmds) {
+    ContextPtr ctx;
+    if (!acquire(&ctx)) return false;
+    for (auto& c : cmds) {
+      if (redisAppendCommandArgv(ctx.get(), static_cast<int>(c.argv.size()), c.argv.data(),
+                                 c.lens.data()) != REDIS_OK) {
+        fail(std::string("pipeline append failed: ") + ctx->errstr);
+        return false;
+      }
+    }
+    bool ok = true;
+    for (size_t i = 0; i < cmds.size(); ++i) {
+      void* raw = nullptr;
+      if (redisGetReply(ctx.get(), &raw) != REDIS_OK || !raw) {
+        fail(std::string("pipeline failed: ") + ctx->errstr);
+        return false;  // ctx dropped
+      }
+      ReplyPtr r(static_cast<redisReply*>(raw));
+      if (r->type == REDIS_REPLY_ERROR) {
+        fail(std::string("error reply: ") + std::string(r->str, r->len));
+        ok = false;  // keep reading so the connection stays in step
+      }
+    }
+    if (ok) release(std::move(ctx));
+    return ok;
   }
 
   // Runs one command on a pooled connection. False (and the breaker opens) on

@@ -1208,6 +1208,38 @@ DbStatus StoreContext::load_and_fill(const std::string& ck, const LoadFn& load,
   return DbStatus::Ok();
 }
 
+void StoreContext::list_append_after_commit(std::string_view key,
+                                            const std::vector<std::string>& values,
+                                            size_t max_len) {
+  std::string ck = store_.cache_key(key);
+  Cache& cache = *store_.cache_;
+  if (cache.list_append(ck, values, max_len, store_.cache_ttl())) return;
+  store_.metrics_->cache_write_failures.inc();
+  if (cache.erase(ck)) return;
+  store_.metrics_->cache_invalidate_failures.inc();
+  store_.cache_failed();
+}
+
+void StoreContext::list_replace(std::string_view key, const std::vector<std::string>& values) {
+  std::string ck = store_.cache_key(key);
+  Cache& cache = *store_.cache_;
+  if (cache.list_replace(ck, values, store_.cache_ttl())) return;
+  store_.metrics_->cache_write_failures.inc();
+  if (cache.erase(ck)) return;
+  store_.metrics_->cache_invalidate_failures.inc();
+  store_.cache_failed();
+}
+
+bool StoreContext::list_get(std::string_view key, std::vector<std::string>* out) {
+  return count_lookup(store_.cache_->list_get(store_.cache_key(key), out));
+}
+
+void StoreContext::list_erase(std::string_view key) {
+  if (store_.cache_->erase(store_.cache_key(key))) return;
+  store_.metrics_->cache_invalidate_failures.inc();
+  store_.cache_failed();
+}
+
 void StoreContext::cache_after_commit(std::string_view key, const std::string* value) {
   std::string ck = store_.cache_key(key);
   Cache& cache = *store_.cache_;

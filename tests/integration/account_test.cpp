@@ -4,7 +4,6 @@
 // MariaDB + Redis started once for the whole run.
 
 #include <algorithm>
-
 #include <map>
 
 #include "it_common.h"
@@ -12,7 +11,6 @@
 
 namespace shardd::test {
 namespace {
-
 
 // MariaDB and Redis, started once for the whole executable (MySQL backend only).
 test::DbServersEnv* const g_servers = test::DbServersEnv::install();
@@ -31,8 +29,7 @@ ShardOptions account_shard(std::vector<std::string> extra = {}, std::string toml
 }
 
 HttpResponse admin_post(const Shard& s, const std::string& path, const json& body) {
-  return http_request("POST", s.admin_port(), path, body.dump(),
-                      {{"Authorization", std::string("Bearer ") + kToken}});
+  return test::admin_post(s.admin_port(), kToken, path, body);
 }
 
 template <class Client>
@@ -95,7 +92,8 @@ TEST(Accounts, RegistrationRules) {
   connect_ws(c, s.ws_port());
   ASSERT_TRUE(IsOk(register_user(c, "bob")));
   EXPECT_TRUE(IsError(register_user(c, "BOB"), "USERNAME_TAKEN"));
-  for (const char* bad : {"ab", "this_name_is_way_too_long_", "has space", "dash-name", "émile", ""}) {
+  for (const char* bad :
+       {"ab", "this_name_is_way_too_long_", "has space", "dash-name", "émile", ""}) {
     EXPECT_TRUE(IsError(register_user(c, bad), "INVALID_USERNAME")) << bad;
   }
   EXPECT_TRUE(IsError(register_user(c, "carol", "short"), "WEAK_PASSWORD"));
@@ -177,7 +175,8 @@ TEST(Accounts, FailedLoginsAreThrottledPerAccountAndPerIp) {
   WsClient c;
   connect_ws(c, s.ws_port());
   ASSERT_TRUE(IsOk(register_user(c, "erin")));
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(IsError(login(c, "erin", "nope-nope"), "BAD_CREDENTIALS"));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(IsError(login(c, "erin", "nope-nope"), "BAD_CREDENTIALS"));
   auto locked = login(c, "erin");  // even the right password waits now
   ASSERT_TRUE(IsError(locked, "RATE_LIMITED"));
   EXPECT_GT((*locked)["err"]["retry_after_ms"].get<int64_t>(), 1000);
@@ -284,8 +283,9 @@ TEST(Accounts, BanKicksAndBlocksLoginUntilLifted) {
 
   ASSERT_EQ(admin_post(s, "/admin/accounts/unban", {{"username", "ivan"}}).status, 200);
   EXPECT_TRUE(IsOk(login(c2, "ivan")));
-  EXPECT_EQ(admin_post(s, "/admin/accounts/ban", {{"username", "nobody"}, {"duration_s", 5}}).status,
-            404);
+  EXPECT_EQ(
+      admin_post(s, "/admin/accounts/ban", {{"username", "nobody"}, {"duration_s", 5}}).status,
+      404);
   EXPECT_EQ(http_request("POST", s.admin_port(), "/admin/accounts/ban", "{}").status, 401);
 }
 
@@ -519,7 +519,8 @@ TEST(Resume, ResumingWhileTheOldConnectionIsOpenTakesOver) {
   ASSERT_TRUE(IsOk(li));
   TcpClient fresh;
   connect_tcp(fresh, s.tcp_port());
-  auto r = fresh.request("sys.resume", {{"resume_token", (*li)["d"]["resume_token"]}, {"last_seq", 0}});
+  auto r =
+      fresh.request("sys.resume", {{"resume_token", (*li)["d"]["resume_token"]}, {"last_seq", 0}});
   ASSERT_TRUE(IsOk(r));
   auto kicked = old.recv_push("sys.kicked");
   ASSERT_TRUE(kicked) << "the old connection got no sys.kicked";
@@ -598,12 +599,14 @@ TEST(Accounts, DisplayNames) {
   auto set = a.request("account.set_display_name", {{"name", "Queen Émilie"}});
   ASSERT_TRUE(IsOk(set));
   EXPECT_EQ((*set)["d"]["display_name"], "Queen Émilie");
-  EXPECT_TRUE(IsError(b.request("account.set_display_name", {{"name", "QUEEN ÉMILIE"}}), "NAME_TAKEN"));
+  EXPECT_TRUE(
+      IsError(b.request("account.set_display_name", {{"name", "QUEEN ÉMILIE"}}), "NAME_TAKEN"));
   // Names are unique among the names shown: alice no longer shows hers.
   EXPECT_TRUE(IsOk(b.request("account.set_display_name", {{"name", "DN_ALICE"}})));
   EXPECT_TRUE(IsError(b.request("account.set_display_name", {{"name", "x"}}), "INVALID_NAME"));
   EXPECT_TRUE(IsError(b.request("account.set_display_name", {{"name", "Admin"}}), "INVALID_NAME"));
-  EXPECT_TRUE(IsError(b.request("account.set_display_name", {{"name", "SoRude1"}}), "INVALID_NAME"));
+  EXPECT_TRUE(
+      IsError(b.request("account.set_display_name", {{"name", "SoRude1"}}), "INVALID_NAME"));
   EXPECT_TRUE(IsError(b.request("account.set_display_name", {{"name", 5}}), "BAD_REQUEST"));
   // A registration may not take a name someone shows.
   WsClient c;
@@ -644,11 +647,14 @@ TEST(Accounts, ChangePasswordRevokesTheOtherTokens) {
   auto second = login(b, "chpw");  // kicks a; b's token is the current one
   ASSERT_TRUE(IsOk(second));
   std::string own_token = (*second)["d"]["token"];
-  EXPECT_TRUE(IsError(b.request("auth.change_password", {{"old", "wrong-one!"}, {"new", "new-pass-9"}}),
-                      "BAD_CREDENTIALS"));
-  EXPECT_TRUE(IsError(b.request("auth.change_password", {{"old", "correct-horse"}, {"new", "short"}}),
-                      "WEAK_PASSWORD"));
-  ASSERT_TRUE(IsOk(b.request("auth.change_password", {{"old", "correct-horse"}, {"new", "new-pass-9"}})));
+  EXPECT_TRUE(
+      IsError(b.request("auth.change_password", {{"old", "wrong-one!"}, {"new", "new-pass-9"}}),
+              "BAD_CREDENTIALS"));
+  EXPECT_TRUE(
+      IsError(b.request("auth.change_password", {{"old", "correct-horse"}, {"new", "short"}}),
+              "WEAK_PASSWORD"));
+  ASSERT_TRUE(
+      IsOk(b.request("auth.change_password", {{"old", "correct-horse"}, {"new", "new-pass-9"}})));
   WsClient c;
   connect_ws(c, s.ws_port());
   EXPECT_TRUE(IsError(c.request("auth.token", {{"token", other_token}}), "BAD_CREDENTIALS"));
@@ -671,7 +677,8 @@ TEST(Accounts, DeleteAnonymizesAndFreesTheName) {
   ASSERT_TRUE(IsOk(li));
   std::string token = (*li)["d"]["token"];
   ASSERT_TRUE(IsOk(a.request("zone.select", {{"zone", "main"}})));
-  EXPECT_TRUE(IsError(a.request("account.delete", {{"password", "wrong-pass"}}), "BAD_CREDENTIALS"));
+  EXPECT_TRUE(
+      IsError(a.request("account.delete", {{"password", "wrong-pass"}}), "BAD_CREDENTIALS"));
   ASSERT_TRUE(IsOk(a.request("account.delete", {{"password", "correct-horse"}})));
   EXPECT_TRUE(IsError(a.request("zone.list"), "UNAUTHORIZED")) << "logged out";
   EXPECT_TRUE(PingWorks(a)) << "the connection stays";
@@ -778,8 +785,9 @@ TEST(Accounts, ZonesReloadLiveOnSighup) {
   ASSERT_TRUE(IsOk(login(tcp, "yan")));
   ASSERT_TRUE(IsOk(tcp.request("zone.select", {{"zone", "eu-1"}})));
 
-  s.write_config("[[zones]]\nid = \"eu-1\"\ncapacity = 10\nmaintenance = true\n"
-                 "[[zones]]\nid = \"eu-2\"\nname = \"Europe 2\"\ncapacity = 50\n");
+  s.write_config(
+      "[[zones]]\nid = \"eu-1\"\ncapacity = 10\nmaintenance = true\n"
+      "[[zones]]\nid = \"eu-2\"\nname = \"Europe 2\"\ncapacity = 50\n");
   s.signal(SIGHUP);
   ASSERT_TRUE(s.wait_log("reload: zone eu-2 added", Ms(3000))) << s.log();
   std::map<std::string, json> seen;

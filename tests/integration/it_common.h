@@ -25,8 +25,8 @@ inline ::testing::AssertionResult IsError(const std::optional<json>& r, const st
   }
   std::string got = (*r)["err"].value("code", "");
   if (got != code) {
-    return ::testing::AssertionFailure() << "error code " << got << ", expected " << code << ": "
-                                         << r->dump();
+    return ::testing::AssertionFailure()
+           << "error code " << got << ", expected " << code << ": " << r->dump();
   }
   if (!(*r)["err"].contains("msg") || !(*r)["err"]["msg"].is_string()) {
     return ::testing::AssertionFailure() << "error without msg: " << r->dump();
@@ -41,6 +41,27 @@ inline ::testing::AssertionResult IsOk(const std::optional<json>& r) {
     return ::testing::AssertionFailure() << "not an ok response: " << r->dump();
   }
   return ::testing::AssertionSuccess();
+}
+
+// Registers `name` (unless !fresh) with password "pass-word-1" and logs in
+// on a WsClient or TcpClient; returns the account id (0 on failure, which
+// also fails the test).
+template <class Client>
+int64_t login_as(Client& c, const std::string& name, bool fresh = true) {
+  if (fresh) {
+    auto r = c.request("auth.register", {{"username", name}, {"password", "pass-word-1"}});
+    EXPECT_TRUE(IsOk(r)) << name;
+  }
+  auto r = c.request("auth.login", {{"username", name}, {"password", "pass-word-1"}});
+  EXPECT_TRUE(IsOk(r)) << name;
+  return r && IsOk(r) ? (*r)["d"].value("account_id", int64_t{0}) : 0;
+}
+
+// POST to an admin route with a bearer token.
+inline HttpResponse admin_post(uint16_t admin_port, const std::string& token,
+                               const std::string& path, const json& body) {
+  return http_request("POST", admin_port, path, body.dump(),
+                      {{"Authorization", "Bearer " + token}});
 }
 
 // A WebSocket client that connected and consumed sys.hello.

@@ -75,8 +75,8 @@ TEST(Lifecycle, ReadyzIs503AndNewClientsAreRefusedDuringDrain) {
   auto start = Clock::now();
   shard.signal(SIGTERM);
   ASSERT_TRUE(stubborn.recv_push("sys.shutdown", Ms(3000)));
-  EXPECT_TRUE(eventually([&] { return http_get(shard.admin_port(), "/readyz").status == 503; },
-                         Ms(2000)))
+  EXPECT_TRUE(
+      eventually([&] { return http_get(shard.admin_port(), "/readyz").status == 503; }, Ms(2000)))
       << "/readyz did not turn 503 during the drain";
   EXPECT_TRUE(shard.running()) << "exited before the stubborn client was closed";
   EXPECT_EQ(http_get(shard.admin_port(), "/healthz").status, 200) << "admin gone during drain";

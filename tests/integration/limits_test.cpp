@@ -62,8 +62,7 @@ TEST(Limits, MaxConnectionsRefusesPolitelyAndRecovers) {
   WsClient extra;
   EXPECT_FALSE(extra.connect(shard.ws_port()));
   EXPECT_EQ(extra.http_status(), 503) << extra.error();
-  EXPECT_NE(extra.http_body().find("TOO_MANY_CONNECTIONS"), std::string::npos)
-      << extra.http_body();
+  EXPECT_NE(extra.http_body().find("TOO_MANY_CONNECTIONS"), std::string::npos) << extra.http_body();
 
   TcpClient extra_tcp;
   ASSERT_TRUE(extra_tcp.connect(shard.tcp_port())) << extra_tcp.error();
@@ -125,17 +124,16 @@ TEST(Limits, MaxConnectionsPerIp) {
 
 std::string tcp_frame(uint8_t flags, uint32_t seq, const std::string& body) {
   uint32_t len = static_cast<uint32_t>(body.size());
-  std::string out = {static_cast<char>(len >> 24), static_cast<char>(len >> 16),
-                     static_cast<char>(len >> 8),  static_cast<char>(len),
-                     static_cast<char>(flags),     static_cast<char>(seq >> 24),
-                     static_cast<char>(seq >> 16), static_cast<char>(seq >> 8),
-                     static_cast<char>(seq)};
+  std::string out = {
+      static_cast<char>(len >> 24), static_cast<char>(len >> 16), static_cast<char>(len >> 8),
+      static_cast<char>(len),       static_cast<char>(flags),     static_cast<char>(seq >> 24),
+      static_cast<char>(seq >> 16), static_cast<char>(seq >> 8),  static_cast<char>(seq)};
   return out + body;
 }
 
 std::vector<std::string> slow_consumer_sets() {
   return {"limits.write_queue_bytes=65536", "limits.write_queue_messages=64",
-          "limits.rate_per_sec=1000000",    "limits.rate_burst=1000000",
+          "limits.rate_per_sec=1000000", "limits.rate_burst=1000000",
           "limits.rate_strikes_to_close=1000000"};
 }
 
@@ -224,8 +222,8 @@ TEST(Limits, SlowWebSocketReaderIsDisconnectedAndMemoryStaysFlat) {
   EXPECT_TRUE(failed) << "sent " << sent << " pings without being disconnected";
   EXPECT_TRUE(eventually(
       [&] {
-        auto v = scrape(shard.admin_port(),
-                        R"(shardd_slow_consumer_disconnects_total{transport="ws"})");
+        auto v =
+            scrape(shard.admin_port(), R"(shardd_slow_consumer_disconnects_total{transport="ws"})");
         return v && *v == 1.0;
       },
       Ms(3000)));

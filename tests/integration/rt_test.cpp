@@ -18,7 +18,9 @@ ShardOptions rt_shard(std::vector<std::string> extra = {}) {
   return o;
 }
 
-std::string auth_header(const RtClient& c) { return "Bearer " + c.secret(); }
+std::string auth_header(const RtClient& c) {
+  return "Bearer " + c.secret();
+}
 
 std::string err_code(const HttpResponse& r) {
   json j = json::parse(r.body, nullptr, false);
@@ -27,9 +29,10 @@ std::string err_code(const HttpResponse& r) {
 
 void announce(const Shard& s, int64_t account, const std::string& prefix, int n) {
   for (int i = 0; i < n; ++i) {
-    auto r = http_request("POST", s.admin_port(), "/admin/announce",
-                          json{{"account_id", account}, {"text", prefix + std::to_string(i)}}.dump(),
-                          {{"Authorization", std::string("Bearer ") + kToken}});
+    auto r =
+        http_request("POST", s.admin_port(), "/admin/announce",
+                     json{{"account_id", account}, {"text", prefix + std::to_string(i)}}.dump(),
+                     {{"Authorization", std::string("Bearer ") + kToken}});
     ASSERT_EQ(r.status, 200) << r.body;
   }
 }
@@ -99,7 +102,8 @@ TEST(HttpTransport, ABatchSendAnswersEveryRequest) {
   RtClient c;
   ASSERT_TRUE(c.open(s.ws_port()));
   json batch = json::array();
-  for (int i = 1; i <= 3; ++i) batch.push_back({{"op", "sys.ping"}, {"rid", 100 + i}, {"d", {{"t", i}}}});
+  for (int i = 1; i <= 3; ++i)
+    batch.push_back({{"op", "sys.ping"}, {"rid", 100 + i}, {"d", {{"t", i}}}});
   auto r = c.send_body(batch.dump());
   ASSERT_EQ(r.status, 202) << r.body;
   EXPECT_EQ(json::parse(r.body)["accepted"], 3);
@@ -198,10 +202,12 @@ TEST(HttpTransport, LimitsAreEnforced) {
   EXPECT_EQ(c.open_response().status, 429);
   EXPECT_EQ(err_code(c.open_response()), "TOO_MANY_CONNECTIONS");
 
-  auto big = a.send_body(json{{"op", "sys.ping"}, {"rid", 1}, {"d", {{"t", std::string(2000, 'x')}}}}.dump());
+  auto big = a.send_body(
+      json{{"op", "sys.ping"}, {"rid", 1}, {"d", {{"t", std::string(2000, 'x')}}}}.dump());
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(err_code(big), "TOO_LARGE");
-  auto many = a.send_body(R"([{"op":"sys.ping","rid":1},{"op":"sys.ping","rid":2},{"op":"sys.ping","rid":3}])");
+  auto many = a.send_body(
+      R"([{"op":"sys.ping","rid":1},{"op":"sys.ping","rid":2},{"op":"sys.ping","rid":3}])");
   EXPECT_EQ(many.status, 413);
   EXPECT_NE(many.body.find("http.max_batch"), std::string::npos) << many.body;
   auto junk = a.send_body("{not json");
@@ -246,7 +252,8 @@ TEST(HttpTransport, UnknownIdsWrongSecretsAndBadRequests) {
   EXPECT_EQ(http_get(port, "/rt/nope").status, 404);
   EXPECT_EQ(http_get(port, "/rt/" + c.id() + "/other", {{"Authorization", ok_auth}}).status, 404);
   EXPECT_EQ(http_get(port, "/rt/../etc/events").status, 404);
-  auto nan = http_get(port, "/rt/" + c.id() + "/events?poll=1&last=x1", {{"Authorization", ok_auth}});
+  auto nan =
+      http_get(port, "/rt/" + c.id() + "/events?poll=1&last=x1", {{"Authorization", ok_auth}});
   EXPECT_EQ(nan.status, 400);
   auto ahead = c.poll_once(99);
   EXPECT_EQ(ahead.status, 400);
@@ -302,16 +309,18 @@ void close_opened(uint16_t port, const HttpResponse& open) {
 TEST(HttpTransport, CrossOriginNeedsTheAllowList) {
   Shard s(rt_shard({"ws.allowed_origins=https://game.example"}));
   s.start();
-  auto pre = http_request("OPTIONS", s.ws_port(), "/rt/open", "",
-                          {{"Origin", "https://game.example"},
-                           {"Access-Control-Request-Method", "POST"}});
+  auto pre =
+      http_request("OPTIONS", s.ws_port(), "/rt/open", "",
+                   {{"Origin", "https://game.example"}, {"Access-Control-Request-Method", "POST"}});
   EXPECT_EQ(pre.status, 204);
   EXPECT_EQ(pre.header("Access-Control-Allow-Origin"), "https://game.example");
   EXPECT_NE(pre.header("Access-Control-Allow-Headers").find("Last-Event-ID"), std::string::npos);
-  auto open = http_request("POST", s.ws_port(), "/rt/open", "", {{"Origin", "https://game.example"}});
+  auto open =
+      http_request("POST", s.ws_port(), "/rt/open", "", {{"Origin", "https://game.example"}});
   EXPECT_EQ(open.status, 200);
   EXPECT_EQ(open.header("Access-Control-Allow-Origin"), "https://game.example");
-  auto evil = http_request("POST", s.ws_port(), "/rt/open", "", {{"Origin", "https://evil.example"}});
+  auto evil =
+      http_request("POST", s.ws_port(), "/rt/open", "", {{"Origin", "https://evil.example"}});
   EXPECT_EQ(evil.status, 403);
   EXPECT_EQ(err_code(evil), "FORBIDDEN");
   // The page's own origin needs no allow-list entry.

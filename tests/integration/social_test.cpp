@@ -22,18 +22,6 @@ ShardOptions social_shard(std::vector<std::string> extra = {}) {
   return o;
 }
 
-// Registers (once) and logs in; returns the account id (0 on failure).
-template <class Client>
-int64_t login(Client& c, const std::string& name, bool fresh = true) {
-  if (fresh) {
-    auto r = c.request("auth.register", {{"username", name}, {"password", "pass-word-1"}});
-    EXPECT_TRUE(IsOk(r)) << name;
-  }
-  auto r = c.request("auth.login", {{"username", name}, {"password", "pass-word-1"}});
-  EXPECT_TRUE(IsOk(r)) << name;
-  return r && IsOk(r) ? (*r)["d"].value("account_id", int64_t{0}) : 0;
-}
-
 // The next friend.update about `account` for which `pred` holds.
 template <class Client>
 std::optional<json> next_update(Client& c, int64_t account,
@@ -53,8 +41,8 @@ TEST(Social, FriendsAndPresenceAcrossWebSocketAndTcp) {
   connect_ws(ann, s.ws_port());
   TcpClient bob;
   connect_tcp(bob, s.tcp_port());
-  int64_t ann_id = login(ann, "ann");
-  int64_t bob_id = login(bob, "bob");
+  int64_t ann_id = login_as(ann, "ann");
+  int64_t bob_id = login_as(bob, "bob");
 
   auto sent = ann.request("friend.request", {{"username", "bob"}});
   ASSERT_TRUE(IsOk(sent));
@@ -95,9 +83,9 @@ TEST(Social, PendingRequestsAndBlocksSurviveARestart) {
     connect_ws(ann, s.ws_port());
     connect_ws(bob, s.ws_port());
     connect_ws(cat, s.ws_port());
-    ann_id = login(ann, "ann");
-    bob_id = login(bob, "bob");
-    cat_id = login(cat, "cat");
+    ann_id = login_as(ann, "ann");
+    bob_id = login_as(bob, "bob");
+    cat_id = login_as(cat, "cat");
     ASSERT_TRUE(IsOk(bob.request("auth.logout")));
     ASSERT_TRUE(IsOk(ann.request("friend.request", {{"account", bob_id}})));
     ASSERT_TRUE(
@@ -109,8 +97,8 @@ TEST(Social, PendingRequestsAndBlocksSurviveARestart) {
   WsClient bob, cat;
   connect_ws(bob, s.ws_port());
   connect_ws(cat, s.ws_port());
-  login(bob, "bob", false);
-  login(cat, "cat", false);
+  login_as(bob, "bob", false);
+  login_as(cat, "cat", false);
   auto list = bob.request("friend.list");
   ASSERT_TRUE(IsOk(list));
   ASSERT_EQ((*list)["d"]["incoming"].size(), 1u);
@@ -132,12 +120,12 @@ TEST(Social, ConcurrentRequestsNeverExceedTheLimit) {
   s.start();
   WsClient target;
   connect_ws(target, s.ws_port());
-  int64_t target_id = login(target, "target");
+  int64_t target_id = login_as(target, "target");
   std::vector<std::unique_ptr<WsClient>> players;
   for (int i = 0; i < kPlayers; ++i) {
     players.push_back(std::make_unique<WsClient>());
     connect_ws(*players.back(), s.ws_port());
-    login(*players.back(), "player_" + std::to_string(i));
+    login_as(*players.back(), "player_" + std::to_string(i));
   }
   std::atomic<int> sent{0}, full{0}, other{0};
   std::vector<std::thread> threads;
@@ -170,7 +158,7 @@ TEST(Social, ErrorsNameTheProblem) {
   WsClient ann;
   connect_ws(ann, s.ws_port());
   EXPECT_TRUE(IsError(ann.request("friend.list"), "UNAUTHORIZED"));
-  int64_t ann_id = login(ann, "ann");
+  int64_t ann_id = login_as(ann, "ann");
   EXPECT_TRUE(IsError(ann.request("friend.request", {{"account", ann_id}}), "BAD_REQUEST"));
   EXPECT_TRUE(IsError(ann.request("friend.request", {{"username", "ghost"}}), "NOT_FOUND"));
   EXPECT_TRUE(IsError(ann.request("friend.accept", {{"account", 777}}), "NOT_FOUND"));

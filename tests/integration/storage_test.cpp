@@ -26,13 +26,12 @@ TEST(Storage, MysqlUnreachableAtStartIsNotReadyUntilItComesBack) {
   MariaDbServer db;
   db.start();
   db.stop();  // installed and configured, but down
-  Shard s(with_sets({"store.backend=mysql", "mysql.host=127.0.0.1",
-                     "mysql.port=" + std::to_string(db.port()),
-                     std::string("mysql.user=") + MariaDbServer::kUser,
-                     std::string("mysql.password=") + MariaDbServer::kPassword,
-                     std::string("mysql.database=") + MariaDbServer::kDatabase,
-                     "mysql.connect_timeout_ms=500", "store.connect_retry_max_ms=300",
-                     "admin.token=t0ken"}));
+  Shard s(with_sets(
+      {"store.backend=mysql", "mysql.host=127.0.0.1", "mysql.port=" + std::to_string(db.port()),
+       std::string("mysql.user=") + MariaDbServer::kUser,
+       std::string("mysql.password=") + MariaDbServer::kPassword,
+       std::string("mysql.database=") + MariaDbServer::kDatabase, "mysql.connect_timeout_ms=500",
+       "store.connect_retry_max_ms=300", "admin.token=t0ken"}));
   s.start();
   EXPECT_EQ(http_get(s.admin_port(), "/readyz").status, 503);
   EXPECT_TRUE(s.wait_log("database unreachable", Ms(5000))) << s.log();
@@ -107,13 +106,16 @@ TEST(Storage, MigrateBackupAndRestoreCommands) {
 // reconnect settings and cheap password hashing.
 ShardOptions on_mariadb(const MariaDbServer& db, const RedisServer* redis,
                         std::vector<std::string> extra = {}) {
-  std::vector<std::string> sets = {"store.backend=mysql", "mysql.host=127.0.0.1",
+  std::vector<std::string> sets = {"store.backend=mysql",
+                                   "mysql.host=127.0.0.1",
                                    "mysql.port=" + std::to_string(db.port()),
                                    std::string("mysql.user=") + MariaDbServer::kUser,
                                    std::string("mysql.password=") + MariaDbServer::kPassword,
                                    std::string("mysql.database=") + MariaDbServer::kDatabase,
-                                   "mysql.connect_timeout_ms=500", "store.connect_retry_max_ms=400",
-                                   "admin.token=t0ken", "auth.scrypt_n=1024"};
+                                   "mysql.connect_timeout_ms=500",
+                                   "store.connect_retry_max_ms=400",
+                                   "admin.token=t0ken",
+                                   "auth.scrypt_n=1024"};
   if (redis) {
     sets.push_back("cache.backend=redis");
     sets.push_back("redis.port=" + std::to_string(redis->port()));
@@ -177,7 +179,8 @@ TEST(Storage, ReadinessFollowsMariaDbBothWays) {
 
   WsClient c;
   connect_ws(c, s.ws_port());
-  ASSERT_TRUE(IsOk(c.request("auth.register", {{"username", "outage"}, {"password", "pass-word-1"}})));
+  ASSERT_TRUE(
+      IsOk(c.request("auth.register", {{"username", "outage"}, {"password", "pass-word-1"}})));
   ASSERT_TRUE(IsOk(c.request("auth.login", {{"username", "outage"}, {"password", "pass-word-1"}})));
 
   db.kill_hard();
@@ -229,7 +232,8 @@ TEST(Storage, RedisCacheIsUsedAndItsLossIsInvisibleToClients) {
   EXPECT_TRUE(s.wait_log("redis: connected", Ms(2000))) << s.log();
   WsClient c;
   connect_ws(c, s.ws_port());
-  ASSERT_TRUE(IsOk(c.request("auth.register", {{"username", "cachy"}, {"password", "pass-word-1"}})));
+  ASSERT_TRUE(
+      IsOk(c.request("auth.register", {{"username", "cachy"}, {"password", "pass-word-1"}})));
   auto li = c.request("auth.login", {{"username", "cachy"}, {"password", "pass-word-1"}});
   ASSERT_TRUE(IsOk(li));
   std::string token = (*li)["d"]["token"];
@@ -245,11 +249,14 @@ TEST(Storage, RedisCacheIsUsedAndItsLossIsInvisibleToClients) {
   ASSERT_TRUE(IsOk(token_login())) << "token login without Redis";
   WsClient d;
   connect_ws(d, s.ws_port());
-  ASSERT_TRUE(IsOk(d.request("auth.register", {{"username", "nocache"}, {"password", "pass-word-1"}})));
-  ASSERT_TRUE(IsOk(d.request("auth.login", {{"username", "nocache"}, {"password", "pass-word-1"}})));
+  ASSERT_TRUE(
+      IsOk(d.request("auth.register", {{"username", "nocache"}, {"password", "pass-word-1"}})));
+  ASSERT_TRUE(
+      IsOk(d.request("auth.login", {{"username", "nocache"}, {"password", "pass-word-1"}})));
   ASSERT_TRUE(IsOk(d.request("zone.select", {{"zone", "main"}})));
   EXPECT_TRUE(eventually([&] { return scrape(s.admin_port(), "shardd_cache_up") == 0; }, Ms(3000)));
-  EXPECT_GT(scrape(s.admin_port(), R"(shardd_cache_requests_total{result="error"})").value_or(0), 0);
+  EXPECT_GT(scrape(s.admin_port(), R"(shardd_cache_requests_total{result="error"})").value_or(0),
+            0);
   EXPECT_TRUE(s.wait_log("cache bypassed", Ms(1000))) << s.log();
   EXPECT_TRUE(AllSay(readiness(s), true)) << "the cache is not needed to be ready";
 
@@ -282,7 +289,8 @@ TEST(Storage, AClosedRedisPortIsReportedFromTheStart) {
   EXPECT_TRUE(s.wait_log("unreachable at start", Ms(2000))) << s.log();
   WsClient c;
   connect_ws(c, s.ws_port());
-  ASSERT_TRUE(IsOk(c.request("auth.register", {{"username", "nored"}, {"password", "pass-word-1"}})));
+  ASSERT_TRUE(
+      IsOk(c.request("auth.register", {{"username", "nored"}, {"password", "pass-word-1"}})));
   EXPECT_TRUE(IsOk(c.request("auth.login", {{"username", "nored"}, {"password", "pass-word-1"}})));
 }
 
@@ -306,9 +314,9 @@ TEST(Storage, MigrateStatusCreatesNothing) {
   std::string other = dir.write("other.toml", "[server]\ndata_dir = \"" + dir.file("src") + "\"\n");
   ASSERT_EQ(run_command({shardd_binary(), "-c", other, "migrate"}, Ms(20000)).exit_code, 0);
   std::string backup = dir.file("b.db");
-  ASSERT_EQ(run_command({shardd_binary(), "-c", other, "backup", "--out", backup}, Ms(20000))
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run_command({shardd_binary(), "-c", other, "backup", "--out", backup}, Ms(20000)).exit_code,
+      0);
   std::filesystem::create_directories(data);
   auto st2 = shardd({"migrate", "--status"});
   EXPECT_EQ(st2.exit_code, 0);

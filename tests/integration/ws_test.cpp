@@ -164,7 +164,8 @@ TEST(WebSocket, RepeatedMalformedMessagesCloseWithProtocolError) {
   ASSERT_TRUE(close) << "no sys.close push";
   EXPECT_EQ((*close)["d"]["code"], "PROTOCOL_ERROR");
   // The limit-th message closes, and the reason says so.
-  EXPECT_EQ((*close)["d"]["msg"], "5 malformed messages within 60 s (limits.bad_messages_to_close)");
+  EXPECT_EQ((*close)["d"]["msg"],
+            "5 malformed messages within 60 s (limits.bad_messages_to_close)");
   ASSERT_TRUE(c.wait_closed(Ms(3000)));
   EXPECT_EQ(c.close_code(), 4002);
   EXPECT_TRUE(FreshClientWorks(shard.ws_port()));
@@ -280,8 +281,8 @@ TEST(WebSocket, PermessageDeflate) {
 }
 
 TEST(WebSocket, RateLimitAnswersRateLimitedThenCloses) {
-  Shard shard(with_sets({"limits.rate_per_sec=2", "limits.rate_burst=5",
-                         "limits.rate_strikes_to_close=4"}));
+  Shard shard(with_sets(
+      {"limits.rate_per_sec=2", "limits.rate_burst=5", "limits.rate_strikes_to_close=4"}));
   shard.start();
   WsClient c;
   connect_ws(c, shard.ws_port());
@@ -393,7 +394,10 @@ TEST(WebSocket, MessagePackStringsMustBeUtf8) {
   WsClient c;
   connect_ws(c, shard.ws_port());
   // {"op":"sys.ping","rid":1,"d":{"t":"\xff"}}
-  std::string bad("\x83\xa2op\xa8sys.ping\xa3rid\x01\xa1" "d\x81\xa1t\xa1\xff", 25);
+  std::string bad(
+      "\x83\xa2op\xa8sys.ping\xa3rid\x01\xa1"
+      "d\x81\xa1t\xa1\xff",
+      25);
   ASSERT_TRUE(c.send_binary(bad));
   auto r = c.recv();
   ASSERT_TRUE(r);
@@ -416,12 +420,14 @@ TEST(WebSocket, ErrorMessagesLeakNoInternalsAndEchoNoUnboundedInput) {
   std::string msg = r->j["err"]["msg"];
   EXPECT_EQ(msg.find("json.exception"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("oops"), std::string::npos) << msg;
-  ASSERT_TRUE(IsOk(c.request("auth.register", {{"username", "quoter"}, {"password", "pass-word-1"}})));
+  ASSERT_TRUE(
+      IsOk(c.request("auth.register", {{"username", "quoter"}, {"password", "pass-word-1"}})));
   ASSERT_TRUE(IsOk(c.request("auth.login", {{"username", "quoter"}, {"password", "pass-word-1"}})));
   auto huge = c.request("zone.select", {{"zone", std::string(10000, 'z')}});
   ASSERT_TRUE(IsError(huge, "BAD_REQUEST"));
   EXPECT_LT((*huge)["err"]["msg"].get<std::string>().size(), 100u) << huge->dump();
-  auto unknown = c.request("zone.select", {{"zone", "no-such-zone-\u202e-" + std::string(40, 'q')}});
+  auto unknown =
+      c.request("zone.select", {{"zone", "no-such-zone-\u202e-" + std::string(40, 'q')}});
   ASSERT_TRUE(IsError(unknown, "NOT_FOUND"));
   std::string m = (*unknown)["err"]["msg"];
   EXPECT_LT(m.size(), 200u) << m;

@@ -150,6 +150,13 @@ std::vector<json> FakeClient::pushes() {
   return {state_->pushes.begin(), state_->pushes.end()};
 }
 
+std::vector<json> FakeClient::take_pushes() {
+  std::lock_guard lock(state_->mu);
+  std::vector<json> out(state_->pushes.begin(), state_->pushes.end());
+  state_->pushes.clear();
+  return out;
+}
+
 bool FakeClient::closed() {
   std::lock_guard lock(state_->mu);
   return state_->closed;

@@ -26,7 +26,8 @@ export class Shard {
       'admin.bind=127.0.0.1', `server.data_dir=${join(this.dir, 'data')}`,
       `server.ports_file=${portsFile}`, 'server.io_threads=2', 'server.logic_threads=1',
       'server.shutdown_deadline_ms=3000', 'auth.scrypt_n=1024', `admin.token=${ADMIN_TOKEN}`,
-      `ws.web_root=${join(ROOT, 'clients/web')}`, ...this.sets,
+      `ws.web_root=${join(ROOT, 'clients/web')}`,
+      `chat.wordlist_file=${join(ROOT, 'config/chat-words.txt')}`, ...this.sets,
     ];
     const args = ['-c', join(ROOT, 'config/shardd.toml'), ...sets.flatMap((s) => ['--set', s])];
     this.proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -44,7 +44,8 @@ struct AccountRef {
   int64_t id = 0;
   std::string username;
   std::string display_name;
-  bool deleted = false;  // anonymized by account.delete (names are "#<id>")
+  bool deleted = false;    // anonymized by account.delete (names are "#<id>")
+  int64_t created_ms = 0;  // registration time (Unix ms)
 };
 
 // Looks an account up by username (ignoring case) or by id, through the
@@ -66,10 +67,12 @@ struct Presence {
   };
   Kind kind = Kind::kOnline;
   int64_t account_id = 0;
-  std::string name;  // display name
-  std::string zone;  // "" before the first zone.select
+  std::string name;                         // display name
+  std::string zone;                         // "" before the first zone.select
   std::weak_ptr<gateway::Session> session;  // the account's session (expired for kOffline)
   int64_t at_ms = 0;                        // Clock::now_ms() of the change
+  int64_t created_ms = 0;                   // the account's registration time
+  std::string username;                     // login name, lower case
 };
 
 // Told every presence change, in order, on the account service's strand:

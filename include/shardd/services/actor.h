@@ -19,8 +19,10 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "shardd/core/barrier.h"
+#include "shardd/core/log.h"
 #include "shardd/core/worker_pool.h"
 #include "shardd/gateway/router.h"
 #include "shardd/services/service.h"
@@ -76,10 +78,10 @@ class BlockingPool {
         }
       }
       gauge_.set(pending_.fetch_sub(1) - 1);
-      boost::asio::post(ex, [then = std::move(then), st = std::move(st),
-                             result = std::move(result)]() mutable {
-        then(std::move(st), std::move(result));
-      });
+      boost::asio::post(
+          ex, [then = std::move(then), st = std::move(st), result = std::move(result)]() mutable {
+            then(std::move(st), std::move(result));
+          });
     });
   }
   int64_t pending() const { return pending_.load(); }
@@ -93,6 +95,29 @@ class BlockingPool {
   metrics::Gauge& gauge_;
   std::atomic<int64_t> pending_{0};
   WorkerPool pool_;  // last: destroyed (joined) first, while the rest is alive
+};
+
+// Answers a request whose storage work failed with the status' wire code
+// (UNAVAILABLE with retry_after_ms for an outage, INTERNAL otherwise), and
+// logs what is not an outage with the op and account.
+inline void fail_storage(gateway::Request& req, const store::DbStatus& st, spdlog::logger& log) {
+  if (st.err() != store::DbErr::kUnavailable && st.err() != store::DbErr::kRetry) {
+    log.error("storage error in {} (account {}): {}", req.op(), req.account_id(), st.to_string());
+  }
+  req.fail(st.to_status());
+}
+
+// One row of a service's table of client ops (Actor::route_all()).
+template <class Derived>
+struct OpRoute {
+  using Handler = void (Derived::*)(gateway::Request);
+  // NOLINTNEXTLINE(google-explicit-constructor): table rows are brace lists
+  OpRoute(const char* o, Handler f, args::Schema s = args::Schema(), bool auth = true)
+      : op(o), fn(f), schema(std::move(s)), requires_auth(auth) {}
+  const char* op;
+  Handler fn;
+  args::Schema schema;
+  bool requires_auth;
 };
 
 // The base of a service's state owner (CRTP: `class Impl : public
@@ -120,12 +145,23 @@ class Actor : public std::enable_shared_from_this<Derived> {
         [self, fn](gateway::Request&& req) { ((*self).*fn)(std::move(req)); });
   }
 
+  // Registers a table of ops (route() for each). REQUIRES: before serving.
+  Status route_all(const std::vector<OpRoute<Derived>>& table) {
+    for (const auto& r : table) {
+      gateway::RouteOptions o;
+      o.args = r.schema;
+      o.requires_auth = r.requires_auth;
+      Status st = route(r.op, r.fn, std::move(o));
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
   // Runs `fn()` on the strand.
   template <class Fn>
   void post(Fn fn) {
-    boost::asio::post(strand_, [self = this->shared_from_this(), fn = std::move(fn)]() mutable {
-      fn();
-    });
+    boost::asio::post(strand_,
+                      [self = this->shared_from_this(), fn = std::move(fn)]() mutable { fn(); });
   }
 
   // Storage work without a result: `work(StoreContext&)` -> DbStatus on the

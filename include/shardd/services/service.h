@@ -45,8 +45,15 @@ class ServiceContext {
                  store::Store& store, boost::asio::io_context& logic, Scheduler& scheduler,
                  metrics::Registry& metrics, admin::Routes& admin, const Clock& clock,
                  Directory& directory)
-      : name_(std::move(name)), config_(config), gateway_(gateway), store_(store), logic_(logic),
-        scheduler_(scheduler), metrics_(metrics), admin_(admin), clock_(clock),
+      : name_(std::move(name)),
+        config_(config),
+        gateway_(gateway),
+        store_(store),
+        logic_(logic),
+        scheduler_(scheduler),
+        metrics_(metrics),
+        admin_(admin),
+        clock_(clock),
         directory_(directory) {}
 
   // The module name ("account"): its log module, metrics and migrations.
@@ -96,8 +103,32 @@ class Service {
   virtual void reload(const Config& config) { (void)config; }
   // The service's part of GET /admin/status (null: none).
   virtual nlohmann::json status() const { return nullptr; }
-  // The io threads and the logic pool have stopped: join private pools.
+  // The io threads and the logic pool have stopped: join private pools and
+  // write what must not be lost (the store still runs work: run_sync).
+  // Strand state may be read here: no strand runs any more.
   virtual void stop() {}
+};
+
+// The Service of a service whose state lives in one actor `Impl` (made
+// with std::make_shared<Impl>(ctx)): forwards start(), reload(), status()
+// and stop() to it. Impl provides all four (status(): its part of
+// /admin/status as an object, or null).
+template <class Impl>
+class ActorService final : public Service {
+ public:
+  explicit ActorService(ServiceContext& ctx) : impl_(std::make_shared<Impl>(ctx)) {}
+  Status start() override { return impl_->start(); }
+  void reload(const Config& config) override { impl_->reload(config); }
+  nlohmann::json status() const override { return impl_->status(); }
+  void stop() override { impl_->stop(); }
+
+  // The ServiceDef::create of such a service.
+  static std::unique_ptr<Service> create(ServiceContext& ctx) {
+    return std::make_unique<ActorService>(ctx);
+  }
+
+ private:
+  std::shared_ptr<Impl> impl_;
 };
 
 // Everything the app needs to know about a service before creating it.

@@ -2,6 +2,7 @@
 
 #include "shardd/core/error_code.h"
 #include "shardd/services/service.h"
+#include "shardd/store/store.h"
 
 namespace shardd::social {
 
@@ -32,5 +33,10 @@ inline constexpr ErrorDef kBlocked{"BLOCKED", false,
 // Answered when the other player blocked the sender. Other services that
 // honour blocks (chat, lobby, economy) answer it too.
 inline constexpr ErrorCode kBlocked{defs::kBlocked};
+
+// Whether `by` blocked `who` (other services honour blocks with it: chat
+// whispers, later invites and trades). Storage work: call it inside the
+// caller's own store work. REQUIRES: a storage thread.
+store::DbStatus find_block(store::StoreContext& ctx, int64_t by, int64_t who, bool* blocked);
 
 }  // namespace shardd::social

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace shardd::store {
 
@@ -40,6 +41,21 @@ class Cache {
   // Remembers that `key` has no row, for `ttl` (always if-absent).
   virtual bool put_negative(std::string_view key, std::chrono::milliseconds ttl) = 0;
   virtual bool erase(std::string_view key) = 0;
+
+  // Lists: a capped window of recent entries (chat history), oldest first.
+  // A missing list stays missing until someone rebuilds it whole with
+  // list_replace(), so a list that exists never has a gap.
+  //
+  // Appends `values` if the list under `key` exists (else does nothing),
+  // keeps its last `max_len` entries and renews its expiry. False on a
+  // backend failure (the list may then be partly updated: erase it).
+  virtual bool list_append(std::string_view key, const std::vector<std::string>& values,
+                           size_t max_len, std::chrono::milliseconds ttl) = 0;
+  // Replaces the list with `values` (none: the list is removed).
+  virtual bool list_replace(std::string_view key, const std::vector<std::string>& values,
+                            std::chrono::milliseconds ttl) = 0;
+  // The whole list: kHit (with entries), kMiss (none), or kError.
+  virtual CacheGet list_get(std::string_view key, std::vector<std::string>* out) = 0;
   // False while the backend is known to be down (reads/writes are skipped).
   virtual bool available() const = 0;
   // Checks the backend now (Redis: connect if needed, PING) and updates

@@ -79,6 +79,19 @@ class StoreContext {
   // to a new key epoch so the stale entry is never read (see docs).
   void cache_after_commit(std::string_view key, const std::string* value);
 
+  // Capped lists in the cache (Cache::list_append; `key` as for the other
+  // calls, prefixed here). After a commit: appends to the list if it exists;
+  // if that fails the list is erased (or the cache moves to a new key epoch),
+  // so no list is ever read with a gap.
+  void list_append_after_commit(std::string_view key, const std::vector<std::string>& values,
+                                size_t max_len);
+  // Rebuilds a list whole (after a miss, from the database).
+  void list_replace(std::string_view key, const std::vector<std::string>& values);
+  // The list, counted as a cache lookup; false on a miss or failure.
+  bool list_get(std::string_view key, std::vector<std::string>* out);
+  // Drops a list (its contents changed in the database).
+  void list_erase(std::string_view key);
+
  private:
   friend class Store;
   // Counts a cache lookup result; true when it answered the read.

@@ -25,16 +25,16 @@ const Section<AuthConfig>& auth_section() {
                 "password hashing pool (at most 256 hashes queued; beyond: `UNAVAILABLE`)")
           .uint("token_ttl_s", &AuthConfig::token_ttl_s, 1, 31536000, kLive,
                 "lifetime of login tokens (`auth.token`)")
-          .uint("account_attempts_per_min", &AuthConfig::account_attempts_per_min, 1, 100000,
-                kLive, "failed logins per account name per minute before `RATE_LIMITED`")
+          .uint("account_attempts_per_min", &AuthConfig::account_attempts_per_min, 1, 100000, kLive,
+                "failed logins per account name per minute before `RATE_LIMITED`")
           .uint("ip_attempts_per_min", &AuthConfig::ip_attempts_per_min, 1, 100000, kLive,
                 "failed logins per source address per minute")
           .uint("register_per_ip_per_min", &AuthConfig::register_per_ip_per_min, 1, 100000, kLive,
                 "registrations per source address per minute")
           .uint("max_tokens_per_account", &AuthConfig::max_tokens_per_account, 1, 1000, kLive,
                 "live login tokens per account; a new login revokes the oldest beyond this")
-          .uint("display_name_cooldown_s", &AuthConfig::display_name_cooldown_s, 0, 31536000,
-                kLive, "least time between two `account.set_display_name` of an account")
+          .uint("display_name_cooldown_s", &AuthConfig::display_name_cooldown_s, 0, 31536000, kLive,
+                "least time between two `account.set_display_name` of an account")
           .list("name_blocklist", &AuthConfig::name_blocklist, 4096, kLive,
                 "words no display name may contain (ignoring case)")
           .check([](const AuthConfig& c, config::Errors& e) {
@@ -63,8 +63,8 @@ const Section<ZoneConfig>& zone_section() {
           .check([](const ZoneConfig& z, config::Errors& e) {
             bool valid = !z.id.empty();
             for (char c : z.id) {
-              valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-                                c == '-');
+              valid = valid &&
+                      ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-');
             }
             if (!valid) e.add("id", "must be 1-32 characters of a-z 0-9 _ -");
           });
@@ -91,7 +91,8 @@ const Section<ZonesConfig>& zones_section() {
             }
           })
           .finish_with([](ZonesConfig& c) {
-            if (c.zones.empty()) c.zones.push_back(ZoneConfig{"main", "Main", 1000, "world", false});
+            if (c.zones.empty())
+              c.zones.push_back(ZoneConfig{"main", "Main", 1000, "world", false});
             for (auto& z : c.zones) {
               if (z.name.empty()) z.name = z.id;
             }

@@ -1,9 +1,9 @@
 #include "account_repo.h"
 
-#include "shardd/services/account.h"
-
 #include <charconv>
 #include <nlohmann/json.hpp>
+
+#include "shardd/services/account.h"
 
 namespace shardd::account {
 namespace {
@@ -18,7 +18,7 @@ using store::StoreContext;
 
 #define SHARDD_ACCOUNT_COLS                                                       \
   "id, username, display_name, pw_hash, last_zone, banned_until_ms, ban_reason, " \
-  "display_name_changed_ms, deleted_ms"
+  "display_name_changed_ms, deleted_ms, created_ms"
 
 constexpr Stmt kIdByName{"accounts.id_by_name", "SELECT id FROM accounts WHERE username_lc = ?"};
 constexpr Stmt kById{"accounts.by_id", "SELECT " SHARDD_ACCOUNT_COLS " FROM accounts WHERE id = ?"};
@@ -100,7 +100,8 @@ std::string encode(const Account& a) {
                {"b", a.banned_until_ms},
                {"r", a.ban_reason},
                {"c", a.display_name_changed_ms},
-               {"d", a.deleted}});
+               {"d", a.deleted},
+               {"t", a.created_ms}});
 }
 
 bool decode(const std::string& bytes, Account* a) {
@@ -114,6 +115,7 @@ bool decode(const std::string& bytes, Account* a) {
   a->banned_until_ms = int_field(j, "b");
   a->ban_reason = str_field(j, "r");
   a->display_name_changed_ms = int_field(j, "c");
+  a->created_ms = int_field(j, "t");
   auto d = j.find("d");
   a->deleted = d != j.end() && d->is_boolean() && d->get<bool>();
   return true;
@@ -130,6 +132,7 @@ Account from_row(const std::vector<store::Value>& r) {
   a.ban_reason = store::as_string(r[6]);
   a.display_name_changed_ms = store::as_int(r[7]);
   a.deleted = !store::is_null(r[8]);
+  a.created_ms = store::as_int(r[9]);
   return a;
 }
 
@@ -446,7 +449,7 @@ namespace {
 
 std::optional<AccountRef> to_ref(const std::optional<Account>& a) {
   if (!a) return std::nullopt;
-  return AccountRef{a->id, a->username, a->display_name, a->deleted};
+  return AccountRef{a->id, a->username, a->display_name, a->deleted, a->created_ms};
 }
 
 }  // namespace

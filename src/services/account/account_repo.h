@@ -36,6 +36,7 @@ struct Account {
   std::string ban_reason;
   int64_t display_name_changed_ms = 0;
   bool deleted = false;
+  int64_t created_ms = 0;
 };
 
 class AccountRepo {

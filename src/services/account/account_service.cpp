@@ -10,12 +10,12 @@
 #include "migrations.h"
 #include "names.h"
 #include "password.h"
-#include "throttle.h"
 #include "shardd/core/crypto.h"
 #include "shardd/core/log.h"
 #include "shardd/core/utf8.h"
 #include "shardd/services/account.h"
 #include "shardd/services/actor.h"
+#include "throttle.h"
 
 namespace shardd::account {
 
@@ -59,9 +59,7 @@ const char* band_of(uint32_t population, uint32_t capacity) {
 
 // The account service's state, on one strand: who is online where, zone
 // populations, login throttles, and the queue of writes per account.
-class Impl final : public services::Actor<Impl>,
-                   public gateway::SessionListener,
-                   public Accounts {
+class Impl final : public services::Actor<Impl>, public gateway::SessionListener, public Accounts {
  public:
   explicit Impl(services::ServiceContext& ctx)
       : Actor(ctx),
@@ -95,38 +93,26 @@ class Impl final : public services::Actor<Impl>,
     auto& gw = ctx().gateway();
     // A state refresh: not replayed on resume (zone.list after a resync
     // gives the current picture).
-    zone_update_ = &gw.push_op("zone.update", gateway::PushOptions{false, gateway::OutputClass::kNormal});
+    zone_update_ =
+        &gw.push_op("zone.update", gateway::PushOptions{false, gateway::OutputClass::kNormal});
     gw.add_listener(shared_from_this());
-    gateway::RouteOptions open;
-    open.requires_auth = false;
-    auto with = [](gateway::RouteOptions o, args::Schema s) {
-      o.args = std::move(s);
-      return o;
-    };
     // Login names and passwords are checked by the handlers (INVALID_USERNAME,
     // WEAK_PASSWORD); the schemas only bound their size.
     const args::Schema credentials = {args::str("username", 0, 64), args::str("password", 0, 1024)};
-    struct R {
-      const char* op;
-      gateway::RouteOptions opts;
-      void (Impl::*fn)(Request);
-    };
-    const R routes[] = {
-        {"auth.register", with(open, credentials), &Impl::on_register},
-        {"auth.login", with(open, credentials), &Impl::on_login},
-        {"auth.token", with(open, {args::str("token", 1, 128)}), &Impl::on_token},
-        {"auth.logout", {}, &Impl::on_logout},
-        {"auth.change_password", with({}, {args::str("old", 0, 1024), args::str("new", 0, 1024)}),
-         &Impl::on_change_password},
-        {"account.set_display_name", with({}, {args::str("name", 0, 64)}),
-         &Impl::on_set_display_name},
-        {"account.delete", with({}, {args::str("password", 0, 1024)}), &Impl::on_delete},
-        {"zone.list", {}, &Impl::on_zone_list},
-        {"zone.select", with({}, {args::str("zone", 1, 64)}), &Impl::on_zone_select}};
-    for (const auto& r : routes) {
-      st = route(r.op, r.fn, r.opts);
-      if (!st.ok()) return st;
-    }
+    st = route_all({
+        {"auth.register", &Impl::on_register, credentials, false},
+        {"auth.login", &Impl::on_login, credentials, false},
+        {"auth.token", &Impl::on_token, {args::str("token", 1, 128)}, false},
+        {"auth.logout", &Impl::on_logout},
+        {"auth.change_password",
+         &Impl::on_change_password,
+         {args::str("old", 0, 1024), args::str("new", 0, 1024)}},
+        {"account.set_display_name", &Impl::on_set_display_name, {args::str("name", 0, 64)}},
+        {"account.delete", &Impl::on_delete, {args::str("password", 0, 1024)}},
+        {"zone.list", &Impl::on_zone_list},
+        {"zone.select", &Impl::on_zone_select, {args::str("zone", 1, 64)}},
+    });
+    if (!st.ok()) return st;
     add_admin_routes(ctx().admin());
     return ctx().directory().provide<Accounts>(shared_from_this());
   }
@@ -146,19 +132,20 @@ class Impl final : public services::Actor<Impl>,
       // (the zones still apply).
       lg().error("reload: auth parameters not applied: {}", st.message());
     }
-    post([this, ok = st.ok(), a = std::move(a), dummy = std::move(dummy),
-          zones = std::move(zones)] {
-      if (ok) {
-        auth_ = a;
-        dummy_hash_ = dummy;
-      }
-      apply_zones(zones);
-    });
+    post(
+        [this, ok = st.ok(), a = std::move(a), dummy = std::move(dummy), zones = std::move(zones)] {
+          if (ok) {
+            auth_ = a;
+            dummy_hash_ = dummy;
+          }
+          apply_zones(zones);
+        });
   }
 
-  json zones_status() const {
+  // GET /admin/status: the zones.
+  json status() const {
     std::lock_guard lock(snapshot_mu_);
-    return zones_snapshot_;
+    return {{"zones", zones_snapshot_}};
   }
 
   void stop() { crypto_.join(); }
@@ -176,7 +163,7 @@ class Impl final : public services::Actor<Impl>,
     ZoneConfig config;
     uint32_t population;  // includes slots reserved by a zone.select being written
     metrics::Gauge* gauge;
-    bool removed = false;  // gone from the configuration: closed until restart
+    bool removed = false;   // gone from the configuration: closed until restart
     std::string announced;  // status/band last told to players
   };
   struct Online {
@@ -188,6 +175,7 @@ class Impl final : public services::Actor<Impl>,
     std::string token_hash;
     std::weak_ptr<gateway::Session> session;
     bool announced = false;  // presence listeners were told it is online
+    int64_t created_ms = 0;
   };
   using StoreWork = std::function<DbStatus(StoreContext&)>;
   using StoreDone = std::function<void(DbStatus)>;
@@ -202,10 +190,10 @@ class Impl final : public services::Actor<Impl>,
   }
 
   void add_zone(const ZoneConfig& z) {
-    zones_.push_back(Zone{z, 0,
-                          &ctx().metrics().gauge("shardd_zone_population", "Players in each zone.",
-                                                 {{"zone", z.id}}),
-                          false, ""});
+    zones_.push_back(Zone{
+        z, 0,
+        &ctx().metrics().gauge("shardd_zone_population", "Players in each zone.", {{"zone", z.id}}),
+        false, ""});
     zones_.back().announced = zone_state(zones_.back());
   }
 
@@ -331,19 +319,9 @@ class Impl final : public services::Actor<Impl>,
   // Tells the presence listeners (strand).
   void publish(Presence::Kind kind, const Online& o) {
     if (presence_listeners_.empty()) return;
-    Presence p{kind, o.account_id, o.name, o.zone, o.session, clock_.now_ms()};
+    Presence p{kind,      o.account_id,    o.name,       o.zone,
+               o.session, clock_.now_ms(), o.created_ms, o.username_lc};
     for (const auto& l : presence_listeners_) l->on_presence(p);
-  }
-
-  // The login of session `sid` completed: tell the listeners, unless the
-  // session ended meanwhile (its forget_session ran first).
-  void announce_online(uint64_t sid) {
-    auto it = sessions_.find(sid);
-    if (it == sessions_.end()) return;
-    auto on = online_.find(it->second.account_id);
-    if (on == online_.end() || on->second != sid) return;
-    it->second.announced = true;
-    publish(Presence::Kind::kOnline, it->second);
   }
 
   Online* online(const Request& req) {
@@ -388,13 +366,7 @@ class Impl final : public services::Actor<Impl>,
     });
   }
 
-  void storage_failed(Request& req, const DbStatus& st) {
-    if (st.err() != DbErr::kUnavailable && st.err() != DbErr::kRetry) {
-      lg().error("storage error in {} (account {}): {}", req.op(), req.account_id(),
-                 st.to_string());
-    }
-    req.fail(st.to_status());
-  }
+  void storage_failed(Request& req, const DbStatus& st) { services::fail_storage(req, st, lg()); }
 
   // ---- auth.register
 
@@ -435,9 +407,8 @@ class Impl final : public services::Actor<Impl>,
           if (!busy.ok()) return req.fail(busy);
           if (!h.st.ok()) {
             lg().error("auth.register: password hash failed: {}", h.st.message());
-            return req.fail(h.st.code() == ErrorCode::kUnavailable
-                                ? h.st
-                                : Status::Internal("internal error"));
+            return req.fail(
+                h.st.code() == ErrorCode::kUnavailable ? h.st : Status::Internal("internal error"));
           }
           create_account(std::move(req), username, std::move(h.hash));
         });
@@ -572,8 +543,8 @@ class Impl final : public services::Actor<Impl>,
                 }
                 return v;
               },
-              [this, req = std::move(req), key, acct = std::move(acct), guard](
-                  Status busy, Verdict v) mutable {
+              [this, req = std::move(req), key, acct = std::move(acct), guard](Status busy,
+                                                                               Verdict v) mutable {
                 if (!busy.ok()) return req.fail(busy);
                 if (!acct || !v.ok) return bad_credentials(req, key);
                 if (refuse_banned(req, *acct)) return;
@@ -658,8 +629,15 @@ class Impl final : public services::Actor<Impl>,
       }
     }
     online_[acct.id] = sid;
-    sessions_[sid] = Online{acct.id,       lower(acct.username), acct.display_name, "", "",
-                            token_hash,    req.session_ptr()};
+    Online& o = sessions_[sid];
+    o = Online{acct.id, lower(acct.username), acct.display_name, "",
+               "",      token_hash,           req.session_ptr()};
+    o.created_ms = acct.created_ms;
+    // Listeners hear of the login before the client can act on the answer,
+    // so a request right after the login finds the account known everywhere.
+    // (If the session ends meanwhile, forget_session announces it offline.)
+    o.announced = true;
+    publish(Presence::Kind::kOnline, o);
     logins_["ok"]->inc();
     last_login_.mark(std::to_string(acct.id), std::to_string(clock_.now_ms()));
     json reply = {{"account_id", acct.id},
@@ -669,8 +647,8 @@ class Impl final : public services::Actor<Impl>,
                   {"zones", zones_json()},
                   {"last_zone", acct.last_zone.empty() ? json() : json(acct.last_zone)}};
     auto session = req.session_ptr();
-    asio::post(session->executor(), [self = shared_from_this(), req = std::move(req), session,
-                                     acct, reply = std::move(reply), sid, guard]() mutable {
+    asio::post(session->executor(), [self = shared_from_this(), req = std::move(req), session, acct,
+                                     reply = std::move(reply), sid, guard]() mutable {
       std::string resume = session->login(acct.id, acct.username);
       if (resume.empty()) {  // the session ended while we were busy
         self->post([impl = self.get(), sid, id = acct.id] {
@@ -679,7 +657,6 @@ class Impl final : public services::Actor<Impl>,
         return req.fail(ErrorCode::kUnavailable, "session closed");
       }
       reply["resume_token"] = resume;
-      self->post([impl = self.get(), sid] { impl->announce_online(sid); });
       lg().info("account {} ({}) logged in on session {}", acct.id, acct.username, sid);
       req.ok(reply);
     });
@@ -688,6 +665,9 @@ class Impl final : public services::Actor<Impl>,
   // Answers `req` on its session's thread, then ends the logged-in part of
   // the session (auth.logout, account.delete).
   void answer_and_log_out(Request req, const char* why) {
+    // The account is offline for every listener before the client hears
+    // the answer; the session's own end later finds nothing left to do.
+    forget_session(req.session_id(), req.account_id(), gateway::EndReason::kLogout);
     auto session = req.session_ptr();
     asio::post(session->executor(), [req = std::move(req), session, why]() mutable {
       req.ok();
@@ -741,8 +721,8 @@ class Impl final : public services::Actor<Impl>,
                 bool ignored = false;
                 return verify_password(password, hash, a, &ignored);
               },
-              [this, req = std::move(req), key, acct = std::move(*acct),
-               then = std::move(then)](Status busy, bool ok) mutable {
+              [this, req = std::move(req), key, acct = std::move(*acct), then = std::move(then)](
+                  Status busy, bool ok) mutable {
                 if (!busy.ok()) return req.fail(busy);
                 if (!ok) {
                   record_failure(req, key);
@@ -762,44 +742,45 @@ class Impl final : public services::Actor<Impl>,
     if (!valid_password(new_pw)) {
       return incoming.fail(kWeakPassword, "password must be 8-128 characters");
     }
-    with_verified_password(std::move(incoming), old_pw, [this, new_pw](Request req, const Account& a) {
-      struct Hashed {
-        Status st;
-        std::string hash;
-      };
-      offload(
-          crypto_,
-          [new_pw, cfg = auth_] {
-            Hashed h;
-            h.st = hash_password_checked(new_pw, cfg, &h.hash);
-            return h;
-          },
-          [this, req = std::move(req), id = a.id](Status busy, Hashed h) mutable {
-            if (!busy.ok()) return req.fail(busy);
-            if (!h.st.ok()) {
-              lg().error("auth.change_password: {}", h.st.message());
-              return req.fail(h.st.code() == ErrorCode::kUnavailable
-                                  ? h.st
-                                  : Status::Internal("internal error"));
-            }
-            Online* o = online(req);
-            std::string keep = o ? o->token_hash : "";
-            const Clock* clock = &clock_;
-            account_write(
-                id,
-                [id, hash = std::move(h.hash), keep, clock](StoreContext& ctx) {
-                  DbStatus st = AccountRepo::set_password(ctx, id, hash);
-                  if (st.ok()) st = AccountRepo::revoke_tokens(ctx, id, clock->now_ms(), keep);
-                  return st;
-                },
-                [this, req = std::move(req), id](DbStatus st) mutable {
-                  if (!st.ok()) return storage_failed(req, st);
-                  account_changes_["change_password"]->inc();
-                  lg().info("account {} changed its password; other tokens revoked", id);
-                  req.ok();
-                });
-          });
-    });
+    with_verified_password(
+        std::move(incoming), old_pw, [this, new_pw](Request req, const Account& a) {
+          struct Hashed {
+            Status st;
+            std::string hash;
+          };
+          offload(
+              crypto_,
+              [new_pw, cfg = auth_] {
+                Hashed h;
+                h.st = hash_password_checked(new_pw, cfg, &h.hash);
+                return h;
+              },
+              [this, req = std::move(req), id = a.id](Status busy, Hashed h) mutable {
+                if (!busy.ok()) return req.fail(busy);
+                if (!h.st.ok()) {
+                  lg().error("auth.change_password: {}", h.st.message());
+                  return req.fail(h.st.code() == ErrorCode::kUnavailable
+                                      ? h.st
+                                      : Status::Internal("internal error"));
+                }
+                Online* o = online(req);
+                std::string keep = o ? o->token_hash : "";
+                const Clock* clock = &clock_;
+                account_write(
+                    id,
+                    [id, hash = std::move(h.hash), keep, clock](StoreContext& ctx) {
+                      DbStatus st = AccountRepo::set_password(ctx, id, hash);
+                      if (st.ok()) st = AccountRepo::revoke_tokens(ctx, id, clock->now_ms(), keep);
+                      return st;
+                    },
+                    [this, req = std::move(req), id](DbStatus st) mutable {
+                      if (!st.ok()) return storage_failed(req, st);
+                      account_changes_["change_password"]->inc();
+                      lg().info("account {} changed its password; other tokens revoked", id);
+                      req.ok();
+                    });
+              });
+        });
   }
 
   // account.delete {password}: anonymized (see AccountRepo::remove); the
@@ -1083,33 +1064,13 @@ class Impl final : public services::Actor<Impl>,
   json zones_snapshot_ = json::array();  // guarded by snapshot_mu_
 };
 
-namespace {
-
-// The Service the app holds: forwards to the actor.
-class AccountService final : public services::Service {
- public:
-  explicit AccountService(services::ServiceContext& ctx) : impl_(std::make_shared<Impl>(ctx)) {}
-  Status start() override { return impl_->start(); }
-  void reload(const Config& config) override { impl_->reload(config); }
-  nlohmann::json status() const override { return {{"zones", impl_->zones_status()}}; }
-  void stop() override { impl_->stop(); }
-
- private:
-  std::shared_ptr<Impl> impl_;
-};
-
-}  // namespace
-
 services::ServiceDef service_def() {
-  return services::ServiceDef{
-      "account",
-      {&auth_section(), &zones_section()},
-      migrations(),
-      {kUsernameTaken, kInvalidUsername, kWeakPassword, kBadCredentials, kBanned, kNameTaken,
-       kInvalidName, kMaintenance},
-      [](services::ServiceContext& ctx) -> std::unique_ptr<services::Service> {
-        return std::make_unique<AccountService>(ctx);
-      }};
+  return services::ServiceDef{"account",
+                              {&auth_section(), &zones_section()},
+                              migrations(),
+                              {kUsernameTaken, kInvalidUsername, kWeakPassword, kBadCredentials,
+                               kBanned, kNameTaken, kInvalidName, kMaintenance},
+                              &services::ActorService<Impl>::create};
 }
 
 }  // namespace shardd::account

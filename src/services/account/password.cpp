@@ -1,9 +1,10 @@
 #include "password.h"
 
-#include <charconv>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+
+#include <charconv>
 #include <vector>
 
 #include "shardd/core/crypto.h"
@@ -16,7 +17,8 @@ constexpr size_t kHashBytes = 32;
 
 std::string b64(const unsigned char* data, size_t n) {
   std::string out(4 * ((n + 2) / 3), '\0');
-  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+  int len =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
   out.resize(static_cast<size_t>(len));
   return out;
 }
@@ -42,9 +44,9 @@ bool derive_scrypt(std::string_view pw, const unsigned char* salt, size_t salt_l
 
 bool derive_pbkdf2(std::string_view pw, const unsigned char* salt, size_t salt_len, uint32_t iter,
                    unsigned char* out, size_t out_len) {
-  return PKCS5_PBKDF2_HMAC(pw.data(), static_cast<int>(pw.size()), salt,
-                           static_cast<int>(salt_len), static_cast<int>(iter), EVP_sha256(),
-                           static_cast<int>(out_len), out) == 1;
+  return PKCS5_PBKDF2_HMAC(pw.data(), static_cast<int>(pw.size()), salt, static_cast<int>(salt_len),
+                           static_cast<int>(iter), EVP_sha256(), static_cast<int>(out_len),
+                           out) == 1;
 }
 
 // What this build accepts for scrypt (also for stored hashes): N a power of
@@ -88,8 +90,8 @@ Status hash_password(std::string_view password, const AuthConfig& c, std::string
     return Status::Ok();
   }
   if (!valid_scrypt_params(c.scrypt_n, c.scrypt_r, c.scrypt_p)) {
-    return Status::Internal("invalid scrypt parameters N=" + std::to_string(c.scrypt_n) +
-                            " r=" + std::to_string(c.scrypt_r) + " p=" + std::to_string(c.scrypt_p));
+    return Status::Internal("invalid scrypt parameters N=" + std::to_string(c.scrypt_n) + " r=" +
+                            std::to_string(c.scrypt_r) + " p=" + std::to_string(c.scrypt_p));
   }
   if (!derive_scrypt(password, salt, sizeof salt, c.scrypt_n, c.scrypt_r, c.scrypt_p, derived,
                      sizeof derived)) {

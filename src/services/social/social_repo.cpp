@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "shardd/services/social.h"
+
 namespace shardd::social {
 namespace {
 
@@ -185,7 +187,7 @@ DbStatus SocialRepo::block(StoreContext& ctx, int64_t a, int64_t b, const Limits
       return (*out = BlockOutcome::kFull), st;
     }
     if (!st.ok()) return st;
-    *out = BlockOutcome::kBlocked;
+    *out = BlockOutcome::kNewlyBlocked;
     store::ExecResult r;
     st = c.exec(kAddBlock, {a, b, now_ms});
     if (st.ok()) st = c.exec(kDelFriend, {a, b, b, a}, &r);
@@ -270,6 +272,10 @@ DbStatus SocialRepo::write_last_seen(DbConnection& c, const store::WriteBehind::
     if (!st.ok()) return st;
   }
   return DbStatus::Ok();
+}
+
+DbStatus find_block(StoreContext& ctx, int64_t by, int64_t who, bool* blocked) {
+  return SocialRepo::is_blocked(ctx, by, who, blocked);
 }
 
 }  // namespace shardd::social

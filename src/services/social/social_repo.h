@@ -46,7 +46,7 @@ enum class AcceptOutcome : uint8_t {
 // What friend.remove did (a removes b).
 enum class RemoveOutcome : uint8_t { kRemovedFriend, kCancelledRequest, kNothing };
 
-enum class BlockOutcome : uint8_t { kBlocked, kAlreadyBlocked, kFull };
+enum class BlockOutcome : uint8_t { kNewlyBlocked, kAlreadyBlocked, kFull };
 
 struct FriendRow {
   int64_t id = 0;

@@ -9,6 +9,7 @@
 #include "shardd/core/utf8.h"
 #include "shardd/services/account.h"
 #include "shardd/services/actor.h"
+#include "shardd/services/fanout.h"
 #include "shardd/services/social.h"
 #include "social_config.h"
 #include "social_repo.h"
@@ -81,42 +82,31 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
     // the whole picture, so they are not replayed.
     friend_update_ =
         &gw.push_op("friend.update", gateway::PushOptions{false, gateway::OutputClass::kNormal});
-    auto with = [](args::Schema s) {
-      gateway::RouteOptions o;
-      o.args = std::move(s);
-      return o;
-    };
     const args::Field account = args::integer("account", 1, INT64_MAX);
-    struct R {
-      const char* op;
-      gateway::RouteOptions opts;
-      void (Impl::*fn)(Request);
-    };
-    const R routes[] = {
+    return route_all({
         {"friend.request",
-         with({args::optional(account), args::optional(args::str("username", 1, 64))}),
-         &Impl::on_request},
-        {"friend.accept", with({account}), &Impl::on_accept},
-        {"friend.decline", with({account}), &Impl::on_decline},
-        {"friend.remove", with({account}), &Impl::on_remove},
-        {"friend.list", {}, &Impl::on_list},
-        {"social.block", with({account}), &Impl::on_block},
-        {"social.unblock", with({account}), &Impl::on_unblock},
-        {"social.blocks", {}, &Impl::on_blocks}};
-    for (const auto& r : routes) {
-      Status st = route(r.op, r.fn, r.opts);
-      if (!st.ok()) return st;
-    }
-    return Status::Ok();
+         &Impl::on_request,
+         {args::optional(account), args::optional(args::str("username", 1, 64))}},
+        {"friend.accept", &Impl::on_accept, {account}},
+        {"friend.decline", &Impl::on_decline, {account}},
+        {"friend.remove", &Impl::on_remove, {account}},
+        {"friend.list", &Impl::on_list},
+        {"social.block", &Impl::on_block, {account}},
+        {"social.unblock", &Impl::on_unblock, {account}},
+        {"social.blocks", &Impl::on_blocks},
+    });
   }
 
   void reload(const Config& c) {
     post([this, fresh = social_section().of(c)] { cfg_ = fresh; });
   }
 
+  // GET /admin/status: "social".
   json status() const {
-    return {{"online", online_gauge_.value()}, {"queued_writes", queue_gauge_.value()}};
+    return {
+        {"social", {{"online", online_gauge_.value()}, {"queued_writes", queue_gauge_.value()}}}};
   }
+  void stop() {}
 
   // account::PresenceListener (the account service's strand)
   void on_presence(const Presence& p) override {
@@ -141,13 +131,7 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
     return Limits{cfg_.max_friends, cfg_.max_pending_requests, cfg_.max_blocks};
   }
 
-  void storage_failed(Request& req, const DbStatus& st) {
-    if (st.err() != DbErr::kUnavailable && st.err() != DbErr::kRetry) {
-      lg().error("storage error in {} (account {}): {}", req.op(), req.account_id(),
-                 st.to_string());
-    }
-    req.fail(st.to_status());
-  }
+  void storage_failed(Request& req, const DbStatus& st) { services::fail_storage(req, st, lg()); }
 
   void refuse(Request& req, const char* limit, ErrorCode code, const std::string& msg,
               const json* extra = nullptr) {
@@ -267,16 +251,12 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
     if (!m.loaded || m.friends.empty()) return;
     json d = presence_json(id, online ? &m : nullptr, last_seen_ms);
     if (!online) d["name"] = m.name;
-    std::shared_ptr<const gateway::SharedBody> body;
+    services::Fanout out(*friend_update_, std::make_shared<const gateway::SharedBody>(d));
     for (int64_t f : m.friends) {
       auto it = online_.find(f);
-      if (it == online_.end()) continue;
-      auto s = it->second.session.lock();
-      if (!s) continue;
-      if (!body) body = std::make_shared<const gateway::SharedBody>(d);
-      asio::post(s->executor(), [s, op = friend_update_, body] { s->push(*op, body); });
-      presence_pushes_->inc();
+      if (it != online_.end()) out.add(it->second.session.lock());
     }
+    presence_pushes_->inc(out.send());
   }
 
   void push_to(int64_t account, const gateway::PushOp& op, json d) {
@@ -547,7 +527,7 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
   void on_block(Request incoming) {
     resolve(std::move(incoming), false, [this](Request req, AccountRef me, AccountRef other) {
       struct Out {
-        BlockOutcome outcome = BlockOutcome::kBlocked;
+        BlockOutcome outcome = BlockOutcome::kNewlyBlocked;
         bool were_friends = false;
       };
       auto out = std::make_shared<Out>();
@@ -564,7 +544,7 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
               json limit = {{"limit", cfg_.max_blocks}};
               return refuse(req, "blocks", ErrorCode::kFull, "your block list is full", &limit);
             }
-            if (out->outcome == BlockOutcome::kBlocked) {
+            if (out->outcome == BlockOutcome::kNewlyBlocked) {
               if (Member* m = loaded(me)) m->blocks.insert(other);
               if (Member* m = loaded(other)) m->blocked_by.insert(me);
               if (out->were_friends) unfriended(me, other, true);
@@ -639,30 +619,12 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
   std::deque<std::pair<Work, Done>> writes_;
 };
 
-namespace {
-
-class SocialService final : public services::Service {
- public:
-  explicit SocialService(services::ServiceContext& ctx) : impl_(std::make_shared<Impl>(ctx)) {}
-  Status start() override { return impl_->start(); }
-  void reload(const Config& config) override { impl_->reload(config); }
-  nlohmann::json status() const override { return {{"social", impl_->status()}}; }
-
- private:
-  std::shared_ptr<Impl> impl_;
-};
-
-}  // namespace
-
 services::ServiceDef service_def() {
-  return services::ServiceDef{
-      "social",
-      {&social_section()},
-      migrations(),
-      {kBlocked},
-      [](services::ServiceContext& ctx) -> std::unique_ptr<services::Service> {
-        return std::make_unique<SocialService>(ctx);
-      }};
+  return services::ServiceDef{"social",
+                              {&social_section()},
+                              migrations(),
+                              {kBlocked},
+                              &services::ActorService<Impl>::create};
 }
 
 }  // namespace shardd::social

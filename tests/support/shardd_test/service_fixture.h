@@ -45,6 +45,8 @@ class FakeClient {
                            std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Pushes received and not yet taken by wait_push.
   std::vector<nlohmann::json> pushes();
+  // Same, and forgets them (a test's clean slate).
+  std::vector<nlohmann::json> take_pushes();
   // The connection was closed by the server (close/abort).
   bool closed();
   // Drops the connection as if the network failed.

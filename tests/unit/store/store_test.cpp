@@ -336,6 +336,46 @@ TEST_F(StoreTest, MissingKeysAreNegativelyCached) {
   EXPECT_EQ(get("nobody")->value, "now here");
 }
 
+// Capped lists (chat's recent window): a missing list stays missing until it
+// is rebuilt whole; appends keep the newest max_len entries in order.
+TEST_F(StoreTest, CacheListsAreCappedAndNeverPartial) {
+  open();
+  std::vector<std::string> got;
+  bool found = true;
+  auto get_list = [&] {
+    got.clear();
+    ASSERT_TRUE(run([&](StoreContext& ctx) {
+                  found = ctx.list_get("win:a", &got);
+                  return DbStatus::Ok();
+                }).ok());
+  };
+  auto append = [&](std::vector<std::string> v) {
+    ASSERT_TRUE(run([&](StoreContext& ctx) {
+                  ctx.list_append_after_commit("win:a", v, 3);
+                  return DbStatus::Ok();
+                }).ok());
+  };
+  append({"lost"});  // no list yet: nothing is created
+  get_list();
+  EXPECT_FALSE(found);
+  ASSERT_TRUE(run([&](StoreContext& ctx) {
+                ctx.list_replace("win:a", {"m1", "m2"});
+                return DbStatus::Ok();
+              }).ok());
+  get_list();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(got, (std::vector<std::string>{"m1", "m2"}));
+  append({"m3", std::string("b\0in", 4)});
+  get_list();
+  EXPECT_EQ(got, (std::vector<std::string>{"m2", "m3", std::string("b\0in", 4)}));
+  ASSERT_TRUE(run([&](StoreContext& ctx) {
+                ctx.list_erase("win:a");
+                return DbStatus::Ok();
+              }).ok());
+  get_list();
+  EXPECT_FALSE(found);
+}
+
 TEST_F(StoreTest, WritesAreVisibleImmediatelyAfterCommit) {
   open();
   ASSERT_TRUE(put("k", "one").ok());

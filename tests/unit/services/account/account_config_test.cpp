@@ -1,7 +1,8 @@
 // The account module's configuration sections: [auth] and [[zones]].
+#include "services/account/account_config.h"
+
 #include <gtest/gtest.h>
 
-#include "services/account/account_config.h"
 #include "shardd/core/config.h"
 
 namespace shardd::account {

@@ -22,7 +22,9 @@ std::vector<std::string> cheap(std::vector<std::string> more = {}) {
   return all;
 }
 
-std::string code_of(const json& r) { return r.is_object() && r.contains("err") ? r["err"].value("code", "") : ""; }
+std::string code_of(const json& r) {
+  return r.is_object() && r.contains("err") ? r["err"].value("code", "") : "";
+}
 
 json registered_login(FakeClient& c, const std::string& name, const std::string& pw = "password1") {
   json r = c.request("auth.register", {{"username", name}, {"password", pw}});
@@ -63,11 +65,11 @@ TEST(AccountServiceTest, DisplayNameCooldownFollowsTheClock) {
 }
 
 TEST(AccountServiceTest, FailedLoginThrottleOpensAfterAMinute) {
-  ServiceFixture f({service_def()}, cheap({"auth.account_attempts_per_min=2",
-                                           "auth.ip_attempts_per_min=100"}));
+  ServiceFixture f({service_def()},
+                   cheap({"auth.account_attempts_per_min=2", "auth.ip_attempts_per_min=100"}));
   auto c = f.connect();
-  ASSERT_TRUE(
-      c->request("auth.register", {{"username", "cat"}, {"password", "password1"}}).value("ok", false));
+  ASSERT_TRUE(c->request("auth.register", {{"username", "cat"}, {"password", "password1"}})
+                  .value("ok", false));
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(code_of(c->request("auth.login", {{"username", "cat"}, {"password", "wrong-pass"}})),
               "BAD_CREDENTIALS");
@@ -99,8 +101,9 @@ TEST(AccountServiceTest, BanEndsAtItsTimeAndKicksTheSession) {
   f.clock().advance(601s);
   EXPECT_TRUE(c2->request("auth.login", {{"username", "dan"}, {"password", "password1"}})
                   .value("ok", false));
-  EXPECT_EQ(f.admin("POST", "/admin/accounts/ban", {{"username", "nobody"}, {"duration_s", 5}})["status"],
-            404);
+  EXPECT_EQ(
+      f.admin("POST", "/admin/accounts/ban", {{"username", "nobody"}, {"duration_s", 5}})["status"],
+      404);
 }
 
 TEST(AccountServiceTest, ZonesReloadLiveAndPlayersHearOfIt) {
@@ -109,13 +112,15 @@ TEST(AccountServiceTest, ZonesReloadLiveAndPlayersHearOfIt) {
   auto c = f.connect();
   registered_login(*c, "eve");
   // a goes into maintenance, b's capacity changes, c is new.
-  ASSERT_TRUE(f.reload({}, "[[zones]]\nid = \"a\"\ncapacity = 4\nmaintenance = true\n"
-                           "[[zones]]\nid = \"b\"\ncapacity = 7\n[[zones]]\nid = \"c\"\n"));
+  ASSERT_TRUE(f.reload({},
+                       "[[zones]]\nid = \"a\"\ncapacity = 4\nmaintenance = true\n"
+                       "[[zones]]\nid = \"b\"\ncapacity = 7\n[[zones]]\nid = \"c\"\n"));
   json ua = c->wait_push("zone.update");
   ASSERT_FALSE(ua.is_null()) << "no zone.update";
   EXPECT_EQ(ua["seq"], 0) << "zone.update is a state refresh: not numbered, not replayed";
   std::map<std::string, json> seen = {{ua["d"]["zone"]["id"], ua["d"]["zone"]}};
-  for (json u = c->wait_push("zone.update", 1s); !u.is_null(); u = c->wait_push("zone.update", 1s)) {
+  for (json u = c->wait_push("zone.update", 1s); !u.is_null();
+       u = c->wait_push("zone.update", 1s)) {
     seen[u["d"]["zone"]["id"]] = u["d"]["zone"];
   }
   ASSERT_TRUE(seen.count("a") && seen.count("c")) << json(seen).dump();

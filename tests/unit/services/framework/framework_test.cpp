@@ -24,9 +24,9 @@ struct TallyConfig {
   uint32_t max_keys = 3;
 };
 const config::Section<TallyConfig>& tally_section() {
-  static const auto s = config::Section<TallyConfig>("tally", "test service")
-                            .uint("max_keys", &TallyConfig::max_keys, 1, 100, config::kRestart,
-                                  "most counters");
+  static const auto s =
+      config::Section<TallyConfig>("tally", "test service")
+          .uint("max_keys", &TallyConfig::max_keys, 1, 100, config::kRestart, "most counters");
   return s;
 }
 
@@ -72,8 +72,8 @@ class Tally final : public Actor<Tally> {
   void on_add(gateway::Request req) {
     std::string key = args::str(req.d(), "key");
     int64_t n = args::int_of(req.d(), "n");
-    counters_.post_or_create(key, [this, self = shared_from_this(), key, n,
-                                   req = std::move(req)](Counter* c, auto entry) mutable {
+    counters_.post_or_create(key, [this, self = shared_from_this(), key, n, req = std::move(req)](
+                                      Counter* c, auto entry) mutable {
       if (!c) return req.fail(kTallyFull, "too many counters");
       c->n += n;
       int64_t value = c->n;
@@ -186,14 +186,16 @@ TEST(FrameworkTest, ServiceOpsRunOnTheirStrandsWithStorageAndPushes) {
     store::Rows rows;
     static constexpr store::Stmt kSum{"tally.sum", "SELECT SUM(n) FROM tallies"};
     if (s2.ok()) s2 = db->query(kSum, {}, &rows);
-    if (s2.ok() && store::as_int(rows.rows[0][0]) != 4) s2 = store::DbStatus(store::DbErr::kOther, "sum");
+    if (s2.ok() && store::as_int(rows.rows[0][0]) != 4)
+      s2 = store::DbStatus(store::DbErr::kOther, "sum");
     return s2;
   });
   EXPECT_TRUE(st.ok()) << st.to_string();
   std::vector<store::MigrationState> states;
   ASSERT_TRUE(f.store().migration_status(&states).ok());
   bool found = false;
-  for (const auto& m : states) found = found || (m.module == "tally" && m.version == 1 && m.applied);
+  for (const auto& m : states)
+    found = found || (m.module == "tally" && m.version == 1 && m.applied);
   EXPECT_TRUE(found);
 
   // The bounded pool: one job at a time; the second is refused at once.
@@ -294,7 +296,7 @@ TEST(ActorMapTest, BoundedNumberOfKeys) {
   EXPECT_TRUE(map.post_or_create(1, count));
   EXPECT_TRUE(map.post_or_create(2, count));
   EXPECT_FALSE(map.post_or_create(3, count));
-  EXPECT_EQ(refused.load(), 1);  // told at once, with no state
+  EXPECT_EQ(refused.load(), 1);               // told at once, with no state
   EXPECT_TRUE(map.post_or_create(1, count));  // existing keys still work
   EXPECT_FALSE(map.post(3, count));           // post() never creates
   pool.join();

@@ -4,7 +4,7 @@
 
 #include "shardd/services/account.h"
 #include "shardd/services/social.h"
-#include "shardd_test/service_fixture.h"
+#include "shardd_test/service_helpers.h"
 
 namespace shardd::social {
 namespace {
@@ -14,31 +14,17 @@ using shardd::testing::FakeClient;
 using shardd::testing::ServiceFixture;
 using namespace std::chrono_literals;
 
-std::vector<std::string> cheap(std::vector<std::string> more = {}) {
-  std::vector<std::string> all = {"auth.kdf=pbkdf2", "auth.pbkdf2_iterations=1000"};
-  all.insert(all.end(), more.begin(), more.end());
-  return all;
-}
-
 std::vector<services::ServiceDef> defs() {
   return {account::service_def(), service_def()};
 }
 
-std::string code_of(const json& r) {
-  return r.is_object() && r.contains("err") ? r["err"].value("code", "") : "";
-}
-
+using shardd::testing::cheap_auth;
+using shardd::testing::code_of;
 bool ok(const json& r) {
-  return r.is_object() && r.value("ok", false);
+  return shardd::testing::is_ok(r);
 }
-
-// Registers and logs in; returns the account id.
 int64_t login(FakeClient& c, const std::string& name) {
-  json r = c.request("auth.register", {{"username", name}, {"password", "password1"}});
-  EXPECT_TRUE(ok(r)) << r.dump();
-  r = c.request("auth.login", {{"username", name}, {"password", "password1"}});
-  EXPECT_TRUE(ok(r)) << r.dump();
-  return r["d"].value("account_id", int64_t{0});
+  return shardd::testing::login_as(c, name);
 }
 
 // Waits for a friend.update about `account` matching `pred`.
@@ -59,7 +45,7 @@ void befriend(FakeClient& a, FakeClient& b, int64_t b_id, int64_t a_id) {
 }
 
 TEST(SocialServiceTest, RequestAcceptAndPresenceFollowsTheFriend) {
-  ServiceFixture f(defs(), cheap());
+  ServiceFixture f(defs(), cheap_auth());
   auto ann = f.connect();
   auto bob = f.connect();
   int64_t ann_id = login(*ann, "ann");
@@ -115,7 +101,7 @@ TEST(SocialServiceTest, RequestAcceptAndPresenceFollowsTheFriend) {
 }
 
 TEST(SocialServiceTest, CrossedRequestsMakeFriendsAndRemoveTellsTheOther) {
-  ServiceFixture f(defs(), cheap());
+  ServiceFixture f(defs(), cheap_auth());
   auto ann = f.connect();
   auto bob = f.connect();
   int64_t ann_id = login(*ann, "ann");
@@ -148,8 +134,8 @@ TEST(SocialServiceTest, CrossedRequestsMakeFriendsAndRemoveTellsTheOther) {
 }
 
 TEST(SocialServiceTest, LimitsAreEnforcedWithFull) {
-  ServiceFixture f(defs(), cheap({"social.max_friends=1", "social.max_pending_requests=1",
-                                  "social.max_blocks=1"}));
+  ServiceFixture f(defs(), cheap_auth({"social.max_friends=1", "social.max_pending_requests=1",
+                                       "social.max_blocks=1"}));
   auto ann = f.connect();
   auto bob = f.connect();
   auto cat = f.connect();
@@ -177,7 +163,7 @@ TEST(SocialServiceTest, LimitsAreEnforcedWithFull) {
 }
 
 TEST(SocialServiceTest, BlockEndsFriendshipAndRefusesRequests) {
-  ServiceFixture f(defs(), cheap());
+  ServiceFixture f(defs(), cheap_auth());
   auto ann = f.connect();
   auto bob = f.connect();
   int64_t ann_id = login(*ann, "ann");
@@ -205,7 +191,7 @@ TEST(SocialServiceTest, BlockEndsFriendshipAndRefusesRequests) {
 }
 
 TEST(SocialServiceTest, BadTargetsAreRefused) {
-  ServiceFixture f(defs(), cheap());
+  ServiceFixture f(defs(), cheap_auth());
   auto ann = f.connect();
   EXPECT_EQ(code_of(ann->request("friend.list")), "UNAUTHORIZED");
   int64_t ann_id = login(*ann, "ann");
