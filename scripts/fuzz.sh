@@ -24,12 +24,12 @@ while (( $# )); do
   esac
 done
 all=(fuzz_envelope_json fuzz_envelope_msgpack fuzz_tcp_frame fuzz_config fuzz_admin_body
-     fuzz_rt_body)
+     fuzz_rt_body fuzz_chat_text)
 (( ${#targets[@]} )) || targets=("${all[@]}")
 
 declare -A max_len=([fuzz_envelope_json]=4096 [fuzz_envelope_msgpack]=4096
                     [fuzz_tcp_frame]=16384 [fuzz_config]=8192 [fuzz_admin_body]=4096
-                    [fuzz_rt_body]=4096)
+                    [fuzz_rt_body]=4096 [fuzz_chat_text]=4096)
 
 dir=build/fuzz
 launcher=()

@@ -105,7 +105,7 @@ client_tests() {
 integration_build() {
   begin "build (integration tests)"
   build "" --target shardd_integration_test --target shardd_account_test \
-    --target shardd_sanitizer_harness_test
+    --target shardd_social_test --target shardd_chat_test --target shardd_sanitizer_harness_test
   end "build integration tests"
 }
 

@@ -64,6 +64,16 @@ export const VERSION = '0.1.0';
  */
 
 /**
+ * A party (party.info, party.update).
+ * @typedef {Object} Party
+ * @property {number} id
+ * @property {number} leader       account id
+ * @property {boolean} open        anyone may join without an invite
+ * @property {number} max
+ * @property {{account: number, name: string, online: boolean, ready: boolean, leader: boolean}[]} members
+ */
+
+/**
  * A chat message (the chat.msg push, chat.history entries).
  * @typedef {Object} ChatMessage
  * @property {number} id              increases within each channel
@@ -111,6 +121,15 @@ export const VERSION = '0.1.0';
  * @property {{args: {account: number}, result: {}}} social_block  "social.block"
  * @property {{args: {account: number}, result: {}}} social_unblock  "social.unblock"
  * @property {{args: {}, result: {blocks: (PlayerRef & {since_ms: number})[]}}} social_blocks  "social.blocks"
+ * @property {{args: {open?: boolean}, result: {party: Party}}} party_create  "party.create"
+ * @property {{args: {account: number}, result: {party: number, account: number}}} party_invite  "party.invite"
+ * @property {{args: {party: number}, result: {party: Party}}} party_accept  "party.accept"
+ * @property {{args: {party: number}, result: {}}} party_decline  "party.decline"
+ * @property {{args: {}, result: {}}} party_leave  "party.leave"
+ * @property {{args: {account: number}, result: {}}} party_kick  "party.kick"
+ * @property {{args: {account: number}, result: {}}} party_promote  "party.promote"
+ * @property {{args: {ready: boolean}, result: {}}} party_ready  "party.ready"
+ * @property {{args: {}, result: {party: Party|null}}} party_info  "party.info"
  * @property {{args: {channel: string, to?: number, text: string, idem?: string}, result: {id: number, ts: number, offline?: boolean}}} chat_send  "chat.send"
  * @property {{args: {channel: string, to?: number, before?: number, limit?: number}, result: {messages: ChatMessage[], more: boolean}}} chat_history  "chat.history"
  * @property {{args: {channel: string}, result: {channel: string, members: number}}} chat_join  "chat.join"
@@ -124,7 +143,8 @@ export const OPS = Object.freeze([
   'auth.change_password', 'account.set_display_name', 'account.delete', 'zone.list',
   'zone.select', 'friend.request', 'friend.accept', 'friend.decline', 'friend.remove',
   'friend.list', 'social.block', 'social.unblock', 'social.blocks', 'chat.send', 'chat.history',
-  'chat.join', 'chat.leave', 'chat.channels',
+  'chat.join', 'chat.leave', 'chat.channels', 'party.create', 'party.invite', 'party.accept',
+  'party.decline', 'party.leave', 'party.kick', 'party.promote', 'party.ready', 'party.info',
 ]);
 
 /**
@@ -134,11 +154,14 @@ export const OPS = Object.freeze([
  * zone.update {zone: Zone}; friend.request {from: PlayerRef, ts};
  * friend.update {Friend} (not replayed: call friend.list after a resync);
  * chat.msg {ChatMessage}; chat.deleted {id, channel, to?};
- * chat.muted {channel, until_ms, reason}.
+ * chat.muted {channel, until_ms, reason}; party.invite {party, from: PlayerRef,
+ * expires_in_ms}; party.update {party: Party|null, reason?} (not replayed:
+ * call party.info after a resync).
  */
 export const PUSHES = Object.freeze([
   'sys.hello', 'sys.shutdown', 'sys.close', 'sys.kicked', 'sys.notice', 'zone.update',
-  'friend.request', 'friend.update', 'chat.msg', 'chat.deleted', 'chat.muted',
+  'friend.request', 'friend.update', 'chat.msg', 'chat.deleted', 'chat.muted', 'party.invite',
+  'party.update',
 ]);
 
 /**

@@ -1,16 +1,22 @@
 // The /play page: connects to the server that served it and mounts the
 // panels. A panel is a module under panels/ exporting
 // `mount(section, ctx)`; ctx = {client, log, h, params}. Later services add
-// their panel to PANELS (chat, lobby, world, ladder, wallet).
+// their panel to PANELS (lobby, world, ladder, wallet).
 import { connect, wsUrl } from './shardd.js';
 import { h, log } from './ui.js';
 import * as account from './panels/account.js';
 import * as zones from './panels/zones.js';
 import * as notices from './panels/notices.js';
+import * as chat from './panels/chat.js';
+import * as friends from './panels/friends.js';
+import * as party from './panels/party.js';
 
 const PANELS = [
   { id: 'account', title: 'Account', module: account },
   { id: 'zones', title: 'Zones', module: zones },
+  { id: 'chat', title: 'Chat', module: chat },
+  { id: 'friends', title: 'Friends', module: friends },
+  { id: 'party', title: 'Party', module: party },
   { id: 'notices', title: 'Server', module: notices },
 ];
 

@@ -1,7 +1,9 @@
 // The /play client in headless Chromium (Debian's /usr/bin/chromium, driven
 // by playwright-core) against a real shardd: two players register, log in and
 // enter a zone; one loses its connection and the page resumes the session; a
-// page forced onto the HTTP transport (server-sent events) does the same.
+// page forced onto the HTTP transport (server-sent events) does the same; the
+// two players chat, become friends, whisper, form a party, and one blocks
+// the other.
 // Screenshots go to $SHARDD_E2E_ARTIFACTS (default build/e2e-artifacts); any
 // console error or uncaught exception in a page fails the test.
 import { test, before, after } from 'node:test';
@@ -17,6 +19,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 let shard;
 let browser;
 const pages = [];
+const names = {};
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -73,9 +76,11 @@ function assertNoErrors() {
 test('two players register, log in and enter a zone', async () => {
   const a = await openPlayer('alice');
   const b = await openPlayer('bob');
-  await registerAndEnter(a, uniqueName('alice'));
+  names.alice = uniqueName('alice');
+  names.bob = uniqueName('bob');
+  await registerAndEnter(a, names.alice);
   await shot(a, '1-alice-in-zone');
-  await registerAndEnter(b, uniqueName('bob'));
+  await registerAndEnter(b, names.bob);
   // Bob's list was fetched after both were in: population 2.
   await b.page.locator('#zone-list [data-population="main"]', { hasText: /^2\// }).waitFor();
   assert.match(await b.page.textContent('#conn-transport'), /^ws$/);
@@ -134,5 +139,72 @@ test('a page forced onto the HTTP transport plays, drops and resumes', async () 
   assert.equal(r.status, 200, r.body);
   await page.locator('#server-log li', { hasText: 'back over http' }).waitFor();
   await shot(c, '6-carol-resumed-over-http');
+  assertNoErrors();
+});
+
+test('two players chat, become friends, whisper, form a party and block', async () => {
+  const [a, b] = pages;
+  const bobWorld = b.page.locator('#chat-messages li', { hasText: 'hello from alice' });
+  await a.page.locator('#chat-tabs [data-channel="world"][aria-selected="true"]').waitFor();
+  await a.page.fill('#chat-text', 'hello from alice');
+  await a.page.click('#chat-send');
+  await bobWorld.waitFor();
+  // History: a page opened later shows what was said.
+  await b.page.reload();
+  await b.page.locator('#signed-in').waitFor({ state: 'visible' });
+  await bobWorld.waitFor();
+  await shot(b, '7-bob-sees-world-chat');
+
+  // Friends: alice asks, bob accepts, alice sees bob online.
+  await a.page.fill('#friend-username', names.bob);
+  await a.page.click('#friend-add');
+  await a.page.locator('#friend-outgoing li', { hasText: names.bob }).waitFor();
+  const request = b.page.locator('#friend-incoming li', { hasText: names.alice });
+  await request.waitFor();
+  await request.locator('[data-action="accept"]').click();
+  const bobInAlicesList = a.page.locator('#friend-list li[data-online="1"]', { hasText: names.bob });
+  await bobInAlicesList.waitFor();
+  await b.page.locator('#friend-list li', { hasText: names.alice }).waitFor();
+  await shot(a, '8-alice-and-bob-are-friends');
+
+  // Whisper from the friends list.
+  await bobInAlicesList.locator('[data-action="whisper"]').click();
+  await a.page.fill('#chat-text', 'psst, bob');
+  await a.page.click('#chat-send');
+  const aliceId = await a.page.evaluate(() => globalThis.shardd.account.account_id);
+  const tab = b.page.locator(`#chat-tabs [data-channel="w:${aliceId}"]`);
+  await tab.waitFor();
+  await tab.click();
+  await b.page.locator('#chat-messages li', { hasText: 'psst, bob' }).waitFor();
+  await shot(b, '9-bob-reads-the-whisper');
+
+  // A party: alice creates it and invites bob from her friends list; bob
+  // joins; both see two members and talk in the party channel.
+  await a.page.click('#party-create');
+  await a.page.locator('#party-members li').waitFor();
+  await bobInAlicesList.locator('[data-action="invite"]').click();
+  const invite = b.page.locator('#party-invites li', { hasText: names.alice });
+  await invite.waitFor();
+  await invite.locator('[data-action="accept"]').click();
+  await a.page.locator('#party-members li', { hasText: names.bob }).waitFor();
+  await b.page.locator('#party-members li[data-leader="1"]', { hasText: names.alice }).waitFor();
+  await b.page.click('#chat-tabs [data-channel="party"]');
+  await b.page.fill('#chat-text', 'party time');
+  await b.page.click('#chat-send');
+  await a.page.click('#chat-tabs [data-channel="party"]');
+  await a.page.locator('#chat-messages li', { hasText: 'party time' }).waitFor();
+  await shot(a, '10-alice-and-bob-in-a-party');
+  await b.page.click('#party-leave');
+  await a.page.locator('#party-members li', { hasText: names.bob }).waitFor({ state: 'detached' });
+  await a.page.click('#chat-tabs [data-channel^="w:"]');
+
+  // Bob blocks alice: the friendship ends and her whispers are refused.
+  await b.page.locator('#friend-list li', { hasText: names.alice }).locator('[data-action="block"]').click();
+  await b.page.locator('#block-list li', { hasText: names.alice }).waitFor();
+  await a.page.locator('#friend-list li', { hasText: names.bob }).waitFor({ state: 'detached' });
+  await a.page.fill('#chat-text', 'are you there?');
+  await a.page.click('#chat-send');
+  await a.page.locator('#chat-error', { hasText: 'BLOCKED' }).waitFor();
+  await shot(a, '11-alice-is-blocked');
   assertNoErrors();
 });

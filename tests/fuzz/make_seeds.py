@@ -90,6 +90,12 @@ def main():
     write("fuzz_rt_body", "seed-empty", b"\x00[]")
     write("fuzz_rt_body", "seed-target", b"\x00/rt/AbC-_9/events?poll=1&last=12&s=xyz")
     write("fuzz_rt_body", "seed-lines", b"\x01line one\r\nline two\rthree\n")
+    # Chat text: byte 0 = max_chars - 1, then a word list, 0xFF, a text.
+    write("fuzz_chat_text", "seed-plain", b"\x1fdarn\nheck*\n*crud*\xffoh D4RN, the h.e.c.k-ing crud!")
+    write("fuzz_chat_text", "seed-fake", b"\x3f# list\n\xff  [System]\t you won \xe2\x80\xae gold  ")
+    write("fuzz_chat_text", "seed-wide", b"\x0a" + "\uff24\uff41\uff52\uff4e\n\u00e1b".encode() + b"\xff" +
+          "\u3010\u7cfb\u7edf\u3011 \uff24\uff41\uff52\uff4e \u00c1B".encode())
+    write("fuzz_chat_text", "seed-empty", b"\x00\xff\x00\x01\x7f")
 
 if __name__ == "__main__":
     main()

@@ -152,6 +152,58 @@ TEST(Social, ConcurrentRequestsNeverExceedTheLimit) {
             kPlayers - kLimit);
 }
 
+// Players race into an open party over real connections: it never exceeds
+// its size; the members then talk in the party channel.
+TEST(Social, PartyRaceAndPartyChat) {
+  constexpr int kPlayers = 8;
+  Shard s(social_shard({"social.party_max_size=4"}));
+  s.start();
+  WsClient lead;
+  connect_ws(lead, s.ws_port());
+  login_as(lead, "leader");
+  auto created = lead.request("party.create", {{"open", true}});
+  ASSERT_TRUE(IsOk(created));
+  int64_t pid = (*created)["d"]["party"]["id"];
+  std::vector<std::unique_ptr<TcpClient>> players;
+  for (int i = 0; i < kPlayers; ++i) {
+    players.push_back(std::make_unique<TcpClient>());
+    connect_tcp(*players.back(), s.tcp_port());
+    login_as(*players.back(), "racer_" + std::to_string(i));
+  }
+  std::atomic<int> joined{0}, full{0};
+  std::vector<std::thread> threads;
+  for (auto& p : players) {
+    threads.emplace_back([&, c = p.get()] {
+      auto r = c->request("party.accept", {{"party", pid}});
+      if (IsOk(r)) ++joined;
+      if (IsError(r, "FULL")) ++full;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(joined.load(), 3);
+  EXPECT_EQ(full.load(), kPlayers - 3);
+  auto info = lead.request("party.info");
+  ASSERT_TRUE(IsOk(info));
+  EXPECT_EQ((*info)["d"]["party"]["members"].size(), 4u);
+  EXPECT_EQ(scrape(s.admin_port(), "shardd_party_members"), 4);
+
+  // Party chat reaches the members (membership reaches chat just after).
+  std::optional<json> sent;
+  for (int i = 0; i < 50; ++i) {
+    sent = lead.request("chat.send", {{"channel", "party"}, {"text", "gg"}});
+    if (IsOk(sent)) break;
+    std::this_thread::sleep_for(Ms(20));
+  }
+  ASSERT_TRUE(IsOk(sent));
+  int got = 0;
+  for (auto& p : players) {
+    auto m = p->recv_push("chat.msg", Ms(300));
+    while (m && (*m)["d"]["channel"] != "party") m = p->recv_push("chat.msg", Ms(300));
+    if (m) ++got;
+  }
+  EXPECT_EQ(got, 3);
+}
+
 TEST(Social, ErrorsNameTheProblem) {
   Shard s(social_shard());
   s.start();

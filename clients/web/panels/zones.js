@@ -43,6 +43,7 @@ export function mount(section, { client, log, h }) {
     try {
       const r = await client.selectZone(id);
       log('ok', `entered ${id} (population ${r.population})`);
+      section.dispatchEvent(new CustomEvent('zone', { bubbles: true, detail: id }));
       await refresh();
     } catch (e) {
       error.textContent = errorText(e);

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <string>
+
 #include "shardd/core/error_code.h"
 #include "shardd/services/service.h"
 #include "shardd/store/store.h"
@@ -33,6 +37,32 @@ inline constexpr ErrorDef kBlocked{"BLOCKED", false,
 // Answered when the other player blocked the sender. Other services that
 // honour blocks (chat, lobby, economy) answer it too.
 inline constexpr ErrorCode kBlocked{defs::kBlocked};
+
+// A change in who belongs to a group (a party now, guilds later): other
+// services keep their own view from these (chat's party channel).
+struct GroupChange {
+  enum class Kind : uint8_t { kJoined, kLeft };
+  Kind kind = Kind::kJoined;
+  std::string group;  // "party:<id>"
+  int64_t account_id = 0;
+};
+
+// Told every group change, in order, on the social service's strand: copy
+// and post to your own strand; never block.
+class GroupListener {
+ public:
+  virtual ~GroupListener() = default;
+  virtual void on_group(const GroupChange& change) = 0;
+};
+
+// The social service's interface in the services' directory
+// (ctx.directory().find<social::Groups>()).
+class Groups {
+ public:
+  virtual ~Groups() = default;
+  // REQUIRES: in the subscriber's start() (before serving).
+  virtual void subscribe(std::shared_ptr<GroupListener> listener) = 0;
+};
 
 // Whether `by` blocked `who` (other services honour blocks with it: chat
 // whispers, later invites and trades). Storage work: call it inside the

@@ -27,8 +27,5 @@ bool valid_password(std::string_view password);
 Status check_display_name(std::string_view name, const std::vector<std::string>& blocklist,
                           std::string* key);
 
-// Unicode simple lower case of every code point (C.UTF-8 rules).
-// REQUIRES: valid UTF-8.
-std::string fold_case(std::string_view s);
 
 }  // namespace shardd::account

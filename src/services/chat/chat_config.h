@@ -31,6 +31,8 @@ struct ChatConfig {
   uint32_t custom_burst = 5;
   uint32_t whisper_per_min = 60;
   uint32_t whisper_burst = 10;
+  uint32_t party_per_min = 90;
+  uint32_t party_burst = 15;
 
   uint32_t repeat_limit = 2;  // identical messages in a row within repeat_window_s
   uint32_t repeat_window_s = 30;

@@ -45,8 +45,8 @@ constexpr int64_t kPurgeBatch = 5000;  // messages deleted per retention step
 constexpr auto kRetryWrite = std::chrono::seconds(1);
 
 // The flood classes: each has its own token bucket per account.
-enum class Class : uint8_t { kWorld, kZone, kCustom, kWhisper };
-constexpr size_t kClasses = 4;
+enum class Class : uint8_t { kWorld, kZone, kCustom, kWhisper, kParty };
+constexpr size_t kClasses = 5;
 
 const char* const kReserved[] = {"world", "zone", "whisper", "system", "party", "guild", "room"};
 
@@ -76,6 +76,7 @@ std::string label_of(const std::string& key) {
   if (key.rfind("zone:", 0) == 0) return "zone";
   if (key.rfind("c:", 0) == 0) return key.substr(2);
   if (key.rfind("w:", 0) == 0) return "whisper";
+  if (key.rfind("party:", 0) == 0) return "party";
   return key;  // world, system
 }
 
@@ -200,6 +201,10 @@ class ChatLog final : public services::Actor<ChatLog> {
     for (const auto& job : jobs_) {
       if (job.batch) all.insert(all.end(), job.batch->begin(), job.batch->end());
     }
+    // The queued jobs' completions hold the service (keep_alive): dropping
+    // them breaks that cycle, so everything is freed at exit.
+    jobs_.clear();
+    batch_.clear();
     if (all.empty()) return;
     DbStatus st =
         ctx().store().run_sync([&all](StoreContext& sc) { return ChatRepo::insert(sc, all, 0); });
@@ -292,7 +297,9 @@ using Channels = services::ActorMap<std::string, Channel>;
 // and recent idempotency keys; frozen channels; the word filter. Requests
 // are checked here (mutes, frozen, text, flood) and then sent to the
 // channel's strand, which numbers and delivers them.
-class Impl final : public services::Actor<Impl>, public account::PresenceListener {
+class Impl final : public services::Actor<Impl>,
+                   public account::PresenceListener,
+                   public social::GroupListener {
  public:
   explicit Impl(services::ServiceContext& ctx)
       : Actor(ctx),
@@ -323,6 +330,9 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
     auto accounts = ctx().directory().find<account::Accounts>();
     if (!accounts) return Status::Internal("needs the account service (list it first)");
     accounts->subscribe(shared_from_this());
+    auto groups = ctx().directory().find<social::Groups>();
+    if (!groups) return Status::Internal("needs the social service (list it first)");
+    groups->subscribe(shared_from_this());
     if (Status st = load_words(cfg_); !st.ok()) return st;
     // Ids: above every stored one and at least the clock in ms x 1024, so
     // they keep increasing across restarts.
@@ -391,6 +401,21 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
   // account::PresenceListener (the account service's strand)
   void on_presence(const Presence& p) override {
     post([this, p] { apply_presence(p); });
+  }
+
+  // social::GroupListener (the social service's strand)
+  void on_group(const social::GroupChange& c) override {
+    post([this, c] {
+      auto it = speakers_.find(c.account_id);
+      if (c.kind == social::GroupChange::Kind::kJoined) {
+        party_of_[c.account_id] = c.group;
+        if (it != speakers_.end()) add_member(c.group, c.account_id, it->second.session);
+      } else {
+        auto p = party_of_.find(c.account_id);
+        if (p != party_of_.end() && p->second == c.group) party_of_.erase(p);
+        remove_member(c.group, c.account_id);
+      }
+    });
   }
 
  private:
@@ -474,6 +499,9 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
           add_member("zone:" + s.zone, s.id, s.session);
         }
         for (const auto& c : s.custom) add_member("c:" + c, s.id, s.session);
+        if (auto party = party_of_.find(s.id); party != party_of_.end()) {
+          add_member(party->second, s.id, s.session);
+        }
         if (fresh) {
           s.generation = ++generation_;
           load_speaker(s.id, s.generation);
@@ -499,6 +527,9 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
         remove_member("world", p.account_id);
         if (!it->second.zone.empty()) remove_member("zone:" + it->second.zone, p.account_id);
         for (const auto& c : it->second.custom) remove_member("c:" + c, p.account_id);
+        if (auto party = party_of_.find(p.account_id); party != party_of_.end()) {
+          remove_member(party->second, p.account_id);  // still in the party, not listening
+        }
         speakers_.erase(it);
         return;
       }
@@ -668,7 +699,14 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
       burst = cfg_.whisper_burst;
     } else if (channel == "system") {
       return req.fail(ErrorCode::kForbidden, "only the server speaks in system");
-    } else if (channel == "party" || channel == "guild" || channel == "room") {
+    } else if (channel == "party") {
+      auto party = party_of_.find(s.id);
+      if (party == party_of_.end()) return req.fail(ErrorCode::kNotFound, "you are in no party");
+      key = party->second;
+      cls = Class::kParty;
+      per_min = cfg_.party_per_min;
+      burst = cfg_.party_burst;
+    } else if (channel == "guild" || channel == "room") {
       return req.fail(ErrorCode::kNotFound, "you are in no " + channel);
     } else {
       std::string name;
@@ -883,7 +921,15 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
       }
       return whisper_key(s.id, to);
     }
-    if (channel == "party" || channel == "guild" || channel == "room") {
+    if (channel == "party") {
+      auto party = party_of_.find(s.id);
+      if (party == party_of_.end()) {
+        req.fail(ErrorCode::kNotFound, "you are in no party");
+        return "";
+      }
+      return party->second;
+    }
+    if (channel == "guild" || channel == "room") {
       req.fail(ErrorCode::kNotFound, "you are in no " + channel);
       return "";
     }
@@ -1022,6 +1068,7 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
     if (it == speakers_.end()) return req.fail(ErrorCode::kUnauthorized, "log in first");
     json list = json::array({json{{"channel", "world"}}});
     if (!it->second.zone.empty()) list.push_back({{"channel", "zone"}, {"zone", it->second.zone}});
+    if (party_of_.count(it->second.id)) list.push_back({{"channel", "party"}});
     for (const auto& c : it->second.custom) list.push_back({{"channel", c}, {"custom", true}});
     req.ok({{"channels", std::move(list)}});
   }
@@ -1295,7 +1342,8 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
 
   // Strand state:
   std::unordered_map<int64_t, Speaker> speakers_;
-  std::unordered_set<std::string> frozen_;  // storage keys ("zone" = every zone)
+  std::unordered_set<std::string> frozen_;             // storage keys ("zone" = every zone)
+  std::unordered_map<int64_t, std::string> party_of_;  // account -> "party:<id>" (from social)
   uint64_t generation_ = 0;
 };
 

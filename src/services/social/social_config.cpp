@@ -17,7 +17,13 @@ const Section<SocialConfig>& social_section() {
                 "accounts one account may block")
           .uint("max_queued_writes", &SocialConfig::max_queued_writes, 1, 1000000, kRestart,
                 "friend and block changes waiting for the database (they run one at a time); "
-                "beyond: `UNAVAILABLE`");
+                "beyond: `UNAVAILABLE`")
+          .uint("party_max_size", &SocialConfig::party_max_size, 2, 100, kLive,
+                "members of one party (pending invites count too)")
+          .uint("party_invite_ttl_s", &SocialConfig::party_invite_ttl_s, 5, 86400, kLive,
+                "how long a party invite can be accepted")
+          .uint("max_parties", &SocialConfig::max_parties, 1, 10000000, kLive,
+                "parties at once; `party.create` beyond: `FULL`");
   return s;
 }
 

@@ -13,6 +13,9 @@ struct SocialConfig {
   uint32_t max_pending_requests = 50;  // friend requests waiting, per account, each direction
   uint32_t max_blocks = 500;           // blocked accounts per account
   uint32_t max_queued_writes = 10000;  // graph changes waiting for the database
+  uint32_t party_max_size = 5;
+  uint32_t party_invite_ttl_s = 60;
+  uint32_t max_parties = 100000;
 };
 
 const config::Section<SocialConfig>& social_section();

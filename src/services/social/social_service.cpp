@@ -5,13 +5,14 @@
 #include <unordered_set>
 
 #include "migrations.h"
-#include "shardd/core/log.h"
+#include "parties.h"
 #include "shardd/core/utf8.h"
 #include "shardd/services/account.h"
 #include "shardd/services/actor.h"
 #include "shardd/services/fanout.h"
 #include "shardd/services/social.h"
 #include "social_config.h"
+#include "social_log.h"
 #include "social_repo.h"
 
 namespace shardd::social {
@@ -26,11 +27,6 @@ using store::DbStatus;
 using store::StoreContext;
 
 namespace {
-
-spdlog::logger& lg() {
-  static spdlog::logger& l = log::get("social");
-  return l;
-}
 
 // The two accounts of a pair op, resolved through the account service's cache.
 struct Pair {
@@ -56,6 +52,7 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
       : Actor(ctx),
         cfg_(social_section().of(ctx.config())),
         clock_(ctx.clock()),
+        parties_(ctx),
         last_seen_(ctx.store().write_behind("social.last_seen", &SocialRepo::write_last_seen)),
         online_gauge_(ctx.metrics().gauge("shardd_social_online",
                                           "Online accounts the social service tracks.")),
@@ -76,6 +73,7 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
     auto accounts = ctx().directory().find<account::Accounts>();
     if (!accounts) return Status::Internal("needs the account service (list it first)");
     accounts->subscribe(shared_from_this());
+    if (Status st = parties_.start(); !st.ok()) return st;
     auto& gw = ctx().gateway();
     friend_request_ = &gw.push_op("friend.request");
     // Presence and relationship refreshes: friend.list after a resync gives
@@ -99,12 +97,14 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
 
   void reload(const Config& c) {
     post([this, fresh = social_section().of(c)] { cfg_ = fresh; });
+    parties_.reload(c);
   }
 
   // GET /admin/status: "social".
   json status() const {
-    return {
-        {"social", {{"online", online_gauge_.value()}, {"queued_writes", queue_gauge_.value()}}}};
+    json d = {{"online", online_gauge_.value()}, {"queued_writes", queue_gauge_.value()}};
+    d.update(parties_.status());
+    return {{"social", std::move(d)}};
   }
   void stop() {}
 
@@ -604,6 +604,7 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
 
   SocialConfig cfg_;  // strand
   const Clock& clock_;
+  Parties parties_;
   store::WriteBehind& last_seen_;
   metrics::Gauge& online_gauge_;
   metrics::Gauge& queue_gauge_;

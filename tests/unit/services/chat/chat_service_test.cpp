@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 #include "shardd/services/account.h"
 #include "shardd/services/chat.h"
@@ -335,6 +336,51 @@ TEST(ChatServiceTest, ModerationMuteDeleteSystemFreezeAndRetention) {
   ASSERT_EQ(purged["status"], 200) << purged.dump();
   EXPECT_GE(purged["body"]["deleted"].get<int64_t>(), 3);
   EXPECT_TRUE(ann->request("chat.history", {{"channel", "system"}})["d"]["messages"].empty());
+}
+
+}  // namespace
+}  // namespace shardd::chat
+
+namespace shardd::chat {
+namespace {
+
+TEST(ChatServiceTest, PartyChatReachesThePartyOnly) {
+  ServiceFixture f(defs(), cheap_auth());
+  auto ann = f.connect();
+  auto bob = f.connect();
+  auto cat = f.connect();
+  login(*ann, "ann");
+  login(*bob, "bob");
+  login(*cat, "cat");
+  EXPECT_EQ(code_of(send(*ann, "party", "anyone?")), "NOT_FOUND");
+  json created = ann->request("party.create", {{"open", true}});
+  ASSERT_TRUE(ok(created));
+  int64_t pid = created["d"]["party"]["id"];
+  ASSERT_TRUE(ok(bob->request("party.accept", {{"party", pid}})));
+  // The membership reaches chat shortly after the answer.
+  json sent;
+  for (int i = 0; i < 50; ++i) {
+    sent = send(*bob, "party", "ready when you are");
+    if (ok(sent)) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(ok(sent)) << sent.dump();
+  json m = next_msg(*ann);
+  while (!m.is_null() && m["d"]["channel"] != "party") m = next_msg(*ann);
+  ASSERT_FALSE(m.is_null());
+  EXPECT_EQ(m["d"]["text"], "ready when you are");
+  EXPECT_TRUE(next_msg(*cat, 300ms).is_null());
+  json h = ann->request("chat.history", {{"channel", "party"}});
+  ASSERT_TRUE(ok(h));
+  EXPECT_EQ(h["d"]["messages"].size(), 1u);
+  ASSERT_TRUE(ok(bob->request("party.leave")));
+  json after;
+  for (int i = 0; i < 50; ++i) {
+    after = send(*bob, "party", "bye");
+    if (code_of(after) == "NOT_FOUND") break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(code_of(after), "NOT_FOUND");
 }
 
 }  // namespace

@@ -2,6 +2,10 @@
 // and social services: real gateway, SQLite store, fake sessions, FakeClock).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+#include <thread>
+
 #include "shardd/services/account.h"
 #include "shardd/services/social.h"
 #include "shardd_test/service_helpers.h"
@@ -23,8 +27,8 @@ using shardd::testing::code_of;
 bool ok(const json& r) {
   return shardd::testing::is_ok(r);
 }
-int64_t login(FakeClient& c, const std::string& name) {
-  return shardd::testing::login_as(c, name);
+int64_t login(FakeClient& c, const std::string& name, bool fresh = true) {
+  return shardd::testing::login_as(c, name, fresh);
 }
 
 // Waits for a friend.update about `account` matching `pred`.
@@ -205,6 +209,167 @@ TEST(SocialServiceTest, BadTargetsAreRefused) {
   EXPECT_EQ(code_of(ann->request("social.block", {{"account", 0}})), "BAD_REQUEST");
   EXPECT_EQ(code_of(ann->request("social.block", {{"account", 424242}})), "NOT_FOUND");
   EXPECT_EQ(code_of(ann->request("social.block", {{"account", ann_id}})), "BAD_REQUEST");
+}
+
+}  // namespace
+}  // namespace shardd::social
+
+namespace shardd::social {
+namespace {
+
+json party_of(const json& r) {
+  return r["d"]["party"];
+}
+
+// The next party.update whose party satisfies `pred` (null party: left).
+json wait_party(FakeClient& c, const std::function<bool(const json&)>& pred) {
+  for (int i = 0; i < 20; ++i) {
+    json p = c.wait_push("party.update");
+    if (p.is_null()) return p;
+    if (pred(p["d"]["party"])) return p;
+  }
+  return nullptr;
+}
+
+TEST(PartyTest, InviteAcceptLeadKickAndLeave) {
+  ServiceFixture f(defs(), cheap_auth({"social.party_max_size=3"}));
+  auto ann = f.connect();
+  auto bob = f.connect();
+  auto cat = f.connect();
+  auto dan = f.connect();
+  int64_t ann_id = login(*ann, "ann");
+  int64_t bob_id = login(*bob, "bob");
+  int64_t cat_id = login(*cat, "cat");
+  int64_t dan_id = login(*dan, "dan");
+
+  EXPECT_EQ(code_of(ann->request("party.invite", {{"account", bob_id}})), "NOT_FOUND");
+  json created = ann->request("party.create");
+  ASSERT_TRUE(ok(created)) << created.dump();
+  int64_t pid = party_of(created)["id"];
+  EXPECT_EQ(party_of(created)["leader"], ann_id);
+  EXPECT_EQ(code_of(ann->request("party.create")), "BAD_REQUEST") << "one party per account";
+  EXPECT_EQ(code_of(ann->request("party.invite", {{"account", ann_id}})), "BAD_REQUEST");
+
+  ASSERT_TRUE(ok(ann->request("party.invite", {{"account", bob_id}})));
+  json inv = bob->wait_push("party.invite");
+  ASSERT_FALSE(inv.is_null());
+  EXPECT_EQ(inv["d"]["party"], pid);
+  EXPECT_EQ(inv["d"]["from"]["name"], "ann");
+  EXPECT_EQ(code_of(cat->request("party.accept", {{"party", pid}})), "FORBIDDEN") << "no invite";
+  json joined = bob->request("party.accept", {{"party", pid}});
+  ASSERT_TRUE(ok(joined)) << joined.dump();
+  EXPECT_EQ(party_of(joined)["members"].size(), 2u);
+  ASSERT_FALSE(wait_party(*ann, [](const json& p) { return p["members"].size() == 2; }).is_null());
+  EXPECT_EQ(code_of(bob->request("party.invite", {{"account", cat_id}})), "FORBIDDEN")
+      << "invite-only: the leader invites";
+
+  // Two invites pending plus two members would exceed three.
+  ASSERT_TRUE(ok(ann->request("party.invite", {{"account", cat_id}})));
+  json full = ann->request("party.invite", {{"account", dan_id}});
+  EXPECT_EQ(code_of(full), "FULL") << full.dump();
+  EXPECT_EQ(full["err"]["limit"], 3);
+  ASSERT_TRUE(ok(cat->request("party.decline", {{"party", pid}})));
+  EXPECT_EQ(code_of(cat->request("party.decline", {{"party", pid}})), "NOT_FOUND");
+
+  ASSERT_TRUE(ok(bob->request("party.ready", {{"ready", true}})));
+  ASSERT_FALSE(wait_party(*ann, [](const json& p) {
+                 return p["members"].size() == 2 && p["members"][1]["ready"] == true;
+               }).is_null());
+  EXPECT_EQ(code_of(bob->request("party.kick", {{"account", ann_id}})), "FORBIDDEN");
+  ASSERT_TRUE(ok(ann->request("party.promote", {{"account", bob_id}})));
+  ASSERT_FALSE(wait_party(*ann, [&](const json& p) { return p["leader"] == bob_id; }).is_null());
+  ASSERT_TRUE(ok(bob->request("party.kick", {{"account", ann_id}})));
+  json gone = ann->wait_push("party.update");
+  for (int i = 0; i < 5 && !gone.is_null() && !gone["d"]["party"].is_null(); ++i) {
+    gone = ann->wait_push("party.update");
+  }
+  ASSERT_FALSE(gone.is_null());
+  EXPECT_EQ(gone["d"]["reason"], "kicked");
+  EXPECT_TRUE(ann->request("party.info")["d"]["party"].is_null());
+  ASSERT_TRUE(ok(bob->request("party.leave")));
+  EXPECT_EQ(code_of(bob->request("party.leave")), "NOT_FOUND");
+  EXPECT_EQ(code_of(cat->request("party.accept", {{"party", pid}})), "NOT_FOUND") << "disbanded";
+}
+
+TEST(PartyTest, TheLeadPassesToSomeoneOnlineAndBlocksHold) {
+  ServiceFixture f(defs(), cheap_auth());
+  auto ann = f.connect();
+  auto bob = f.connect();
+  auto cat = f.connect();
+  int64_t ann_id = login(*ann, "ann");
+  int64_t bob_id = login(*bob, "bob");
+  int64_t cat_id = login(*cat, "cat");
+  json created = ann->request("party.create", {{"open", true}});
+  int64_t pid = party_of(created)["id"];
+  ASSERT_TRUE(ok(bob->request("party.accept", {{"party", pid}}))) << "open: no invite needed";
+  // The leader logs out: still a member (offline), bob leads.
+  ASSERT_TRUE(ok(ann->request("auth.logout")));
+  json led = wait_party(*bob, [&](const json& p) { return p["leader"] == bob_id; });
+  ASSERT_FALSE(led.is_null());
+  EXPECT_EQ(led["d"]["party"]["members"][0]["online"], false);
+  // Ann comes back: in the party again, not leading.
+  login(*ann, "ann", false);
+  json info = ann->request("party.info");
+  ASSERT_FALSE(info["d"]["party"].is_null()) << info.dump();
+  EXPECT_EQ(info["d"]["party"]["leader"], bob_id);
+
+  ASSERT_TRUE(ok(cat->request("social.block", {{"account", bob_id}})));
+  EXPECT_EQ(code_of(bob->request("party.invite", {{"account", cat_id}})), "BLOCKED");
+  // Everyone goes offline: the party ends.
+  ASSERT_TRUE(ok(ann->request("auth.logout")));
+  ASSERT_TRUE(ok(bob->request("auth.logout")));
+  login(*ann, "ann", false);
+  EXPECT_TRUE(ann->request("party.info")["d"]["party"].is_null());
+  (void)ann_id;
+}
+
+// Many players race into an open party: it never exceeds its size, and
+// members leaving at once never leave it without a leader.
+TEST(PartyTest, RacingJoinsAndLeavesKeepTheRules) {
+  constexpr int kPlayers = 10;
+  ServiceFixture f(defs(), cheap_auth({"social.party_max_size=4"}));
+  auto lead = f.connect();
+  login(*lead, "leader");
+  int64_t pid = party_of(lead->request("party.create", {{"open", true}}))["id"];
+  std::vector<std::unique_ptr<FakeClient>> players;
+  for (int i = 0; i < kPlayers; ++i) {
+    players.push_back(f.connect());
+    login(*players.back(), "player_" + std::to_string(i));
+  }
+  std::atomic<int> joined{0}, full{0};
+  std::vector<std::thread> threads;
+  for (auto& p : players) {
+    threads.emplace_back([&, c = p.get()] {
+      json r = c->request("party.accept", {{"party", pid}});
+      if (ok(r)) ++joined;
+      if (code_of(r) == "FULL") ++full;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(joined.load(), 3);
+  EXPECT_EQ(full.load(), kPlayers - 3);
+  json info = lead->request("party.info");
+  ASSERT_EQ(info["d"]["party"]["members"].size(), 4u);
+
+  // The leader and two members leave at once: the one left leads.
+  threads.clear();
+  std::vector<FakeClient*> leaving = {lead.get()};
+  FakeClient* stays = nullptr;
+  for (auto& p : players) {
+    if (!ok(p->request("party.info")) || p->request("party.info")["d"]["party"].is_null()) continue;
+    if (leaving.size() < 3) {
+      leaving.push_back(p.get());
+    } else {
+      stays = p.get();
+    }
+  }
+  ASSERT_NE(stays, nullptr);
+  for (FakeClient* c : leaving) threads.emplace_back([c] { c->request("party.leave"); });
+  for (auto& t : threads) t.join();
+  json left = stays->request("party.info");
+  ASSERT_FALSE(left["d"]["party"].is_null());
+  EXPECT_EQ(left["d"]["party"]["members"].size(), 1u);
+  EXPECT_EQ(left["d"]["party"]["leader"], left["d"]["party"]["members"][0]["account"]);
 }
 
 }  // namespace
