@@ -74,6 +74,19 @@ export const VERSION = '0.1.0';
  */
 
 /**
+ * A guild (guild.info, guild.update); motd only for its members.
+ * @typedef {Object} Guild
+ * @property {number} id
+ * @property {string} name
+ * @property {string} tag
+ * @property {number} members
+ * @property {number} leader      account id
+ * @property {number} created_ms
+ * @property {number} max_members
+ * @property {string} [motd]
+ */
+
+/**
  * A chat message (the chat.msg push, chat.history entries).
  * @typedef {Object} ChatMessage
  * @property {number} id              increases within each channel
@@ -130,6 +143,20 @@ export const VERSION = '0.1.0';
  * @property {{args: {account: number}, result: {}}} party_promote  "party.promote"
  * @property {{args: {ready: boolean}, result: {}}} party_ready  "party.ready"
  * @property {{args: {}, result: {party: Party|null}}} party_info  "party.info"
+ * @property {{args: {name: string, tag: string}, result: {guild: Guild}}} guild_create  "guild.create"
+ * @property {{args: {account: number}, result: {guild: number, account: number}}} guild_invite  "guild.invite"
+ * @property {{args: {guild: number}, result: {guild: Guild}}} guild_accept  "guild.accept"
+ * @property {{args: {guild: number}, result: {}}} guild_decline  "guild.decline"
+ * @property {{args: {guild: number}, result: {guild: number}}} guild_join_request  "guild.join_request"
+ * @property {{args: {account: number}, result: {guild: number, account: number}}} guild_approve  "guild.approve"
+ * @property {{args: {account: number}, result: {guild: number, account: number}}} guild_reject  "guild.reject"
+ * @property {{args: {}, result: {disbanded: boolean}}} guild_leave  "guild.leave"
+ * @property {{args: {account: number}, result: {}}} guild_kick  "guild.kick"
+ * @property {{args: {account: number, role: 'leader'|'officer'|'member'}, result: {}}} guild_set_role  "guild.set_role"
+ * @property {{args: {}, result: {}}} guild_disband  "guild.disband"
+ * @property {{args: {guild?: number}, result: {guild: Guild|null}}} guild_info  "guild.info"
+ * @property {{args: {}, result: {guild: number, members: {account: number, name: string, role: string, online: boolean, joined_ms: number}[]}}} guild_members  "guild.members"
+ * @property {{args: {text: string}, result: {}}} guild_motd  "guild.motd"
  * @property {{args: {channel: string, to?: number, text: string, idem?: string}, result: {id: number, ts: number, offline?: boolean}}} chat_send  "chat.send"
  * @property {{args: {channel: string, to?: number, before?: number, limit?: number}, result: {messages: ChatMessage[], more: boolean}}} chat_history  "chat.history"
  * @property {{args: {channel: string}, result: {channel: string, members: number}}} chat_join  "chat.join"
@@ -145,6 +172,9 @@ export const OPS = Object.freeze([
   'friend.list', 'social.block', 'social.unblock', 'social.blocks', 'chat.send', 'chat.history',
   'chat.join', 'chat.leave', 'chat.channels', 'party.create', 'party.invite', 'party.accept',
   'party.decline', 'party.leave', 'party.kick', 'party.promote', 'party.ready', 'party.info',
+  'guild.create', 'guild.invite', 'guild.accept', 'guild.decline', 'guild.join_request',
+  'guild.approve', 'guild.reject', 'guild.leave', 'guild.kick', 'guild.set_role', 'guild.disband',
+  'guild.info', 'guild.members', 'guild.motd',
 ]);
 
 /**
@@ -156,12 +186,14 @@ export const OPS = Object.freeze([
  * chat.msg {ChatMessage}; chat.deleted {id, channel, to?};
  * chat.muted {channel, until_ms, reason}; party.invite {party, from: PlayerRef,
  * expires_in_ms}; party.update {party: Party|null, reason?} (not replayed:
- * call party.info after a resync).
+ * call party.info after a resync); guild.invite {guild, from: PlayerRef};
+ * guild.request {guild, from: PlayerRef}; guild.update {guild: Guild|null,
+ * reason?} (not replayed: call guild.info after a resync).
  */
 export const PUSHES = Object.freeze([
   'sys.hello', 'sys.shutdown', 'sys.close', 'sys.kicked', 'sys.notice', 'zone.update',
   'friend.request', 'friend.update', 'chat.msg', 'chat.deleted', 'chat.muted', 'party.invite',
-  'party.update',
+  'party.update', 'guild.invite', 'guild.request', 'guild.update',
 ]);
 
 /**

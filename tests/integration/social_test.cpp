@@ -204,6 +204,49 @@ TEST(Social, PartyRaceAndPartyChat) {
   EXPECT_EQ(got, 3);
 }
 
+// Guilds are stored: members, roles and the message of the day survive a
+// restart, and names stay unique across it.
+TEST(Social, GuildsSurviveARestart) {
+  Shard s(social_shard());
+  s.start();
+  int64_t gid = 0, bob_id = 0;
+  {
+    WsClient ann, bob;
+    connect_ws(ann, s.ws_port());
+    connect_ws(bob, s.ws_port());
+    login_as(ann, "ann");
+    bob_id = login_as(bob, "bob");
+    auto g = ann.request("guild.create", {{"name", "Iron Wolves"}, {"tag", "IW"}});
+    ASSERT_TRUE(IsOk(g));
+    gid = (*g)["d"]["guild"]["id"];
+    ASSERT_TRUE(IsOk(bob.request("guild.join_request", {{"guild", gid}})));
+    ASSERT_TRUE(IsOk(ann.request("guild.approve", {{"account", bob_id}})));
+    ASSERT_TRUE(IsOk(ann.request("guild.set_role", {{"account", bob_id}, {"role", "officer"}})));
+    ASSERT_TRUE(IsOk(ann.request("guild.motd", {{"text", "welcome"}})));
+  }
+  ASSERT_EQ(s.stop(), std::optional<int>(0));
+  s.start();
+  WsClient bob, cat;
+  connect_ws(bob, s.ws_port());
+  connect_ws(cat, s.ws_port());
+  login_as(bob, "bob", false);
+  login_as(cat, "cat");
+  auto info = bob.request("guild.info");
+  ASSERT_TRUE(IsOk(info));
+  EXPECT_EQ((*info)["d"]["guild"]["id"], gid);
+  EXPECT_EQ((*info)["d"]["guild"]["motd"], "welcome");
+  EXPECT_EQ((*info)["d"]["guild"]["members"], 2);
+  auto members = bob.request("guild.members");
+  ASSERT_TRUE(IsOk(members));
+  EXPECT_EQ((*members)["d"]["members"][1]["role"], "officer");
+  EXPECT_TRUE(IsError(cat.request("guild.create", {{"name", "iron wolves"}, {"tag", "ZZ"}}),
+                      "GUILD_NAME_TAKEN"));
+  // Public info for others: no message of the day.
+  auto other = cat.request("guild.info", {{"guild", gid}});
+  ASSERT_TRUE(IsOk(other));
+  EXPECT_FALSE((*other)["d"]["guild"].contains("motd"));
+}
+
 TEST(Social, ErrorsNameTheProblem) {
   Shard s(social_shard());
   s.start();

@@ -34,6 +34,13 @@ inline constexpr ErrorDef kBlocked{"BLOCKED", false,
                                    "invites, trades)"};
 }  // namespace defs
 
+namespace defs {
+inline constexpr ErrorDef kGuildNameTaken{"GUILD_NAME_TAKEN", false,
+                                          "guild.create: another guild has that name or tag "
+                                          "(ignoring case)"};
+}  // namespace defs
+inline constexpr ErrorCode kGuildNameTaken{defs::kGuildNameTaken};
+
 // Answered when the other player blocked the sender. Other services that
 // honour blocks (chat, lobby, economy) answer it too.
 inline constexpr ErrorCode kBlocked{defs::kBlocked};
@@ -43,7 +50,7 @@ inline constexpr ErrorCode kBlocked{defs::kBlocked};
 struct GroupChange {
   enum class Kind : uint8_t { kJoined, kLeft };
   Kind kind = Kind::kJoined;
-  std::string group;  // "party:<id>"
+  std::string group;  // "party:<id>", "guild:<id>"
   int64_t account_id = 0;
 };
 

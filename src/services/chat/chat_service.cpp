@@ -77,6 +77,7 @@ std::string label_of(const std::string& key) {
   if (key.rfind("c:", 0) == 0) return key.substr(2);
   if (key.rfind("w:", 0) == 0) return "whisper";
   if (key.rfind("party:", 0) == 0) return "party";
+  if (key.rfind("guild:", 0) == 0) return "guild";
   return key;  // world, system
 }
 
@@ -406,13 +407,14 @@ class Impl final : public services::Actor<Impl>,
   // social::GroupListener (the social service's strand)
   void on_group(const social::GroupChange& c) override {
     post([this, c] {
+      auto& of = c.group.rfind("guild:", 0) == 0 ? guild_of_ : party_of_;
       auto it = speakers_.find(c.account_id);
       if (c.kind == social::GroupChange::Kind::kJoined) {
-        party_of_[c.account_id] = c.group;
+        of[c.account_id] = c.group;
         if (it != speakers_.end()) add_member(c.group, c.account_id, it->second.session);
       } else {
-        auto p = party_of_.find(c.account_id);
-        if (p != party_of_.end() && p->second == c.group) party_of_.erase(p);
+        auto p = of.find(c.account_id);
+        if (p != of.end() && p->second == c.group) of.erase(p);
         remove_member(c.group, c.account_id);
       }
     });
@@ -499,8 +501,8 @@ class Impl final : public services::Actor<Impl>,
           add_member("zone:" + s.zone, s.id, s.session);
         }
         for (const auto& c : s.custom) add_member("c:" + c, s.id, s.session);
-        if (auto party = party_of_.find(s.id); party != party_of_.end()) {
-          add_member(party->second, s.id, s.session);
+        for (auto* of : {&party_of_, &guild_of_}) {
+          if (auto g = of->find(s.id); g != of->end()) add_member(g->second, s.id, s.session);
         }
         if (fresh) {
           s.generation = ++generation_;
@@ -527,8 +529,10 @@ class Impl final : public services::Actor<Impl>,
         remove_member("world", p.account_id);
         if (!it->second.zone.empty()) remove_member("zone:" + it->second.zone, p.account_id);
         for (const auto& c : it->second.custom) remove_member("c:" + c, p.account_id);
-        if (auto party = party_of_.find(p.account_id); party != party_of_.end()) {
-          remove_member(party->second, p.account_id);  // still in the party, not listening
+        for (auto* of : {&party_of_, &guild_of_}) {
+          // Still in the party or guild, not listening.
+          if (auto g = of->find(p.account_id); g != of->end())
+            remove_member(g->second, p.account_id);
         }
         speakers_.erase(it);
         return;
@@ -706,8 +710,15 @@ class Impl final : public services::Actor<Impl>,
       cls = Class::kParty;
       per_min = cfg_.party_per_min;
       burst = cfg_.party_burst;
-    } else if (channel == "guild" || channel == "room") {
-      return req.fail(ErrorCode::kNotFound, "you are in no " + channel);
+    } else if (channel == "guild") {
+      auto guild = guild_of_.find(s.id);
+      if (guild == guild_of_.end()) return req.fail(ErrorCode::kNotFound, "you are in no guild");
+      key = guild->second;
+      cls = Class::kParty;
+      per_min = cfg_.party_per_min;
+      burst = cfg_.party_burst;
+    } else if (channel == "room") {
+      return req.fail(ErrorCode::kNotFound, "you are in no room");
     } else {
       std::string name;
       if (!custom_name(channel, &name)) {
@@ -815,7 +826,8 @@ class Impl final : public services::Actor<Impl>,
       m.ts = clock_.now_ms();
       services::Fanout out(*msg_op_, std::make_shared<const gateway::SharedBody>(message_json(m)));
       for (const auto& [id, weak] : ch->members) out.add(weak.lock());
-      delivered_.inc(out.send());
+      delivered_.inc(out.size());
+      out.send();
       sent_.inc();
       json answer = {{"id", m.id}, {"ts", m.ts}};
       req.ok(answer);
@@ -891,7 +903,8 @@ class Impl final : public services::Actor<Impl>,
                   if (auto me = speakers_.find(m.sender_id); me != speakers_.end()) {
                     fan.add(me->second.session.lock());
                   }
-                  delivered_.inc(fan.send());
+                  delivered_.inc(fan.size());
+                  fan.send();
                   log_->reserve();
                   log_->append(m);
                 }
@@ -929,8 +942,16 @@ class Impl final : public services::Actor<Impl>,
       }
       return party->second;
     }
-    if (channel == "guild" || channel == "room") {
-      req.fail(ErrorCode::kNotFound, "you are in no " + channel);
+    if (channel == "guild") {
+      auto guild = guild_of_.find(s.id);
+      if (guild == guild_of_.end()) {
+        req.fail(ErrorCode::kNotFound, "you are in no guild");
+        return "";
+      }
+      return guild->second;
+    }
+    if (channel == "room") {
+      req.fail(ErrorCode::kNotFound, "you are in no room");
       return "";
     }
     std::string name;
@@ -1069,6 +1090,7 @@ class Impl final : public services::Actor<Impl>,
     json list = json::array({json{{"channel", "world"}}});
     if (!it->second.zone.empty()) list.push_back({{"channel", "zone"}, {"zone", it->second.zone}});
     if (party_of_.count(it->second.id)) list.push_back({{"channel", "party"}});
+    if (guild_of_.count(it->second.id)) list.push_back({{"channel", "guild"}});
     for (const auto& c : it->second.custom) list.push_back({{"channel", c}, {"custom", true}});
     req.ok({{"channels", std::move(list)}});
   }
@@ -1258,8 +1280,9 @@ class Impl final : public services::Actor<Impl>,
         services::Fanout out(*msg_op_,
                              std::make_shared<const gateway::SharedBody>(message_json(m)));
         for (const auto& [id, weak] : ch->members) out.add(weak.lock());
-        n = out.send();
+        n = out.size();
         delivered_.inc(n);
+        out.send();
       }
       json answer = {{"id", m.id}, {"ts", m.ts}, {"delivered", n}};
       std::string target = m.channel;
@@ -1344,6 +1367,7 @@ class Impl final : public services::Actor<Impl>,
   std::unordered_map<int64_t, Speaker> speakers_;
   std::unordered_set<std::string> frozen_;             // storage keys ("zone" = every zone)
   std::unordered_map<int64_t, std::string> party_of_;  // account -> "party:<id>" (from social)
+  std::unordered_map<int64_t, std::string> guild_of_;  // account -> "guild:<id>" (from social)
   uint64_t generation_ = 0;
 };
 

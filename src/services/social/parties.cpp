@@ -25,12 +25,11 @@ using store::StoreContext;
 // expired) stays in the party, shown offline; the leader role passes to a
 // member who is online when the leader leaves or goes offline, and a party
 // with nobody online left is disbanded.
-class PartiesImpl final : public services::Actor<PartiesImpl>,
-                          public account::PresenceListener,
-                          public Groups {
+class PartiesImpl final : public services::Actor<PartiesImpl>, public account::PresenceListener {
  public:
-  explicit PartiesImpl(services::ServiceContext& ctx)
+  PartiesImpl(services::ServiceContext& ctx, std::shared_ptr<GroupFeed> feed)
       : Actor(ctx),
+        feed_(std::move(feed)),
         cfg_(social_section().of(ctx.config())),
         clock_(ctx.clock()),
         parties_gauge_(ctx.metrics().gauge("shardd_parties", "Parties.")),
@@ -60,8 +59,7 @@ class PartiesImpl final : public services::Actor<PartiesImpl>,
         {"party.ready", &PartiesImpl::on_ready, {args::boolean("ready")}},
         {"party.info", &PartiesImpl::on_info},
     });
-    if (!st.ok()) return st;
-    return ctx().directory().provide<Groups>(shared_from_this());
+    return st;
   }
 
   void reload(const Config& c) {
@@ -69,11 +67,6 @@ class PartiesImpl final : public services::Actor<PartiesImpl>,
   }
 
   json status() const { return {{"parties", parties_gauge_.value()}}; }
-
-  // Groups (control thread, before serving)
-  void subscribe(std::shared_ptr<GroupListener> listener) override {
-    listeners_.push_back(std::move(listener));
-  }
 
   // account::PresenceListener (the account service's strand)
   void on_presence(const Presence& p) override {
@@ -129,9 +122,7 @@ class PartiesImpl final : public services::Actor<PartiesImpl>,
             {"members", std::move(members)}};
   }
 
-  void tell(const GroupChange& c) {
-    for (const auto& l : listeners_) l->on_group(c);
-  }
+  void tell(const GroupChange& c) { feed_->tell(c); }
 
   // Sends party.update with the party to every online member.
   void broadcast(const Party& p) {
@@ -402,13 +393,13 @@ class PartiesImpl final : public services::Actor<PartiesImpl>,
     req.ok({{"party", p ? party_json(*p) : json()}});
   }
 
+  std::shared_ptr<GroupFeed> feed_;
   SocialConfig cfg_;  // strand
   const Clock& clock_;
   metrics::Gauge& parties_gauge_;
   metrics::Gauge& members_gauge_;
   const gateway::PushOp* invite_op_ = nullptr;
   const gateway::PushOp* update_op_ = nullptr;
-  std::vector<std::shared_ptr<GroupListener>> listeners_;  // fixed before serving
 
   // Strand state:
   std::unordered_map<int64_t, Party> parties_;
@@ -417,7 +408,8 @@ class PartiesImpl final : public services::Actor<PartiesImpl>,
   int64_t next_id_ = 0;
 };
 
-Parties::Parties(services::ServiceContext& ctx) : impl_(std::make_shared<PartiesImpl>(ctx)) {}
+Parties::Parties(services::ServiceContext& ctx, std::shared_ptr<GroupFeed> feed)
+    : impl_(std::make_shared<PartiesImpl>(ctx, std::move(feed))) {}
 Parties::~Parties() = default;
 Status Parties::start() {
   return impl_->start();

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "groups.h"
 #include "shardd/services/service.h"
 
 namespace shardd::social {
@@ -12,10 +13,10 @@ namespace shardd::social {
 class PartiesImpl;
 
 // The parties, on their own strand; see parties.cpp. Registers the party.*
-// ops and provides social::Groups (membership changes) to later services.
+// ops and tells membership changes to `feed`.
 class Parties {
  public:
-  explicit Parties(services::ServiceContext& ctx);
+  Parties(services::ServiceContext& ctx, std::shared_ptr<GroupFeed> feed);
   ~Parties();
   // REQUIRES: the control thread, before serving.
   Status start();

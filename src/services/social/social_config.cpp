@@ -23,7 +23,13 @@ const Section<SocialConfig>& social_section() {
           .uint("party_invite_ttl_s", &SocialConfig::party_invite_ttl_s, 5, 86400, kLive,
                 "how long a party invite can be accepted")
           .uint("max_parties", &SocialConfig::max_parties, 1, 10000000, kLive,
-                "parties at once; `party.create` beyond: `FULL`");
+                "parties at once; `party.create` beyond: `FULL`")
+          .uint("guild_max_members", &SocialConfig::guild_max_members, 1, 100000, kLive,
+                "members of one guild")
+          .uint("guild_max_pending", &SocialConfig::guild_max_pending, 1, 100000, kLive,
+                "invites, and join requests, waiting per guild")
+          .list("guild_name_blocklist", &SocialConfig::guild_name_blocklist, 4096, kLive,
+                "words no guild name may contain (ignoring case)");
   return s;
 }
 

@@ -3,6 +3,8 @@
 // The social module's configuration: [social].
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "shardd/core/config_section.h"
 
@@ -16,6 +18,9 @@ struct SocialConfig {
   uint32_t party_max_size = 5;
   uint32_t party_invite_ttl_s = 60;
   uint32_t max_parties = 100000;
+  uint32_t guild_max_members = 100;
+  uint32_t guild_max_pending = 50;  // invites, and join requests, per guild
+  std::vector<std::string> guild_name_blocklist;
 };
 
 const config::Section<SocialConfig>& social_section();

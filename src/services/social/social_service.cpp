@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "guilds.h"
 #include "migrations.h"
 #include "parties.h"
 #include "shardd/core/utf8.h"
@@ -52,7 +53,9 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
       : Actor(ctx),
         cfg_(social_section().of(ctx.config())),
         clock_(ctx.clock()),
-        parties_(ctx),
+        feed_(std::make_shared<GroupFeed>()),
+        parties_(ctx, feed_),
+        guilds_(ctx, feed_),
         last_seen_(ctx.store().write_behind("social.last_seen", &SocialRepo::write_last_seen)),
         online_gauge_(ctx.metrics().gauge("shardd_social_online",
                                           "Online accounts the social service tracks.")),
@@ -74,6 +77,8 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
     if (!accounts) return Status::Internal("needs the account service (list it first)");
     accounts->subscribe(shared_from_this());
     if (Status st = parties_.start(); !st.ok()) return st;
+    if (Status st = guilds_.start(); !st.ok()) return st;
+    if (Status st = ctx().directory().provide<Groups>(feed_); !st.ok()) return st;
     auto& gw = ctx().gateway();
     friend_request_ = &gw.push_op("friend.request");
     // Presence and relationship refreshes: friend.list after a resync gives
@@ -98,12 +103,14 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
   void reload(const Config& c) {
     post([this, fresh = social_section().of(c)] { cfg_ = fresh; });
     parties_.reload(c);
+    guilds_.reload(c);
   }
 
   // GET /admin/status: "social".
   json status() const {
     json d = {{"online", online_gauge_.value()}, {"queued_writes", queue_gauge_.value()}};
     d.update(parties_.status());
+    d.update(guilds_.status());
     return {{"social", std::move(d)}};
   }
   void stop() {}
@@ -256,15 +263,16 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
       auto it = online_.find(f);
       if (it != online_.end()) out.add(it->second.session.lock());
     }
-    presence_pushes_->inc(out.send());
+    presence_pushes_->inc(out.size());  // counted before anyone can see them
+    out.send();
   }
 
   void push_to(int64_t account, const gateway::PushOp& op, json d) {
     auto it = online_.find(account);
     if (it == online_.end()) return;
     if (auto s = it->second.session.lock()) {
-      s->post_push(op, std::move(d));
       if (&op == friend_update_) presence_pushes_->inc();
+      s->post_push(op, std::move(d));
     }
   }
 
@@ -604,7 +612,9 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
 
   SocialConfig cfg_;  // strand
   const Clock& clock_;
+  std::shared_ptr<GroupFeed> feed_;
   Parties parties_;
+  Guilds guilds_;
   store::WriteBehind& last_seen_;
   metrics::Gauge& online_gauge_;
   metrics::Gauge& queue_gauge_;
@@ -624,7 +634,7 @@ services::ServiceDef service_def() {
   return services::ServiceDef{"social",
                               {&social_section()},
                               migrations(),
-                              {kBlocked},
+                              {kBlocked, kGuildNameTaken},
                               &services::ActorService<Impl>::create};
 }
 

@@ -385,3 +385,35 @@ TEST(ChatServiceTest, PartyChatReachesThePartyOnly) {
 
 }  // namespace
 }  // namespace shardd::chat
+
+namespace shardd::chat {
+namespace {
+
+TEST(ChatServiceTest, GuildChatReachesOnlineMembersAndSurvivesARelogin) {
+  ServiceFixture f(defs(), cheap_auth());
+  auto ann = f.connect();
+  auto bob = f.connect();
+  login(*ann, "ann");
+  int64_t bob_id = login(*bob, "bob");
+  json g = ann->request("guild.create", {{"name", "Chatters"}, {"tag", "CH"}});
+  ASSERT_TRUE(ok(g)) << g.dump();
+  ASSERT_TRUE(ok(ann->request("guild.invite", {{"account", bob_id}})));
+  ASSERT_TRUE(ok(bob->request("guild.accept", {{"guild", g["d"]["guild"]["id"]}})));
+  // Bob logs in again: his guild is read at login and the channel follows.
+  ASSERT_TRUE(ok(bob->request("auth.logout")));
+  login(*bob, "bob", false);
+  json sent;
+  for (int i = 0; i < 50; ++i) {
+    sent = send(*bob, "guild", "hello guild");
+    if (ok(sent)) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(ok(sent)) << sent.dump();
+  json m = next_msg(*ann);
+  while (!m.is_null() && m["d"]["channel"] != "guild") m = next_msg(*ann);
+  ASSERT_FALSE(m.is_null());
+  EXPECT_EQ(m["d"]["text"], "hello guild");
+}
+
+}  // namespace
+}  // namespace shardd::chat

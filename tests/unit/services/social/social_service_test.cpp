@@ -374,3 +374,107 @@ TEST(PartyTest, RacingJoinsAndLeavesKeepTheRules) {
 
 }  // namespace
 }  // namespace shardd::social
+
+namespace shardd::social {
+namespace {
+
+json guild_of(const json& r) { return r["d"]["guild"]; }
+
+TEST(GuildTest, CreateInviteRequestRolesAndDisband) {
+  ServiceFixture f(defs(), cheap_auth({"social.guild_max_members=3",
+                                       "social.guild_name_blocklist=[\"badword\"]"}));
+  auto ann = f.connect();
+  auto bob = f.connect();
+  auto cat = f.connect();
+  auto dan = f.connect();
+  int64_t ann_id = login(*ann, "ann");
+  int64_t bob_id = login(*bob, "bob");
+  int64_t cat_id = login(*cat, "cat");
+  int64_t dan_id = login(*dan, "dan");
+
+  EXPECT_EQ(code_of(ann->request("guild.create", {{"name", "ab"}, {"tag", "AB"}})), "BAD_REQUEST");
+  EXPECT_EQ(code_of(ann->request("guild.create", {{"name", "My badword guild"}, {"tag", "AB"}})),
+            "BAD_REQUEST");
+  EXPECT_EQ(code_of(ann->request("guild.create", {{"name", "Knights"}, {"tag", "K!"}})),
+            "BAD_REQUEST");
+  json g = ann->request("guild.create", {{"name", "Knights of Ni"}, {"tag", "NI"}});
+  ASSERT_TRUE(ok(g)) << g.dump();
+  int64_t gid = guild_of(g)["id"];
+  EXPECT_EQ(guild_of(g)["leader"], ann_id);
+  EXPECT_EQ(guild_of(g)["members"], 1);
+  EXPECT_EQ(code_of(bob->request("guild.create", {{"name", "KNIGHTS OF NI"}, {"tag", "xy"}})),
+            "GUILD_NAME_TAKEN");
+  EXPECT_EQ(code_of(bob->request("guild.create", {{"name", "Other"}, {"tag", "ni"}})),
+            "GUILD_NAME_TAKEN");
+
+  // Invite and accept.
+  ASSERT_TRUE(ok(ann->request("guild.invite", {{"account", bob_id}})));
+  json inv = bob->wait_push("guild.invite");
+  ASSERT_FALSE(inv.is_null());
+  EXPECT_EQ(inv["d"]["guild"], gid);
+  json joined = bob->request("guild.accept", {{"guild", gid}});
+  ASSERT_TRUE(ok(joined)) << joined.dump();
+  EXPECT_EQ(guild_of(joined)["members"], 2);
+  EXPECT_EQ(code_of(bob->request("guild.invite", {{"account", cat_id}})), "FORBIDDEN")
+      << "members do not invite";
+
+  // A join request, approved by an officer.
+  ASSERT_TRUE(ok(ann->request("guild.set_role", {{"account", bob_id}, {"role", "officer"}})));
+  ASSERT_TRUE(ok(cat->request("guild.join_request", {{"guild", gid}})));
+  json asked = bob->wait_push("guild.request");
+  ASSERT_FALSE(asked.is_null());
+  EXPECT_EQ(asked["d"]["from"]["account"], cat_id);
+  ASSERT_TRUE(ok(bob->request("guild.approve", {{"account", cat_id}})));
+  json members = cat->request("guild.members");
+  ASSERT_TRUE(ok(members)) << members.dump();
+  ASSERT_EQ(members["d"]["members"].size(), 3u);
+  EXPECT_EQ(members["d"]["members"][0]["role"], "leader");
+  EXPECT_EQ(members["d"]["members"][1]["role"], "officer");
+  EXPECT_EQ(members["d"]["members"][2]["online"], true);
+  // Full at three.
+  ASSERT_TRUE(ok(dan->request("guild.join_request", {{"guild", gid}})));
+  json full = ann->request("guild.approve", {{"account", dan_id}});
+  EXPECT_EQ(code_of(full), "FULL") << full.dump();
+
+  // Officers kick members, not the leader; the motd reaches everyone.
+  EXPECT_EQ(code_of(bob->request("guild.kick", {{"account", ann_id}})), "FORBIDDEN");
+  ASSERT_TRUE(ok(bob->request("guild.motd", {{"text", "raid at 8"}})));
+  json upd;
+  for (int i = 0; i < 10; ++i) {
+    upd = cat->wait_push("guild.update");
+    if (upd.is_null() || guild_of(upd)["motd"] == "raid at 8") break;
+  }
+  ASSERT_FALSE(upd.is_null());
+  ASSERT_TRUE(ok(bob->request("guild.kick", {{"account", cat_id}})));
+  EXPECT_TRUE(cat->request("guild.info")["d"]["guild"].is_null());
+  EXPECT_EQ(code_of(cat->request("guild.members")), "NOT_FOUND");
+
+  // The leader passes the lead, then leaves; bob disbands.
+  ASSERT_TRUE(ok(ann->request("guild.set_role", {{"account", bob_id}, {"role", "leader"}})));
+  EXPECT_EQ(guild_of(bob->request("guild.info"))["leader"], bob_id);
+  EXPECT_EQ(code_of(ann->request("guild.disband")), "FORBIDDEN");
+  ASSERT_TRUE(ok(ann->request("guild.leave")));
+  ASSERT_TRUE(ok(bob->request("guild.disband")));
+  EXPECT_TRUE(bob->request("guild.info")["d"]["guild"].is_null());
+  EXPECT_EQ(code_of(dan->request("guild.info", {{"guild", gid}})), "NOT_FOUND");
+}
+
+TEST(GuildTest, TheLastLeaderLeavingPassesTheLead) {
+  ServiceFixture f(defs(), cheap_auth());
+  auto ann = f.connect();
+  auto bob = f.connect();
+  login(*ann, "ann");
+  int64_t bob_id = login(*bob, "bob");
+  int64_t gid = guild_of(ann->request("guild.create", {{"name", "Solo"}, {"tag", "SO"}}))["id"];
+  ASSERT_TRUE(ok(bob->request("guild.join_request", {{"guild", gid}})));
+  ASSERT_TRUE(ok(ann->request("guild.approve", {{"account", bob_id}})));
+  json left = ann->request("guild.leave");
+  ASSERT_TRUE(ok(left));
+  EXPECT_EQ(left["d"]["disbanded"], false);
+  EXPECT_EQ(guild_of(bob->request("guild.info"))["leader"], bob_id);
+  json last = bob->request("guild.leave");
+  EXPECT_EQ(last["d"]["disbanded"], true);
+}
+
+}  // namespace
+}  // namespace shardd::social
