@@ -19,19 +19,28 @@
 #      layer vs the raw driver (SQLite, MariaDB; target >= 0.8) and cache-hit
 #      reads vs raw hiredis GET (target >= 0.7); starts private MariaDB and
 #      Redis servers (scripts/install-deps.sh --test installs them)
+#   f) chat fan-out (bench/fanout/): 1,000 members in one channel, 10 senders
+#      at fixed rates; deliveries/s, deliveries per server CPU-second and
+#      delivery latency p50/p99 for shardd (chat.send to a custom channel),
+#      a Node `ws` server broadcasting the same payload and a Colyseus room
+#      doing the same, all driven by the same Node load client (npm ci in
+#      bench/fanout); targets: shardd >= 3x each in deliveries per server
+#      CPU-second, p99 no worse at the same offered load
 #
 # Threading (equal on both sides): shardd runs server.io_threads=1 (sys.ping
 # is answered inline on the io thread; logic/storage pools 1 thread each, idle),
 # the echo server --threads 1, the client --threads 1.
 #
-# Usage: scripts/bench.sh [--no-build] [--quick] [--wait-idle]
+# Usage: scripts/bench.sh [--no-build] [--quick] [--wait-idle] [--fanout-only]
 #   --no-build   use the binaries already in the build directory
 #   --quick      short smoke run (1 s warm-up, 3 s windows, 2,000 idle sessions)
 #   --wait-idle  before measuring, wait (up to 15 min) until the machine has been
 #                >= 95 % idle for 10 s (other builds or tests skew every figure)
+#   --fanout-only  run f) only
 # Environment: BENCH_BUILD_DIR (default build-bench), BENCH_CONNECTIONS (1000),
 #   BENCH_INFLIGHT (8), BENCH_DURATION (10), BENCH_WARMUP (3),
-#   BENCH_IDLE_SESSIONS (10000), BENCH_ROUNDS (3).
+#   BENCH_IDLE_SESSIONS (10000), BENCH_ROUNDS (3), BENCH_FANOUT_MEMBERS (1000),
+#   BENCH_FANOUT_SENDERS (10), BENCH_FANOUT_RATES ("2 5": messages/s per sender).
 # Raw results (one JSON line per run) are kept in $BENCH_BUILD_DIR/bench-results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,11 +49,13 @@ root=$(pwd)
 build=1
 quick=0
 wait_idle=0
+fanout_only=0
 while (( $# )); do
   case "$1" in
     --no-build) build=0; shift ;;
     --quick) quick=1; shift ;;
     --wait-idle) wait_idle=1; shift ;;
+    --fanout-only) fanout_only=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -69,8 +80,10 @@ if (( build )); then
   echo "== building Release in $bdir"
   cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DSHARDD_BUILD_TESTS=OFF \
     -DSHARDD_BUILD_BENCH=ON >/dev/null
-  cmake --build "$bdir" -j "$(nproc)" --target shardd shardd_bench_echo shardd_bench_ws_load \
-    shardd_bench_idle shardd_bench_store shardd_bench_stall >/dev/null
+  targets=(shardd shardd_bench_echo shardd_bench_ws_load shardd_bench_idle shardd_bench_store
+           shardd_bench_stall)
+  (( fanout_only )) && targets=(shardd)
+  cmake --build "$bdir" -j "$(nproc)" --target "${targets[@]}" >/dev/null
 fi
 shardd_bin=$bdir/shardd
 echo_bin=$bdir/bench/shardd_bench_echo
@@ -78,7 +91,9 @@ load_bin=$bdir/bench/shardd_bench_ws_load
 idle_bin=$bdir/bench/shardd_bench_idle
 store_bin=$bdir/bench/shardd_bench_store
 stall_bin=$bdir/bench/shardd_bench_stall
-for b in "$shardd_bin" "$echo_bin" "$load_bin" "$idle_bin" "$store_bin" "$stall_bin"; do
+bins=("$shardd_bin" "$echo_bin" "$load_bin" "$idle_bin" "$store_bin" "$stall_bin")
+(( fanout_only )) && bins=("$shardd_bin")
+for b in "${bins[@]}"; do
   [[ -x $b ]] || { echo "bench.sh: $b missing (build first)" >&2; exit 1; }
 done
 
@@ -118,8 +133,9 @@ json_field() {
   sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" "$1" | tr -d '"'
 }
 
-# start_shardd NAME [CPU_LIST]: starts shardd on free loopback ports; sets
-# server_pid and server_port.
+# start_shardd NAME [CPU_LIST]: starts shardd on free loopback ports (with the
+# --set items in shardd_extra); sets server_pid and server_port.
+shardd_extra=()
 start_shardd() {
   local name=$1 cpus=${2:-}
   local ports=$tmp/$name.ports.json
@@ -135,6 +151,7 @@ start_shardd() {
     --set log.level=warn \
     --set limits.rate_per_sec=1000000 --set limits.rate_burst=1000000 \
     --set limits.max_connections=20000 --set limits.max_connections_per_ip=20000 \
+    "${shardd_extra[@]}" \
     >"$tmp/$name.log" 2>&1 &
   server_pid=$!
   server_pids+=("$server_pid")
@@ -240,6 +257,18 @@ echo "== shardd benchmarks $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores," \
 echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg); busy processes: $(other_load)"
 echo "   client: $conns connections, inflight $inflight, ${warmup} s warm-up + ${duration} s"
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+verdict() {  # verdict VALUE OP LIMIT
+  awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+    ok = (op == ">=") ? (v >= l) : (v <= l); print (v == "n/a" ? "n/a" : (ok ? "PASS" : "MISS")) }'
+}
+source "$root/bench/fanout/run.sh"
+if (( fanout_only )); then
+  fanout_section
+  echo "raw results: $results"
+  exit 0
+fi
+
 # Every load case alternates shardd and the echo server $rounds times: the
 # VM's speed drifts from one minute to the next, and alternating puts the same
 # drift on both sides of each ratio.
@@ -341,11 +370,6 @@ sed 's/^/# store: /' "$tmp/store.txt" >>"$results"
 
 # ---- summary --------------------------------------------------------------------------
 f() { json_field "$tmp/$1.json" "$2"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-verdict() {  # verdict VALUE OP LIMIT
-  awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
-    ok = (op == ">=") ? (v >= l) : (v <= l); print (v == "n/a" ? "n/a" : (ok ? "PASS" : "MISS")) }'
-}
 # A case's figures over all its rounds: requests / window seconds, and
 # requests / server CPU seconds.
 rps() { per "$(total requests "$1")" "$(total window_s "$1")"; }
@@ -421,6 +445,7 @@ printf '%-44s %14s\n' "c) machine: gaps >= 2 ms per thread per 10 s" \
 printf '%-44s %14.0f %14.0f %8s  target <= 8192 %s\n' "d) RSS bytes per idle session ($idle_sessions)" \
   "$per_session" "$(f d_echo bytes_per_session)" "" "$(verdict "$per_session" '<=' 8192)"
 sed 's/^/e) /' "$tmp/store.txt"
+fanout_section
 errs=0
 sweep_cases=()
 for pct in "${sweep_percents[@]}"; do sweep_cases+=("c${pct}_shardd" "c${pct}_echo"); done

@@ -38,6 +38,11 @@ class MemoryCache final : public Cache {
     store(key, value, ttl, false, if_absent);
     return true;
   }
+  bool put_versioned(std::string_view key, std::string_view value, int64_t version,
+                     std::chrono::milliseconds ttl) override {
+    store(key, value, ttl, false, false, version);
+    return true;
+  }
   bool put_negative(std::string_view key, std::chrono::milliseconds ttl) override {
     store(key, {}, ttl, true, true);
     return true;
@@ -113,6 +118,7 @@ class MemoryCache final : public Cache {
     bool negative;
     bool is_list = false;
     std::vector<std::string> list;  // is_list
+    int64_t version = -1;           // put_versioned entries only
   };
   struct Shard {
     std::mutex mu;
@@ -125,7 +131,7 @@ class MemoryCache final : public Cache {
   }
 
   void store(std::string_view key, std::string_view value, std::chrono::milliseconds ttl,
-             bool negative, bool if_absent) {
+             bool negative, bool if_absent, int64_t version = -1) {
     Shard& s = shard(key);
     std::lock_guard lock(s.mu);
     auto now = Clock::now();
@@ -133,15 +139,19 @@ class MemoryCache final : public Cache {
     auto it = s.map.find(std::string(key));
     if (it != s.map.end()) {
       if (if_absent && now < it->second->expires) return;
+      // A versioned write-through never replaces a newer one.
+      if (version >= 0 && now < it->second->expires && it->second->version >= version) return;
       it->second->value.assign(value);
       it->second->expires = expires;
       it->second->negative = negative;
       it->second->is_list = false;
       it->second->list.clear();
+      it->second->version = version;
       s.lru.splice(s.lru.begin(), s.lru, it->second);
       return;
     }
-    s.lru.push_front(Entry{std::string(key), std::string(value), expires, negative, false, {}});
+    s.lru.push_front(
+        Entry{std::string(key), std::string(value), expires, negative, false, {}, version});
     s.map.emplace(s.lru.front().key, s.lru.begin());
     while (s.map.size() > per_shard_) {
       s.map.erase(s.lru.back().key);

@@ -166,7 +166,9 @@ DbStatus ObjectRepository::put(StoreContext& ctx, const std::string& collection,
   if (!st.ok()) return st;
   written.value = value;
   std::string cached = encode(written);
-  ctx.cache_after_commit(cache_key(collection, key, owner), &cached);
+  // Optimistic writers of one object may commit concurrently: the versioned
+  // write-through keeps the newest one whatever order they arrive in.
+  ctx.cache_after_commit_versioned(cache_key(collection, key, owner), cached, written.version);
   *version = written.version;
   return DbStatus::Ok();
 }

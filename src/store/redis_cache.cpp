@@ -1,6 +1,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -34,6 +35,17 @@ timeval to_tv(uint32_t ms) {
 // Stored values carry a one-byte tag: 'v' + bytes for a value, 'n' for "no row".
 constexpr char kValueTag = 'v';
 constexpr char kNegativeTag = 'n';
+// 'w' + the version as 8 big-endian bytes + bytes: a versioned write-through.
+constexpr char kVersionedTag = 'w';
+
+// Sets KEYS[1] to ARGV[1] (tagged, versioned) for ARGV[3] ms unless the value
+// there is versioned with a version >= ARGV[2] (8 big-endian bytes, so byte
+// order is numeric order for versions >= 0).
+constexpr const char* kPutVersionedLua =
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if cur and string.sub(cur, 1, 1) == 'w' and string.sub(cur, 2, 9) >= ARGV[2] then "
+    "return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) return 1";
 
 class RedisCache final : public Cache {
  public:
@@ -89,6 +101,27 @@ class RedisCache final : public Cache {
     tagged.push_back(kValueTag);
     tagged.append(value);
     return set(key, tagged, ttl, if_absent);
+  }
+
+  bool put_versioned(std::string_view key, std::string_view value, int64_t version,
+                     std::chrono::milliseconds ttl) override {
+    std::string be(8, '\0');
+    for (int i = 7; i >= 0; --i) {
+      be[static_cast<size_t>(i)] = static_cast<char>(version & 0xff);
+      version >>= 8;
+    }
+    std::string tagged;
+    tagged.reserve(value.size() + 9);
+    tagged.push_back(kVersionedTag);
+    tagged.append(be);
+    tagged.append(value);
+    std::string px = std::to_string(std::max<int64_t>(1, ttl.count()));
+    const char* argv[] = {"EVAL", kPutVersionedLua, "1", key.data(), tagged.data(), be.data(),
+                          px.c_str()};
+    size_t lens[] = {4, std::strlen(kPutVersionedLua), 1, key.size(), tagged.size(), be.size(),
+                     px.size()};
+    ReplyPtr r;
+    return command(7, argv, lens, &r) && r->type == REDIS_REPLY_INTEGER;
   }
 
   bool put_negative(std::string_view key, std::chrono::milliseconds ttl) override {
@@ -162,6 +195,11 @@ class RedisCache final : public Cache {
   static CacheGet parse(const redisReply* r, std::string* value) {
     if (r->type != REDIS_REPLY_STRING || r->len < 1) return CacheGet::kMiss;  // nil or foreign
     if (r->str[0] == kNegativeTag) return CacheGet::kNegative;
+    if (r->str[0] == kVersionedTag) {
+      if (r->len < 9) return CacheGet::kMiss;
+      value->assign(r->str + 9, r->len - 9);
+      return CacheGet::kHit;
+    }
     value->assign(r->str + 1, r->len - 1);
     return CacheGet::kHit;
   }

@@ -1208,6 +1208,17 @@ DbStatus StoreContext::load_and_fill(const std::string& ck, const LoadFn& load,
   return DbStatus::Ok();
 }
 
+void StoreContext::cache_after_commit_versioned(std::string_view key, const std::string& value,
+                                                int64_t version) {
+  std::string ck = store_.cache_key(key);
+  Cache& cache = *store_.cache_;
+  if (cache.put_versioned(ck, value, version, store_.cache_ttl())) return;
+  store_.metrics_->cache_write_failures.inc();
+  if (cache.erase(ck)) return;
+  store_.metrics_->cache_invalidate_failures.inc();
+  store_.cache_failed();
+}
+
 void StoreContext::list_append_after_commit(std::string_view key,
                                             const std::vector<std::string>& values,
                                             size_t max_len) {

@@ -38,6 +38,13 @@ class Cache {
   // cannot overwrite the newer value with the older row it loaded.
   virtual bool put(std::string_view key, std::string_view value, std::chrono::milliseconds ttl,
                    bool if_absent = false) = 0;
+  // Write-through of a row that carries a version (optimistic writers may
+  // commit concurrently, so their write-throughs can arrive out of order):
+  // stores `value` unless the entry cached under `key` came from this call
+  // with a version >= `version`. get() returns the value as for put().
+  // REQUIRES: version >= 0.
+  virtual bool put_versioned(std::string_view key, std::string_view value, int64_t version,
+                             std::chrono::milliseconds ttl) = 0;
   // Remembers that `key` has no row, for `ttl` (always if-absent).
   virtual bool put_negative(std::string_view key, std::chrono::milliseconds ttl) = 0;
   virtual bool erase(std::string_view key) = 0;

@@ -78,6 +78,10 @@ class StoreContext {
   // erased; if that fails too it is logged and counted, and the cache moves
   // to a new key epoch so the stale entry is never read (see docs).
   void cache_after_commit(std::string_view key, const std::string* value);
+  // The same for a row with a version, where writers may commit concurrently
+  // (optimistic versions): a write-through never replaces a newer version's.
+  void cache_after_commit_versioned(std::string_view key, const std::string& value,
+                                    int64_t version);
 
   // Capped lists in the cache (Cache::list_append; `key` as for the other
   // calls, prefixed here). After a commit: appends to the list if it exists;

@@ -336,6 +336,37 @@ TEST_F(StoreTest, MissingKeysAreNegativelyCached) {
   EXPECT_EQ(get("nobody")->value, "now here");
 }
 
+// Write-throughs of concurrent optimistic writers may land out of order: the
+// cache keeps the newest version.
+TEST_F(StoreTest, VersionedWriteThroughKeepsTheNewest) {
+  open();
+  std::string value;
+  bool found = false;
+  bool loaded = false;
+  ASSERT_TRUE(run([&](StoreContext& ctx) {
+                ctx.cache_after_commit_versioned("vk", "two", 2);
+                ctx.cache_after_commit_versioned("vk", "one", 1);  // late, older
+                return ctx.read_through(
+                    "vk",
+                    [&](store::DbConnection&, std::string*, bool* f) {
+                      loaded = true;
+                      *f = false;
+                      return DbStatus::Ok();
+                    },
+                    &value, &found);
+              }).ok());
+  EXPECT_FALSE(loaded) << "served from the cache";
+  EXPECT_TRUE(found);
+  EXPECT_EQ(value, "two");
+  ASSERT_TRUE(run([&](StoreContext& ctx) {
+                ctx.cache_after_commit_versioned("vk", "three", 3);
+                return ctx.read_through(
+                    "vk", [](store::DbConnection&, std::string*, bool*) { return DbStatus::Ok(); },
+                    &value, &found);
+              }).ok());
+  EXPECT_EQ(value, "three");
+}
+
 // Capped lists (chat's recent window): a missing list stays missing until it
 // is rebuilt whole; appends keep the newest max_len entries in order.
 TEST_F(StoreTest, CacheListsAreCappedAndNeverPartial) {
