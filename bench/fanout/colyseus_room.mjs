@@ -2,10 +2,8 @@
 // broadcasts every "chat" message to all its clients, the sender too, in the
 // same shape as shardd's chat.msg (Colyseus encodes a broadcast once).
 // Usage: node colyseus_room.mjs PORT   (prints "port N" when listening)
-import colyseus from 'colyseus';
+import { Server, Room } from '@colyseus/core';
 import { WebSocketTransport } from '@colyseus/ws-transport';
-
-const { Server, Room } = colyseus;
 
 class ChatRoom extends Room {
   onCreate() {

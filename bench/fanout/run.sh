@@ -47,7 +47,7 @@ fanout_case() {  # fanout_case NAME TARGET RATE
     shardd)
       shardd_extra=(--set auth.kdf=pbkdf2 --set auth.pbkdf2_iterations=1000
         --set auth.register_per_ip_per_min=100000 --set auth.ip_attempts_per_min=100000
-        --set chat.custom_per_min=100000 --set chat.custom_burst=100000
+        --set chat.custom_per_min=100000 --set chat.custom_burst=10000
         --set chat.max_channel_members=100000 --set chat.repeat_limit=1000)
       start_shardd "$name"
       shardd_extra=()
