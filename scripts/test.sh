@@ -104,7 +104,7 @@ client_tests() {
 # they default to) without the rest, for a --sanitize run on its own.
 integration_build() {
   begin "build (integration tests)"
-  build "" --target shardd_integration_test --target shardd_account_test \
+  build "" --target shardd_integration_test --target shardd_accounts_test \
     --target shardd_social_test --target shardd_chat_test --target shardd_sanitizer_harness_test
   end "build integration tests"
 }
