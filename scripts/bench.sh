@@ -40,7 +40,7 @@
 # Environment: BENCH_BUILD_DIR (default build-bench), BENCH_CONNECTIONS (1000),
 #   BENCH_INFLIGHT (8), BENCH_DURATION (10), BENCH_WARMUP (3),
 #   BENCH_IDLE_SESSIONS (10000), BENCH_ROUNDS (3), BENCH_FANOUT_MEMBERS (1000),
-#   BENCH_FANOUT_SENDERS (10), BENCH_FANOUT_RATES ("2 5": messages/s per sender).
+#   BENCH_FANOUT_SENDERS (10), BENCH_FANOUT_RATES ("2 5 20": messages/s per sender).
 # Raw results (one JSON line per run) are kept in $BENCH_BUILD_DIR/bench-results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

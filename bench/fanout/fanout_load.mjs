@@ -5,7 +5,8 @@
 // (performance.now(), shared by every client of this process), so each
 // delivery gives its latency. Reports deliveries per second, the server's CPU
 // seconds (/proc/PID/stat) and deliveries per server CPU-second over the
-// measured window, latency p50/p99, and deliveries missing at the end.
+// measured window, the server's user and kernel microseconds per delivery,
+// latency p50/p99, and deliveries missing at the end.
 //
 //   node fanout_load.mjs --target shardd|ws|colyseus --url ws://127.0.0.1:PORT
 //        --server-pid PID [--members 1000] [--senders 10] [--rate 5]
@@ -32,11 +33,12 @@ if (!opts.url) throw new Error('--url is required');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CLK_TCK = 100;
-function cpuSeconds(pid) {
-  if (!pid) return 0;
+// The server's CPU seconds so far, in user space and in the kernel.
+function cpuTimes(pid) {
+  if (!pid) return { user: 0, sys: 0 };
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;  // utime + stime
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };  // utime, stime
 }
 
 let measuring = false;
@@ -139,13 +141,16 @@ const pace = async () => {
 };
 const pacing = pace();
 await sleep(opts.warmup * 1000);
-const cpu0 = cpuSeconds(opts.serverPid);
+const cpu0 = cpuTimes(opts.serverPid);
 const t0 = performance.now();
 measuring = true;
 await sleep(opts.duration * 1000);
 measuring = false;
 const elapsed = (performance.now() - t0) / 1000;
-const cpu = cpuSeconds(opts.serverPid) - cpu0;
+const cpu1 = cpuTimes(opts.serverPid);
+const userCpu = cpu1.user - cpu0.user;
+const sysCpu = cpu1.sys - cpu0.sys;
+const cpu = userCpu + sysCpu;
 running = false;
 await pacing;
 await sleep(500);
@@ -160,6 +165,10 @@ const out = {
   seconds: Number(elapsed.toFixed(2)), deliveries: delivered,
   deliveries_per_s: Math.round(delivered / elapsed), server_cpu_s: Number(cpu.toFixed(2)),
   deliveries_per_cpu_s: cpu > 0 ? Math.round(delivered / cpu) : null,
+  // Where the server's time per delivery went: its own code (user) and the
+  // kernel (sys: the send, and on loopback the receiving side's TCP work).
+  user_us_per_delivery: delivered ? Number(((userCpu / delivered) * 1e6).toFixed(2)) : null,
+  sys_us_per_delivery: delivered ? Number(((sysCpu / delivered) * 1e6).toFixed(2)) : null,
   p50_ms: q(0.5) === null ? null : Number(q(0.5).toFixed(2)),
   p99_ms: q(0.99) === null ? null : Number(q(0.99).toFixed(2)),
   expected_deliveries: expected,

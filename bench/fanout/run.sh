@@ -4,7 +4,7 @@
 
 fanout_members=${BENCH_FANOUT_MEMBERS:-1000}
 fanout_senders=${BENCH_FANOUT_SENDERS:-10}
-read -r -a fanout_rates <<<"${BENCH_FANOUT_RATES:-2 5}"
+read -r -a fanout_rates <<<"${BENCH_FANOUT_RATES:-2 5 20}"
 fanout_dir=$root/bench/fanout
 
 # start_node NAME SCRIPT: a reference server on a free port; sets server_pid
@@ -96,5 +96,9 @@ fanout_section() {
       "$(fanout_median p50_ms "f${rate}_shardd")/$(fanout_median p99_ms "f${rate}_shardd")" \
       "$(fanout_median p50_ms "f${rate}_ws")/$(fanout_median p99_ms "f${rate}_ws")" \
       "$(fanout_median p50_ms "f${rate}_colyseus")/$(fanout_median p99_ms "f${rate}_colyseus")"
+    printf '%-40s %12s %12s %12s\n' "f) $offered msgs/s: user / sys us per dlvry" \
+      "$(fanout_median user_us_per_delivery "f${rate}_shardd")/$(fanout_median sys_us_per_delivery "f${rate}_shardd")" \
+      "$(fanout_median user_us_per_delivery "f${rate}_ws")/$(fanout_median sys_us_per_delivery "f${rate}_ws")" \
+      "$(fanout_median user_us_per_delivery "f${rate}_colyseus")/$(fanout_median sys_us_per_delivery "f${rate}_colyseus")"
   done
 }

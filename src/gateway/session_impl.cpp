@@ -41,22 +41,22 @@ void invoke(const Route* route, Request& req, metrics::Registry& metrics) noexce
   }
 }
 
-std::string flatten(const net::OutFrame& f) {
-  std::string out = f.bytes;
-  if (f.shared) out += *f.shared;
-  out += f.tail;
-  return out;
-}
 }  // namespace
 
 std::string_view end_reason_name(EndReason r) {
   switch (r) {
-    case EndReason::kClosed: return "closed";
-    case EndReason::kLogout: return "logout";
-    case EndReason::kKicked: return "kicked";
-    case EndReason::kBanned: return "banned";
-    case EndReason::kGraceExpired: return "grace_expired";
-    case EndReason::kShutdown: return "shutdown";
+    case EndReason::kClosed:
+      return "closed";
+    case EndReason::kLogout:
+      return "logout";
+    case EndReason::kKicked:
+      return "kicked";
+    case EndReason::kBanned:
+      return "banned";
+    case EndReason::kGraceExpired:
+      return "grace_expired";
+    case EndReason::kShutdown:
+      return "shutdown";
   }
   return "closed";
 }
@@ -98,10 +98,10 @@ void Binding::on_message(std::string_view body, net::Encoding encoding) {
     session_->on_message(this, body, encoding);  // the common case: no copy, no hop
     return;
   }
-  boost::asio::post(session_->executor(), [s = session_, self = shared_from_this(),
-                                           copy = std::string(body), encoding] {
-    s->on_message(self.get(), copy, encoding);
-  });
+  boost::asio::post(session_->executor(),
+                    [s = session_, self = shared_from_this(), copy = std::string(body), encoding] {
+                      s->on_message(self.get(), copy, encoding);
+                    });
 }
 
 void Binding::on_bad_frame(const Status& status, bool fatal) {
@@ -128,9 +128,10 @@ void Binding::send(net::OutFrame&& frame) {
   if (conn_->executor().running_in_this_thread()) {
     conn_->send(std::move(frame));
   } else {
-    boost::asio::post(conn_->executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
-      self->conn_->send(std::move(f));
-    });
+    boost::asio::post(conn_->executor(),
+                      [self = shared_from_this(), f = std::move(frame)]() mutable {
+                        self->conn_->send(std::move(f));
+                      });
   }
 }
 
@@ -138,8 +139,10 @@ void Binding::close(uint16_t ws_code, std::string_view reason) {
   if (conn_->executor().running_in_this_thread()) {
     conn_->close(ws_code, reason);
   } else {
-    boost::asio::post(conn_->executor(), [self = shared_from_this(), ws_code,
-                                          r = std::string(reason)] { self->conn_->close(ws_code, r); });
+    boost::asio::post(conn_->executor(),
+                      [self = shared_from_this(), ws_code, r = std::string(reason)] {
+                        self->conn_->close(ws_code, r);
+                      });
   }
 }
 
@@ -184,13 +187,12 @@ void SessionImpl::start(std::shared_ptr<Binding> binding) {
   shared_->sessions.add(1);
   lg().debug("session {} opened ({} {})", id_, net::transport_name(transport_, tls_), remote_ip_);
   const auto& lim = shared_->limits;
-  push(*shared_->hello,
-       {{"server", shared_->server_name},
-        {"version", kVersion},
-        {"session", id_},
-        {"transport", net::transport_name(transport_, tls_)},
-        {"heartbeat_ms", lim.heartbeat_ms.load(std::memory_order_relaxed)},
-        {"max_frame", lim.max_frame_bytes.load(std::memory_order_relaxed)}});
+  push(*shared_->hello, {{"server", shared_->server_name},
+                         {"version", kVersion},
+                         {"session", id_},
+                         {"transport", net::transport_name(transport_, tls_)},
+                         {"heartbeat_ms", lim.heartbeat_ms.load(std::memory_order_relaxed)},
+                         {"max_frame", lim.max_frame_bytes.load(std::memory_order_relaxed)}});
 }
 
 template <class Fn>
@@ -212,9 +214,17 @@ void SessionImpl::keep_for_replay(uint64_t seq, const net::OutFrame& frame) {
     evicted_seq_ = seq;
     return;
   }
+  while (replay_.size() >= max_n) {  // make room (max_n may have been lowered by a reload)
+    evicted_seq_ = replay_.front().seq;
+    replay_bytes_ -= replay_.front().frame.size();
+    replay_.pop_front();
+  }
+  if (replay_.full()) {
+    replay_.set_capacity(std::min<size_t>(max_n, std::max<size_t>(8, replay_.capacity() * 2)));
+  }
   replay_.push_back({seq, frame});
   replay_bytes_ += frame.size();
-  while (replay_.size() > max_n || replay_bytes_ > max_bytes) {
+  while (replay_bytes_ > max_bytes) {
     evicted_seq_ = replay_.front().seq;
     replay_bytes_ -= replay_.front().frame.size();
     replay_.pop_front();
@@ -331,7 +341,9 @@ void SessionImpl::finish(EndReason reason) {
   });
 }
 
-void SessionImpl::end(EndReason reason, std::string_view detail) { end_with(reason, detail, {}); }
+void SessionImpl::end(EndReason reason, std::string_view detail) {
+  end_with(reason, detail, {});
+}
 
 void SessionImpl::kick(const std::string& msg) {
   end_with(EndReason::kKicked, "kicked_by_operator", msg);
@@ -439,10 +451,9 @@ void SessionImpl::on_message(Binding* from, std::string_view body, net::Encoding
   if (!route->options.executor) {
     invoke(route, req, shared_->metrics);
   } else {
-    boost::asio::post(*route->options.executor,
-                      [route, req = std::move(req), m = &shared_->metrics]() mutable {
-                        invoke(route, req, *m);
-                      });
+    boost::asio::post(
+        *route->options.executor,
+        [route, req = std::move(req), m = &shared_->metrics]() mutable { invoke(route, req, *m); });
   }
 }
 
@@ -451,10 +462,10 @@ void SessionImpl::deliver(net::OutFrame&& frame, const Route* route, ErrorCode c
   if (executor_.running_in_this_thread()) {
     deliver_here(std::move(frame), route, code, start);
   } else {
-    boost::asio::post(executor_, [self = shared_from_this(), f = std::move(frame), route, code,
-                                  start]() mutable {
-      self->deliver_here(std::move(f), route, code, start);
-    });
+    boost::asio::post(
+        executor_, [self = shared_from_this(), f = std::move(frame), route, code, start]() mutable {
+          self->deliver_here(std::move(f), route, code, start);
+        });
   }
 }
 
@@ -603,7 +614,7 @@ void SessionImpl::resume(std::shared_ptr<Binding> binding, std::shared_ptr<Sessi
   for (const Replay* r : missed) {
     net::OutFrame f = r->frame;
     if (f.encoding != enc) {  // the client changed encoding: re-encode the envelope
-      nlohmann::json j = net::decode_any(flatten(f), f.encoding);
+      nlohmann::json j = net::decode_any(f.flat(), f.encoding);
       net::encode_push(enc, j.value("op", ""), r->seq, j["d"], &f);
     }
     send(std::move(f));

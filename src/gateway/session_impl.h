@@ -1,7 +1,7 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
-#include <deque>
+#include <boost/circular_buffer.hpp>
 #include <mutex>
 #include <unordered_map>
 
@@ -52,7 +52,7 @@ struct Gateway::Shared {
   void add_error_counters(ErrorCode code);
   metrics::Counter& error_counter(ErrorCode code);
   metrics::Counter& disconnect_counter(ErrorCode code);
-  std::vector<metrics::Counter*> ends;         // by EndReason
+  std::vector<metrics::Counter*> ends;  // by EndReason
 
   std::vector<std::shared_ptr<SessionListener>> listeners;  // fixed before serving
 
@@ -211,7 +211,9 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   int64_t account_id_ = 0;
   std::string username_;
   std::string resume_hash_;
-  std::deque<Replay> replay_;
+  // Grows (doubling) up to session.replay_pushes entries, then reuses its
+  // slots: a steady stream of pushes allocates nothing here.
+  boost::circular_buffer<Replay> replay_;
   size_t replay_bytes_ = 0;
   uint64_t evicted_seq_ = 0;  // newest replayable push no longer held
   std::unique_ptr<boost::asio::steady_timer> grace_timer_;

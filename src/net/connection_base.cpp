@@ -1,6 +1,7 @@
 #include <boost/asio/post.hpp>
 
 #include "internal.h"
+#include "shardd/net/output_batch.h"
 
 namespace shardd::net {
 
@@ -123,8 +124,8 @@ TransportMetrics::TransportMetrics(metrics::Registry& r, std::string_view transp
                               {{"class", std::string(output_class_name(OutputClass::kState))}})) {}
 
 ConnectionBase::ConnectionBase(NetShared& shared, TransportMetrics& metrics,
-                               ConnectionLimiter::Slot slot, Transport t, bool tls,
-                               std::string ip, uint16_t port, Executor ex)
+                               ConnectionLimiter::Slot slot, Transport t, bool tls, std::string ip,
+                               uint16_t port, Executor ex)
     : Connection(shared.next_id.fetch_add(1, std::memory_order_relaxed), t, tls, std::move(ip),
                  port, ex),
       shared_(shared),
@@ -193,8 +194,20 @@ bool ConnectionBase::send(OutFrame&& frame) {
     }
   }
   pending_.push_back(std::move(frame));
-  if (!in_read_turn_) schedule_flush();  // else when the read handler ends
+  if (in_read_turn_ || in_batch_) return true;  // written when the turn or batch ends
+  if (auto* batch = OutputBatch::current(); batch && !writing_ && !flush_scheduled_) {
+    in_batch_ = true;
+    batch->add(shared_from_this());
+    return true;
+  }
+  schedule_flush();
   return true;
+}
+
+void ConnectionBase::flush_batched() {
+  in_batch_ = false;
+  if (in_read_turn_ || flush_scheduled_) return;
+  maybe_write();
 }
 
 void ConnectionBase::drop_slow(std::string why) {
@@ -313,10 +326,10 @@ void ConnectionBase::discard_pending() {
 
 void ConnectionBase::arm_deadline(std::chrono::milliseconds d, std::string_view why) {
   timer_.expires_after(d);
-  timer_.async_wait([self = shared_from_this(), why = std::string(why)](
-                        boost::system::error_code ec) {
-    if (!ec) self->abort(why);
-  });
+  timer_.async_wait(
+      [self = shared_from_this(), why = std::string(why)](boost::system::error_code ec) {
+        if (!ec) self->abort(why);
+      });
 }
 
 void ConnectionBase::arm_idle() {

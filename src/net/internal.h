@@ -137,9 +137,8 @@ struct WsFrontEnv {
 // sys.close TOO_MANY_CONNECTIONS). `tls` null: plain.
 void start_ws(WsFrontEnv& env, Socket s, std::optional<ConnectionLimiter::Slot> slot,
               std::string ip, uint16_t port, std::shared_ptr<boost::asio::ssl::context> tls);
-void start_tcp(NetShared& shared, TransportMetrics& metrics, Socket s,
-               ConnectionLimiter::Slot slot, std::string ip, uint16_t port,
-               std::shared_ptr<boost::asio::ssl::context> tls);
+void start_tcp(NetShared& shared, TransportMetrics& metrics, Socket s, ConnectionLimiter::Slot slot,
+               std::string ip, uint16_t port, std::shared_ptr<boost::asio::ssl::context> tls);
 
 class ConnectionBase : public Connection, public std::enable_shared_from_this<ConnectionBase> {
  public:
@@ -210,6 +209,7 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
 
  private:
   void maybe_write();
+  void flush_batched() final;
   // Drops the queued frames that are not being written (closing).
   void discard_pending();
   // Drops the connection as a slow consumer (SLOW_CONSUMER).
@@ -234,6 +234,9 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   // The flush passes itself back through the queue while handlers ahead of
   // it keep adding frames; when a pass finds none added, the batch is
   // written. kMaxFlushHops and kCorkFrames bound the delay.
+  //  - frames queued while the thread has an OutputBatch open (a fan-out
+  //    to many connections) skip that queue: the batch writes them when it
+  //    closes, at the end of the handler that queued them.
   static constexpr uint32_t kMaxFlushHops = 16;
   static constexpr size_t kCorkFrames = 64;
 
@@ -254,6 +257,7 @@ class ConnectionBase : public Connection, public std::enable_shared_from_this<Co
   bool writing_ = false;
   bool flush_scheduled_ = false;
   bool in_read_turn_ = false;
+  bool in_batch_ = false;  // joined the thread's OutputBatch; written when it closes
   uint32_t flush_hops_ = 0;
   size_t flush_seen_ = 0;  // pending_.size() at the last pass
   bool close_started_ = false;

@@ -1,7 +1,8 @@
 #include "rt_transport.h"
 
-#include <boost/asio/post.hpp>
 #include <openssl/crypto.h>
+
+#include <boost/asio/post.hpp>
 
 #include "shardd/core/crypto.h"
 
@@ -60,9 +61,9 @@ size_t RtRegistry::size() const {
 
 // ---------------------------------------------------------------- RtTransport
 
-RtTransport::RtTransport(NetShared& shared, TransportMetrics& metrics,
-                         ConnectionLimiter::Slot slot, bool tls, std::string ip, uint16_t port,
-                         Executor ex, RtRegistry& registry, std::string id, std::string secret)
+RtTransport::RtTransport(NetShared& shared, TransportMetrics& metrics, ConnectionLimiter::Slot slot,
+                         bool tls, std::string ip, uint16_t port, Executor ex, RtRegistry& registry,
+                         std::string id, std::string secret)
     : ConnectionBase(shared, metrics, std::move(slot), Transport::kHttp, tls, std::move(ip), port,
                      ex),
       registry_(registry),
@@ -98,10 +99,7 @@ void RtTransport::write_batch() {
       continue;
     }
     auto text = std::make_shared<std::string>();
-    text->reserve(f.size());
-    text->append(f.bytes);
-    if (f.shared) text->append(*f.shared);
-    text->append(f.tail);
+    f.append_to(text.get());
     bytes += text->size();
     log_.push_back(RtEvent{next_no_++, std::move(text)});
   }
@@ -131,10 +129,9 @@ void RtTransport::pump() {
     sink_.reset();
     arm_expiry();
   }
-  asio::post(sink->sink_executor(),
-             [sink, t = self(), token, ev = std::move(events)]() mutable {
-               sink->deliver(std::move(t), token, std::move(ev));
-             });
+  asio::post(sink->sink_executor(), [sink, t = self(), token, ev = std::move(events)]() mutable {
+    sink->deliver(std::move(t), token, std::move(ev));
+  });
 }
 
 void RtTransport::delivered(uint64_t token, bool ok) {
@@ -246,9 +243,13 @@ void RtTransport::end_sink(SinkEnd why) {
 }
 
 // Everything queued was delivered (the last of it, sys.close, included).
-void RtTransport::begin_close() { end_transport(); }
+void RtTransport::begin_close() {
+  end_transport();
+}
 
-void RtTransport::close_socket() { end_transport(); }
+void RtTransport::close_socket() {
+  end_transport();
+}
 
 void RtTransport::end_transport() {
   if (ended_) return;

@@ -18,8 +18,8 @@ class TcpConnection final : public ConnectionBase {
 
   TcpConnection(NetShared& shared, TransportMetrics& metrics, ConnectionLimiter::Slot slot,
                 std::string ip, uint16_t port, Stream&& stream)
-      : ConnectionBase(shared, metrics, std::move(slot), Transport::kTcp, kTls, std::move(ip),
-                       port, lowest(stream).get_executor()),
+      : ConnectionBase(shared, metrics, std::move(slot), Transport::kTcp, kTls, std::move(ip), port,
+                       lowest(stream).get_executor()),
         stream_(std::move(stream)) {}
 
   // Runs the TLS handshake (if any), then starts the session. With `refuse`,
@@ -49,27 +49,26 @@ class TcpConnection final : public ConnectionBase {
     uint8_t flags = f.encoding == Encoding::kMsgpack ? kTcpFlagMsgpack : 0;
     uint32_t min = shared_.limits.compress_min_bytes.load(std::memory_order_relaxed);
     if (min > 0 && f.size() >= min) {
-      std::string plain = f.bytes;
-      if (f.shared) plain += *f.shared;
-      plain += f.tail;
+      std::string plain = f.flat();
       std::string packed;
       zlib_deflate(plain, &packed);
       if (packed.size() < plain.size()) {
         f.bytes = std::move(packed);
         f.shared.reset();
         f.tail = {};
+        f.clear_prefix();
         flags |= kTcpFlagZlib;
       }
     }
-    auto hdr = encode_tcp_header(
-        {static_cast<uint32_t>(f.size()), flags, ++tx_seq_});
-    f.bytes.insert(0, reinterpret_cast<const char*>(hdr.data()), hdr.size());
+    auto hdr = encode_tcp_header({static_cast<uint32_t>(f.size()), flags, ++tx_seq_});
+    f.prepend(std::string_view(reinterpret_cast<const char*>(hdr.data()), hdr.size()));
   }
 
   void write_batch() override {
     bufs_.clear();
     for (const OutFrame& f : inflight_) {
-      bufs_.push_back(boost::asio::buffer(f.bytes));
+      if (auto p = f.prefix(); !p.empty()) bufs_.push_back(boost::asio::buffer(p.data(), p.size()));
+      if (!f.bytes.empty()) bufs_.push_back(boost::asio::buffer(f.bytes));
       if (f.shared) bufs_.push_back(boost::asio::buffer(*f.shared));
       if (!f.tail.empty()) bufs_.push_back(boost::asio::buffer(f.tail.data(), f.tail.size()));
     }
@@ -81,9 +80,8 @@ class TcpConnection final : public ConnectionBase {
 
   void begin_close() override {
     if constexpr (kTls) {
-      stream_.async_shutdown([self = self_ptr()](boost::system::error_code) {
-        self->close_socket();
-      });
+      stream_.async_shutdown(
+          [self = self_ptr()](boost::system::error_code) { self->close_socket(); });
     } else {
       boost::system::error_code ec;
       stream_.shutdown(boost::asio::socket_base::shutdown_send, ec);
@@ -125,10 +123,9 @@ class TcpConnection final : public ConnectionBase {
 
   void do_read() {
     size_t want = std::max<size_t>(4096, need_ > rbuf_.size() ? need_ - rbuf_.size() : 0);
-    stream_.async_read_some(rbuf_.prepare(want),
-                            [self = self_ptr()](boost::system::error_code ec, std::size_t n) {
-                              self->on_read(ec, n);
-                            });
+    stream_.async_read_some(
+        rbuf_.prepare(want),
+        [self = self_ptr()](boost::system::error_code ec, std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {

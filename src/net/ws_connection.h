@@ -24,13 +24,15 @@ struct WsOptions {
 };
 
 // A WebSocket client connection after the HTTP upgrade request was read.
-// Stream: TcpStream or TlsStream.
+// Stream: Socket (plain: the socket taken out of the front's TcpStream, so
+// every write goes straight from the WebSocket stream to the socket; the
+// WebSocket stream keeps its own timers) or TlsStream.
 // Text frames carry JSON, binary frames MessagePack.
 template <class Stream>
 class WsConnection final : public ConnectionBase {
  public:
-  WsConnection(NetShared& shared, TransportMetrics& metrics, ConnectionLimiter::Slot slot,
-               bool tls, std::string ip, uint16_t port, Stream&& stream)
+  WsConnection(NetShared& shared, TransportMetrics& metrics, ConnectionLimiter::Slot slot, bool tls,
+               std::string ip, uint16_t port, Stream&& stream)
       : ConnectionBase(shared, metrics, std::move(slot), Transport::kWs, tls, std::move(ip), port,
                        beast::get_lowest_layer(stream).get_executor()),
         ws_(std::move(stream)) {}
@@ -39,7 +41,9 @@ class WsConnection final : public ConnectionBase {
   void run(http::request<http::empty_body> req, const WsOptions& opts) {
     auto hs = std::chrono::milliseconds(
         shared_.limits.handshake_timeout_ms.load(std::memory_order_relaxed));
-    beast::get_lowest_layer(ws_).expires_never();  // websocket has its own timers
+    if constexpr (!std::is_same_v<Stream, Socket>) {
+      beast::get_lowest_layer(ws_).expires_never();  // websocket has its own timers
+    }
     websocket::stream_base::timeout t{};
     t.handshake_timeout = hs;  // also bounds the close handshake
     t.idle_timeout = websocket::stream_base::none();
@@ -83,17 +87,22 @@ class WsConnection final : public ConnectionBase {
   }
 
   void begin_close() override {
-    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
-                    [self = self_ptr()](beast::error_code ec) {
-                      if (ec && self->state_ != State::kDead) {
-                        self->abort("close handshake failed: " + ec.message());
-                      }
-                    });
+    ws_.async_close(
+        websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
+        [self = self_ptr()](beast::error_code ec) {
+          if (ec && self->state_ != State::kDead) {
+            self->abort("close handshake failed: " + ec.message());
+          }
+        });
   }
 
   void close_socket() override {
     beast::error_code ec;
-    beast::get_lowest_layer(ws_).socket().close(ec);
+    if constexpr (std::is_same_v<Stream, Socket>) {
+      beast::get_lowest_layer(ws_).close(ec);
+    } else {
+      beast::get_lowest_layer(ws_).socket().close(ec);
+    }
   }
 
  private:
@@ -113,9 +122,8 @@ class WsConnection final : public ConnectionBase {
 
   void do_read() {
     ws_.read_message_max(shared_.limits.max_frame_bytes.load(std::memory_order_relaxed));
-    ws_.async_read(rbuf_, [self = self_ptr()](beast::error_code ec, std::size_t n) {
-      self->on_read(ec, n);
-    });
+    ws_.async_read(
+        rbuf_, [self = self_ptr()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(beast::error_code ec, std::size_t n) {
@@ -134,9 +142,8 @@ class WsConnection final : public ConnectionBase {
     touch();
     if (deliverable()) {
       auto data = rbuf_.data();
-      handler_->on_message(
-          std::string_view(static_cast<const char*>(data.data()), data.size()),
-          ws_.got_text() ? Encoding::kJson : Encoding::kMsgpack);
+      handler_->on_message(std::string_view(static_cast<const char*>(data.data()), data.size()),
+                           ws_.got_text() ? Encoding::kJson : Encoding::kMsgpack);
     }
     rbuf_.consume(rbuf_.size());
     if (rbuf_.capacity() > 16 * 1024) rbuf_.shrink_to_fit();
@@ -148,13 +155,13 @@ class WsConnection final : public ConnectionBase {
   void write_next() {
     const OutFrame& f = inflight_[write_index_];
     ws_.binary(f.encoding == Encoding::kMsgpack);
-    std::array<boost::asio::const_buffer, 3> bufs{
-        boost::asio::buffer(f.bytes),
+    std::string_view pre = f.prefix();
+    std::array<boost::asio::const_buffer, 4> bufs{
+        boost::asio::buffer(pre.data(), pre.size()), boost::asio::buffer(f.bytes),
         f.shared ? boost::asio::buffer(*f.shared) : boost::asio::const_buffer(),
         boost::asio::buffer(f.tail.data(), f.tail.size())};
-    ws_.async_write(bufs, [self = self_ptr()](beast::error_code ec, std::size_t n) {
-      self->on_write(ec, n);
-    });
+    ws_.async_write(
+        bufs, [self = self_ptr()](beast::error_code ec, std::size_t n) { self->on_write(ec, n); });
   }
 
   void on_write(beast::error_code ec, std::size_t n) {

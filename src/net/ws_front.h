@@ -23,9 +23,9 @@
 #include "internal.h"
 #include "rt_http.h"
 #include "rt_transport.h"
+#include "shardd/core/log.h"
 #include "static_files.h"
 #include "ws_connection.h"
-#include "shardd/core/log.h"
 
 namespace shardd::net {
 
@@ -105,8 +105,7 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
     keep_alive_ = false;  // until a plain GET answer says otherwise
     if (ec == http::error::header_limit) {
       env_.metrics.handshake_failed.inc();
-      return respond(http::status::request_header_fields_too_large,
-                     "request headers over 8 KiB\n");
+      return respond(http::status::request_header_fields_too_large, "request headers over 8 KiB\n");
     }
     if (ec) {
       // A kept-alive connection the client lets go idle, or closes, after
@@ -137,10 +136,21 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
         ws_front_log().info("ws {}:{} origin '{}' not allowed", ip_, port_, std::string(origin));
         return respond(http::status::forbidden, "origin not allowed\n");
       }
-      auto conn = std::make_shared<WsConnection<Stream>>(
-          env_.shared, env_.metrics, std::move(*slot_), kTls, ip_, port_, std::move(stream_));
-      slot_.reset();
-      conn->run(std::move(req), WsOptions{env_.permessage_deflate});
+      if constexpr (kTls) {
+        auto conn = std::make_shared<WsConnection<Stream>>(
+            env_.shared, env_.metrics, std::move(*slot_), kTls, ip_, port_, std::move(stream_));
+        slot_.reset();
+        conn->run(std::move(req), WsOptions{env_.permessage_deflate});
+      } else {
+        // The HTTP stream's timer is not needed past the upgrade: the
+        // connection writes to the socket itself.
+        beast::get_lowest_layer(stream_).expires_never();
+        auto conn = std::make_shared<WsConnection<Socket>>(
+            env_.shared, env_.metrics, std::move(*slot_), kTls, ip_, port_,
+            beast::get_lowest_layer(stream_).release_socket());
+        slot_.reset();
+        conn->run(std::move(req), WsOptions{env_.permessage_deflate});
+      }
       return;
     }
     bool head = req.method() == http::verb::head;
@@ -170,7 +180,8 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
     if (f.kind == StaticLookup::Kind::kAddSlash) {
       return redirect(http::status::moved_permanently, std::string(path) + "/");
     }
-    if (f.kind != StaticLookup::Kind::kFile) return respond(http::status::not_found, "not found\n", head);
+    if (f.kind != StaticLookup::Kind::kFile)
+      return respond(http::status::not_found, "not found\n", head);
     auto inm = req[http::field::if_none_match];
     if (!inm.empty() && etag_matches(inm, f.etag)) {
       res_.emplace(http::status::not_modified, 11);
@@ -243,20 +254,18 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
   template <class Res>
   void write(Res& res) {
     beast::get_lowest_layer(stream_).expires_after(handshake_timeout());
-    http::async_write(stream_, res,
-                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->res_.reset();
-                        self->file_res_.reset();
-                        if (auto after = std::move(self->after_write_)) {
-                          self->after_write_ = nullptr;
-                          after(!ec);
-                        }
-                        if (!ec && self->keep_alive_) return self->do_read();
-                        beast::get_lowest_layer(self->stream_)
-                            .socket()
-                            .shutdown(tcp::socket::shutdown_send, ec);
-                        beast::get_lowest_layer(self->stream_).socket().close(ec);
-                      });
+    http::async_write(
+        stream_, res, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+          self->res_.reset();
+          self->file_res_.reset();
+          if (auto after = std::move(self->after_write_)) {
+            self->after_write_ = nullptr;
+            after(!ec);
+          }
+          if (!ec && self->keep_alive_) return self->do_read();
+          beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+          beast::get_lowest_layer(self->stream_).socket().close(ec);
+        });
   }
 
   Env& env_;
@@ -313,8 +322,7 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
     // The body is read only now that the route is known, under its limit
     // (a declared length over it is refused before reading; a chunked body
     // is cut off when it gets there).
-    const uint32_t limit =
-        env_.shared.limits.http_max_body_bytes.load(std::memory_order_relaxed);
+    const uint32_t limit = env_.shared.limits.http_max_body_bytes.load(std::memory_order_relaxed);
     if (auto n = parser_->content_length(); n && *n > limit) {
       env_.rt_metrics->too_large.inc();
       return rt_error(http::status::payload_too_large, ErrorCode::kTooLarge,
@@ -323,7 +331,8 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
     body_parser_.emplace(std::move(*parser_));
     parser_.reset();
     body_parser_->body_limit(limit);
-    if (body_parser_->is_done()) return rt_dispatch(body_parser_->get(), body_parser_->get().body());
+    if (body_parser_->is_done())
+      return rt_dispatch(body_parser_->get(), body_parser_->get().body());
     http::async_read(stream_, buf_, *body_parser_,
                      [self = this->shared_from_this(), limit](beast::error_code ec, std::size_t) {
                        if (ec == http::error::body_limit) {
@@ -359,13 +368,14 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
     }
     uint64_t last = 0;
     std::string_view last_text = t.route == RtRoute::kSend ? query_param(t.query, "ack")
-                                                            : std::string_view(h["Last-Event-ID"]);
+                                                           : std::string_view(h["Last-Event-ID"]);
     if (last_text.empty() && t.route == RtRoute::kEvents) last_text = query_param(t.query, "last");
     if (!last_text.empty() && !parse_event_no(last_text, &last)) {
       return rt_error(http::status::bad_request, ErrorCode::kBadRequest,
                       "the last event number must be an integer");
     }
-    if (t.route == RtRoute::kSend) return rt_send(std::move(tr), body, last_text.empty() ? 0 : last);
+    if (t.route == RtRoute::kSend)
+      return rt_send(std::move(tr), body, last_text.empty() ? 0 : last);
     const bool poll = query_param(t.query, "poll") == "1";
     rt_ = std::move(tr);
     rt_answered_ = false;
@@ -406,9 +416,8 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
       return rt_error(http::status::service_unavailable, ErrorCode::kUnavailable,
                       "random number generator failed");
     }
-    auto tr = std::make_shared<RtTransport>(
-        env_.shared, *env_.rt_metrics, std::move(*slot), kTls, ip_, port_,
-        ex_, *env_.rt, std::move(id), open_secret_);
+    auto tr = std::make_shared<RtTransport>(env_.shared, *env_.rt_metrics, std::move(*slot), kTls,
+                                            ip_, port_, ex_, *env_.rt, std::move(id), open_secret_);
     if (!tr->start()) {
       env_.rt_metrics->refused_limit.inc();
       return rt_error(http::status::too_many_requests, ErrorCode::kTooManyConnections,
@@ -423,9 +432,9 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
 
   void rt_send(std::shared_ptr<RtTransport> tr, std::string_view body, uint64_t ack) {
     std::vector<std::string_view> parts;
-    Status st = split_send_body(
-        body, env_.shared.limits.http_max_batch.load(std::memory_order_relaxed),
-        env_.shared.limits.max_frame_bytes.load(std::memory_order_relaxed), &parts);
+    Status st =
+        split_send_body(body, env_.shared.limits.http_max_batch.load(std::memory_order_relaxed),
+                        env_.shared.limits.max_frame_bytes.load(std::memory_order_relaxed), &parts);
     if (!st.ok()) {
       if (st.code() == ErrorCode::kTooLarge) env_.rt_metrics->too_large.inc();
       return rt_error(st.code() == ErrorCode::kTooLarge ? http::status::payload_too_large
@@ -453,40 +462,39 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
     sse_sr_.emplace(*sse_res_);
     sse_writing_ = true;
     beast::get_lowest_layer(stream_).expires_after(handshake_timeout());
-    http::async_write_header(
-        stream_, *sse_sr_,
-        [self = this->shared_from_this(), sink = std::move(self), last](beast::error_code ec,
-                                                                       std::size_t) {
-          self->sse_writing_ = false;
-          if (ec) {
-            self->rt_mode_ = RtMode::kNone;
-            self->rt_.reset();
-            return self->fail("event stream", ec);
-          }
-          // From here the stream lasts as long as the client keeps it: a
-          // pending read notices when it goes away.
-          beast::get_lowest_layer(self->stream_).expires_never();
-          self->sse_watch();
-          boost::asio::post(self->rt_->executor(),
-                            [t = self->rt_, sink, last] { t->attach(sink, true, last); });
-          if (self->sse_end_) self->sse_close();
-        });
+    http::async_write_header(stream_, *sse_sr_,
+                             [self = this->shared_from_this(), sink = std::move(self), last](
+                                 beast::error_code ec, std::size_t) {
+                               self->sse_writing_ = false;
+                               if (ec) {
+                                 self->rt_mode_ = RtMode::kNone;
+                                 self->rt_.reset();
+                                 return self->fail("event stream", ec);
+                               }
+                               // From here the stream lasts as long as the client keeps it: a
+                               // pending read notices when it goes away.
+                               beast::get_lowest_layer(self->stream_).expires_never();
+                               self->sse_watch();
+                               boost::asio::post(
+                                   self->rt_->executor(),
+                                   [t = self->rt_, sink, last] { t->attach(sink, true, last); });
+                               if (self->sse_end_) self->sse_close();
+                             });
   }
 
   void sse_watch() {
-    stream_.async_read_some(
-        boost::asio::buffer(sse_drain_),
-        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-          if (!ec) return self->sse_watch();  // a client has nothing to say here
-          if (self->rt_mode_ != RtMode::kStream) return;
-          if (!self->sse_end_) {
-            self->sse_end_ = SinkEnd::kReplaced;  // gone: nothing more is written
-            boost::asio::post(self->rt_->executor(),
-                              [t = self->rt_, s = self.get()] { t->detach(s); });
-          }
-          beast::error_code ignored;
-          beast::get_lowest_layer(self->stream_).socket().close(ignored);
-        });
+    stream_.async_read_some(boost::asio::buffer(sse_drain_), [self = this->shared_from_this()](
+                                                                 beast::error_code ec,
+                                                                 std::size_t) {
+      if (!ec) return self->sse_watch();  // a client has nothing to say here
+      if (self->rt_mode_ != RtMode::kStream) return;
+      if (!self->sse_end_) {
+        self->sse_end_ = SinkEnd::kReplaced;  // gone: nothing more is written
+        boost::asio::post(self->rt_->executor(), [t = self->rt_, s = self.get()] { t->detach(s); });
+      }
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->stream_).socket().close(ignored);
+    });
   }
 
   // Ends the event stream: a last `event: end` naming why, the final chunk,
@@ -500,13 +508,14 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
     if (*sse_end_ == SinkEnd::kAhead) code = "BAD_REQUEST";
     sse_buf_ = std::string("event: end\ndata: {\"code\":\"") + code + "\"}\n\n";
     beast::get_lowest_layer(stream_).expires_after(handshake_timeout());
-    boost::asio::async_write(
-        stream_, http::make_chunk(boost::asio::buffer(sse_buf_)),
-        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-          if (ec) return self->close_quietly();
-          boost::asio::async_write(self->stream_, http::make_chunk_last(),
-                                   [self](beast::error_code, std::size_t) { self->close_quietly(); });
-        });
+    boost::asio::async_write(stream_, http::make_chunk(boost::asio::buffer(sse_buf_)),
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec) return self->close_quietly();
+                               boost::asio::async_write(self->stream_, http::make_chunk_last(),
+                                                        [self](beast::error_code, std::size_t) {
+                                                          self->close_quietly();
+                                                        });
+                             });
   }
 
   void close_quietly() {
@@ -617,9 +626,9 @@ class HttpFront final : public EventSink, public std::enable_shared_from_this<Ht
   std::optional<http::request_parser<http::string_body>> body_parser_;
   std::shared_ptr<RtTransport> rt_;  // the transport this request works for
   RtMode rt_mode_ = RtMode::kNone;
-  bool rt_answered_ = false;  // the poll (or open) has its answer
-  uint64_t rt_last_ = 0;      // the client's last event
-  std::string open_secret_;   // kOpen: the new transport's secret, for the answer
+  bool rt_answered_ = false;       // the poll (or open) has its answer
+  uint64_t rt_last_ = 0;           // the client's last event
+  std::string open_secret_;        // kOpen: the new transport's secret, for the answer
   const Connection::Executor ex_;  // the socket's
   boost::asio::steady_timer poll_timer_;
   std::optional<http::response<http::empty_body>> sse_res_;

@@ -3,6 +3,7 @@
 // moderation over admin HTTP. Runs twice (see CMakeLists.txt): SQLite +
 // memory cache, and MariaDB + Redis (the recent window is then a Redis list).
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -166,6 +167,106 @@ TEST(Chat, ConcurrentSendersAllSeeTheSameOrder) {
     EXPECT_EQ(std::set<int64_t>(orders[i].begin(), orders[i].end()).size(), orders[i].size());
     EXPECT_EQ(orders[i], orders[0]);
   }
+}
+
+// Custom channels, history paging, text rules, a frozen channel and a
+// deleted message, all over framed TCP (MessagePack for one player).
+TEST(Chat, CustomChannelsPagingFreezeAndDeleteOverTcp) {
+  Shard s(chat_shard({"chat.custom_burst=50", "chat.custom_per_min=6000",
+                      "chat.moderators=[\"ann\"]", "chat.max_chars=40"}));
+  s.start();
+  TcpClient ann, bob;
+  connect_tcp(ann, s.tcp_port());
+  connect_tcp(bob, s.tcp_port());
+  login_as(ann, "ann");
+  login_as(bob, "bob");
+  auto send = [](TcpClient& c, const std::string& text, bool msgpack = false) {
+    return c.request("chat.send", {{"channel", "Trade"}, {"text", text}}, msgpack);
+  };
+
+  auto joined = ann.request("chat.join", {{"channel", "Trade"}});
+  ASSERT_TRUE(IsOk(joined));
+  EXPECT_EQ((*joined)["d"]["members"], 1);
+  EXPECT_TRUE(IsError(send(bob, "let me in"), "FORBIDDEN"));  // not a member
+  EXPECT_TRUE(IsError(bob.request("chat.history", {{"channel", "trade"}}), "FORBIDDEN"));
+  auto two = bob.request("chat.join", {{"channel", "trade"}}, /*msgpack=*/true);
+  ASSERT_TRUE(IsOk(two));
+  EXPECT_EQ((*two)["d"]["members"], 2);
+  auto chans = bob.request("chat.channels");
+  ASSERT_TRUE(IsOk(chans));
+  bool listed = false;
+  for (const auto& c : (*chans)["d"]["channels"]) {
+    listed = listed || (c["channel"] == "trade" && c["custom"] == true);
+  }
+  EXPECT_TRUE(listed);
+
+  // Seven messages, read back three at a time, oldest first, ids rising.
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 7; ++i) {
+    auto r = send(ann, "offer " + std::to_string(i));
+    ASSERT_TRUE(IsOk(r));
+    ids.push_back((*r)["d"]["id"]);
+  }
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  std::vector<int64_t> paged;
+  std::optional<int64_t> before;
+  for (int page = 0; page < 5; ++page) {
+    json args = {{"channel", "trade"}, {"limit", 3}};
+    if (before) args["before"] = *before;
+    auto h = bob.request("chat.history", args, /*msgpack=*/true);
+    ASSERT_TRUE(IsOk(h));
+    const auto& msgs = (*h)["d"]["messages"];
+    ASSERT_FALSE(msgs.empty());
+    std::vector<int64_t> chunk;
+    for (const auto& m : msgs) chunk.push_back(m["id"]);
+    paged.insert(paged.begin(), chunk.begin(), chunk.end());
+    before = chunk.front();
+    if ((*h)["d"]["more"] == false) break;
+  }
+  EXPECT_EQ(paged, ids);
+
+  // Text rules: whitespace folded, fake server text and long text refused.
+  auto folded = send(bob, "  two   spaces\there ");
+  ASSERT_TRUE(IsOk(folded));
+  std::optional<json> got;
+  for (int i = 0; i < 20 && !got; ++i) {
+    auto m = ann.recv_push("chat.msg");
+    if (!m) break;
+    if ((*m)["d"]["id"] == (*folded)["d"]["id"]) got = m;
+  }
+  ASSERT_TRUE(got);
+  EXPECT_EQ((*got)["d"]["text"], "two spaces here");
+  auto fake = send(bob, "[System] you won a prize");
+  ASSERT_TRUE(IsError(fake, "TEXT_REJECTED"));
+  EXPECT_EQ((*fake)["err"]["reason"], "fake_system");
+  auto long_text = send(bob, std::string(41, 'x'));
+  ASSERT_TRUE(IsError(long_text, "TEXT_REJECTED"));
+  EXPECT_EQ((*long_text)["err"]["reason"], "too_long");
+  EXPECT_EQ((*long_text)["err"]["max_chars"], 40);
+
+  // Frozen: only a moderator speaks, until it thaws.
+  auto freeze = admin_post(s, "/admin/chat/freeze", {{"channel", "trade"}, {"frozen", true}});
+  ASSERT_EQ(freeze.status, 200) << freeze.body;
+  EXPECT_TRUE(IsError(send(bob, "anyone?"), "CHANNEL_FROZEN"));
+  EXPECT_TRUE(IsOk(send(ann, "the channel is frozen")));
+  ASSERT_EQ(admin_post(s, "/admin/chat/freeze", {{"channel", "trade"}, {"frozen", false}}).status,
+            200);
+  EXPECT_TRUE(IsOk(send(bob, "thanks")));
+
+  // A deleted message is pushed away and left out of history.
+  auto del = admin_post(s, "/admin/chat/delete", {{"id", ids[6]}});
+  ASSERT_EQ(del.status, 200) << del.body;
+  auto removed = bob.recv_push("chat.deleted");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ((*removed)["d"]["id"], ids[6]);
+  EXPECT_EQ((*removed)["d"]["channel"], "trade");
+  auto h = bob.request("chat.history", {{"channel", "trade"}});
+  ASSERT_TRUE(IsOk(h));
+  for (const auto& m : (*h)["d"]["messages"]) EXPECT_NE(m["id"], ids[6]);
+
+  ASSERT_TRUE(IsOk(bob.request("chat.leave", {{"channel", "trade"}})));
+  EXPECT_TRUE(IsError(bob.request("chat.leave", {{"channel", "trade"}}), "NOT_FOUND"));
+  EXPECT_TRUE(IsError(send(bob, "bye"), "FORBIDDEN"));
 }
 
 TEST(Chat, ModerationOverAdminHttp) {

@@ -247,6 +247,186 @@ TEST(Social, GuildsSurviveARestart) {
   EXPECT_FALSE((*other)["d"]["guild"].contains("motd"));
 }
 
+// The party life over both transports: invite-only rules, decline, blocks,
+// promote, kick, and the lead passing on when the leader leaves or logs out.
+TEST(Social, PartyInvitesKicksAndLeaderHandOff) {
+  Shard s(social_shard());
+  s.start();
+  WsClient ann, cat;
+  TcpClient bob;
+  connect_ws(ann, s.ws_port());
+  connect_tcp(bob, s.tcp_port());
+  connect_ws(cat, s.ws_port());
+  int64_t ann_id = login_as(ann, "ann");
+  int64_t bob_id = login_as(bob, "bob");
+  int64_t cat_id = login_as(cat, "cat");
+
+  auto created = ann.request("party.create", {{"open", false}});
+  ASSERT_TRUE(IsOk(created));
+  int64_t pid = (*created)["d"]["party"]["id"];
+  EXPECT_TRUE(IsError(bob.request("party.accept", {{"party", pid}}), "FORBIDDEN"));
+  EXPECT_TRUE(IsError(bob.request("party.decline", {{"party", pid}}), "NOT_FOUND"));
+
+  // Invite, decline: the invite is gone.
+  ASSERT_TRUE(IsOk(ann.request("party.invite", {{"account", bob_id}})));
+  auto inv = bob.recv_push("party.invite");
+  ASSERT_TRUE(inv);
+  EXPECT_EQ((*inv)["d"]["party"], pid);
+  EXPECT_EQ((*inv)["d"]["from"]["account"], ann_id);
+  EXPECT_GT((*inv)["seq"].get<int64_t>(), 0);  // numbered: replayed after a resume
+  ASSERT_TRUE(IsOk(bob.request("party.decline", {{"party", pid}})));
+  EXPECT_TRUE(IsError(bob.request("party.accept", {{"party", pid}}), "FORBIDDEN"));
+
+  // A player who blocked you cannot be invited.
+  ASSERT_TRUE(IsOk(cat.request("social.block", {{"account", ann_id}})));
+  EXPECT_TRUE(IsError(ann.request("party.invite", {{"account", cat_id}}), "BLOCKED"));
+  ASSERT_TRUE(IsOk(cat.request("social.unblock", {{"account", ann_id}})));
+
+  ASSERT_TRUE(IsOk(ann.request("party.invite", {{"account", bob_id}})));
+  auto joined = bob.request("party.accept", {{"party", pid}});
+  ASSERT_TRUE(IsOk(joined));
+  EXPECT_EQ((*joined)["d"]["party"]["members"].size(), 2u);
+  EXPECT_TRUE(IsError(bob.request("party.create"), "BAD_REQUEST"));  // one party per account
+  // Invite-only: only the leader invites, kicks and promotes.
+  EXPECT_TRUE(IsError(bob.request("party.invite", {{"account", cat_id}}), "FORBIDDEN"));
+  EXPECT_TRUE(IsError(bob.request("party.kick", {{"account", ann_id}}), "FORBIDDEN"));
+  EXPECT_TRUE(IsError(ann.request("party.kick", {{"account", cat_id}}), "NOT_FOUND"));
+
+  ASSERT_TRUE(IsOk(ann.request("party.promote", {{"account", bob_id}})));
+  auto info = ann.request("party.info");
+  ASSERT_TRUE(IsOk(info));
+  EXPECT_EQ((*info)["d"]["party"]["leader"], bob_id);
+  ASSERT_TRUE(IsOk(bob.request("party.kick", {{"account", ann_id}})));
+  std::optional<json> gone;
+  for (int i = 0; i < 10 && !gone; ++i) {
+    auto u = ann.recv_push("party.update");
+    if (!u) break;
+    if ((*u)["d"]["party"].is_null()) gone = u;
+  }
+  ASSERT_TRUE(gone);
+  EXPECT_EQ((*gone)["d"]["reason"], "kicked");
+  ASSERT_TRUE(IsOk(bob.request("party.leave")));
+  auto none = bob.request("party.info");
+  ASSERT_TRUE(IsOk(none));
+  EXPECT_TRUE((*none)["d"]["party"].is_null());
+
+  // An open party: the lead passes in joining order to an online member.
+  auto open = ann.request("party.create", {{"open", true}});
+  ASSERT_TRUE(IsOk(open));
+  int64_t open_id = (*open)["d"]["party"]["id"];
+  ASSERT_TRUE(IsOk(bob.request("party.accept", {{"party", open_id}})));
+  ASSERT_TRUE(IsOk(cat.request("party.accept", {{"party", open_id}})));
+  ASSERT_TRUE(IsOk(ann.request("party.leave")));
+  auto after_leave = cat.request("party.info");
+  ASSERT_TRUE(IsOk(after_leave));
+  EXPECT_EQ((*after_leave)["d"]["party"]["leader"], bob_id);
+  EXPECT_EQ((*after_leave)["d"]["party"]["members"].size(), 2u);
+  ASSERT_TRUE(IsOk(bob.request("auth.logout")));
+  std::optional<json> after_logout;
+  for (int i = 0; i < 50; ++i) {
+    after_logout = cat.request("party.info");
+    if (IsOk(after_logout) && (*after_logout)["d"]["party"]["leader"] == cat_id) break;
+    std::this_thread::sleep_for(Ms(20));
+  }
+  ASSERT_TRUE(IsOk(after_logout));
+  EXPECT_EQ((*after_logout)["d"]["party"]["leader"], cat_id);
+  bool bob_offline = false;
+  for (const auto& m : (*after_logout)["d"]["party"]["members"]) {
+    if (m["account"] == bob_id) bob_offline = m["online"] == false;
+  }
+  EXPECT_TRUE(bob_offline);
+}
+
+// Guild invitations and join requests answered both ways, the permissions
+// of each role, the lead handed over, and a disband.
+TEST(Social, GuildRolesRequestsAndDisband) {
+  Shard s(social_shard());
+  s.start();
+  WsClient ann, cat;
+  TcpClient bob;
+  connect_ws(ann, s.ws_port());
+  connect_tcp(bob, s.tcp_port());
+  connect_ws(cat, s.ws_port());
+  int64_t ann_id = login_as(ann, "ann");
+  int64_t bob_id = login_as(bob, "bob");
+  int64_t cat_id = login_as(cat, "cat");
+
+  auto g = ann.request("guild.create", {{"name", "Night Owls"}, {"tag", "OWL"}});
+  ASSERT_TRUE(IsOk(g));
+  int64_t gid = (*g)["d"]["guild"]["id"];
+  EXPECT_TRUE(IsError(bob.request("guild.members"), "NOT_FOUND"));
+
+  ASSERT_TRUE(IsOk(ann.request("guild.invite", {{"account", bob_id}})));
+  auto inv = bob.recv_push("guild.invite");
+  ASSERT_TRUE(inv);
+  EXPECT_EQ((*inv)["d"]["guild"], gid);
+  ASSERT_TRUE(IsOk(bob.request("guild.decline", {{"guild", gid}})));
+  EXPECT_TRUE(IsError(bob.request("guild.accept", {{"guild", gid}}), "NOT_FOUND"));
+
+  ASSERT_TRUE(IsOk(cat.request("guild.join_request", {{"guild", gid}})));
+  auto req = ann.recv_push("guild.request");
+  ASSERT_TRUE(req);
+  EXPECT_EQ((*req)["d"]["from"]["account"], cat_id);
+  ASSERT_TRUE(IsOk(ann.request("guild.reject", {{"account", cat_id}})));
+  EXPECT_TRUE(IsError(ann.request("guild.approve", {{"account", cat_id}}), "NOT_FOUND"));
+
+  ASSERT_TRUE(IsOk(cat.request("guild.join_request", {{"guild", gid}})));
+  ASSERT_TRUE(IsOk(ann.request("guild.approve", {{"account", cat_id}})));
+  ASSERT_TRUE(IsOk(bob.request("guild.join_request", {{"guild", gid}})));
+  ASSERT_TRUE(IsOk(ann.request("guild.approve", {{"account", bob_id}})));
+
+  // A member may not kick, invite, set the motd or change roles.
+  EXPECT_TRUE(IsError(cat.request("guild.kick", {{"account", bob_id}}), "FORBIDDEN"));
+  EXPECT_TRUE(IsError(cat.request("guild.motd", {{"text", "hi"}}), "FORBIDDEN"));
+  EXPECT_TRUE(IsError(cat.request("guild.set_role", {{"account", bob_id}, {"role", "officer"}}),
+                      "FORBIDDEN"));
+  // An officer kicks members, not the leader.
+  ASSERT_TRUE(IsOk(ann.request("guild.set_role", {{"account", cat_id}, {"role", "officer"}})));
+  EXPECT_TRUE(IsError(cat.request("guild.kick", {{"account", ann_id}}), "FORBIDDEN"));
+  ASSERT_TRUE(IsOk(cat.request("guild.kick", {{"account", bob_id}})));
+  std::optional<json> kicked;
+  for (int i = 0; i < 10 && !kicked; ++i) {
+    auto u = bob.recv_push("guild.update");
+    if (!u) break;
+    if ((*u)["d"]["guild"].is_null()) kicked = u;
+  }
+  ASSERT_TRUE(kicked);
+  EXPECT_EQ((*kicked)["d"]["reason"], "kicked");
+
+  ASSERT_TRUE(IsOk(cat.request("guild.motd", {{"text", "raid at 8"}})));
+  std::optional<json> motd;
+  for (int i = 0; i < 10 && !motd; ++i) {
+    auto u = ann.recv_push("guild.update");
+    if (!u) break;
+    if ((*u)["d"]["guild"].is_object() && (*u)["d"]["guild"]["motd"] == "raid at 8") motd = u;
+  }
+  EXPECT_TRUE(motd);
+
+  // The lead handed over: the old leader is an officer and may not disband.
+  ASSERT_TRUE(IsOk(ann.request("guild.set_role", {{"account", cat_id}, {"role", "leader"}})));
+  EXPECT_TRUE(IsError(ann.request("guild.disband"), "FORBIDDEN"));
+  auto members = ann.request("guild.members");
+  ASSERT_TRUE(IsOk(members));
+  ASSERT_EQ((*members)["d"]["members"].size(), 2u);
+  EXPECT_EQ((*members)["d"]["members"][0]["role"], "officer");
+  EXPECT_EQ((*members)["d"]["members"][1]["role"], "leader");
+  ASSERT_TRUE(IsOk(cat.request("guild.disband")));
+  std::optional<json> disbanded;
+  for (int i = 0; i < 10 && !disbanded; ++i) {
+    auto u = ann.recv_push("guild.update");
+    if (!u) break;
+    if ((*u)["d"]["guild"].is_null()) disbanded = u;
+  }
+  ASSERT_TRUE(disbanded);
+  EXPECT_EQ((*disbanded)["d"]["reason"], "disbanded");
+  auto info = ann.request("guild.info");
+  ASSERT_TRUE(IsOk(info));
+  EXPECT_TRUE((*info)["d"]["guild"].is_null());
+  EXPECT_TRUE(IsError(ann.request("guild.info", {{"guild", gid}}), "NOT_FOUND"));
+  // The name is free again.
+  EXPECT_TRUE(IsOk(bob.request("guild.create", {{"name", "Night Owls"}, {"tag", "OWL"}})));
+}
+
 TEST(Social, ErrorsNameTheProblem) {
   Shard s(social_shard());
   s.start();

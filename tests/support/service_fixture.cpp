@@ -48,9 +48,7 @@ class FakeConnection final : public net::Connection,
 
   bool send(net::OutFrame&& frame) override {
     if (closing_) return false;
-    std::string text = frame.bytes;
-    if (frame.shared) text += *frame.shared;
-    text += frame.tail;
+    std::string text = frame.flat();
     json j = json::parse(text, nullptr, false);
     std::lock_guard lock(state_->mu);
     if (j.contains("rid") && j.contains("ok") && j["rid"].is_number_unsigned()) {
@@ -330,11 +328,21 @@ std::unique_ptr<FakeClient> ServiceFixture::connect(const std::string& remote_ip
   return client;
 }
 
-FakeClock& ServiceFixture::clock() { return impl_->clock; }
-const Config& ServiceFixture::config() const { return impl_->config; }
-gateway::Gateway& ServiceFixture::gateway() { return *impl_->gateway; }
-store::Store& ServiceFixture::store() { return *impl_->store; }
-std::string ServiceFixture::metrics_text() { return impl_->metrics.render(); }
+FakeClock& ServiceFixture::clock() {
+  return impl_->clock;
+}
+const Config& ServiceFixture::config() const {
+  return impl_->config;
+}
+gateway::Gateway& ServiceFixture::gateway() {
+  return *impl_->gateway;
+}
+store::Store& ServiceFixture::store() {
+  return *impl_->store;
+}
+std::string ServiceFixture::metrics_text() {
+  return impl_->metrics.render();
+}
 
 bool ServiceFixture::reload(std::vector<std::string> overrides, std::string config_toml) {
   Impl& f = *impl_;
@@ -364,8 +372,9 @@ json ServiceFixture::admin(const std::string& method, const std::string& path, c
   auto fut = answer->get_future();
   auto once = std::make_shared<std::once_flag>();
   it->second.second(args, [answer, once](int status, json body) {
-    std::call_once(*once,
-                   [&] { answer->set_value({{"status", status}, {"body", std::move(body)}}); });
+    std::call_once(*once, [&] {
+      answer->set_value({{"status", status}, {"body", std::move(body)}});
+    });
   });
   if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return nullptr;
   return fut.get();

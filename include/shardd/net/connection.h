@@ -119,8 +119,17 @@ class Connection {
   Executor executor() const { return executor_; }
 
  protected:
+  friend class OutputBatch;
+  // Called by the OutputBatch this connection joined (see send), on
+  // executor(), when the batch closes: writes what is queued.
+  virtual void flush_batched() {}
+
   Connection(uint64_t id, Transport t, bool tls, std::string ip, uint16_t port, Executor ex)
-      : id_(id), transport_(t), tls_(tls), remote_ip_(std::move(ip)), remote_port_(port),
+      : id_(id),
+        transport_(t),
+        tls_(tls),
+        remote_ip_(std::move(ip)),
+        remote_port_(port),
         executor_(ex) {}
 
  private:

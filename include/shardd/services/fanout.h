@@ -6,13 +6,15 @@
 #include <vector>
 
 #include "shardd/gateway/session.h"
+#include "shardd/net/output_batch.h"
 
 namespace shardd::services {
 
 // One push to many sessions (a chat channel's members, a player's online
 // friends): the body is encoded once (SharedBody: the same bytes for every
 // recipient) and the recipients are grouped by io executor, so sending to
-// N sessions costs one post per io thread, not one per session.
+// N sessions costs one post per io thread, not one per session, and their
+// connections are written together at the end of it (net::OutputBatch).
 //
 //   Fanout out(*chat_msg, std::make_shared<const gateway::SharedBody>(d));
 //   for (auto& [id, weak] : members) out.add(weak.lock());
@@ -45,6 +47,7 @@ class Fanout {
   size_t send() {
     for (auto& [ex, sessions] : groups_) {
       boost::asio::post(ex, [op = op_, body = body_, sessions = std::move(sessions)] {
+        net::OutputBatch batch;
         for (const auto& s : sessions) s->push(*op, body);
       });
     }

@@ -1,6 +1,7 @@
 #include "shardd/net/codec/message.h"
 
 #include <charconv>
+#include <cstring>
 
 #include "shardd/core/utf8.h"
 
@@ -127,7 +128,9 @@ constexpr size_t kMaxEnvelopeHead = 48;
 
 }  // namespace
 
-std::string_view encoding_name(Encoding e) { return e == Encoding::kJson ? "json" : "msgpack"; }
+std::string_view encoding_name(Encoding e) {
+  return e == Encoding::kJson ? "json" : "msgpack";
+}
 
 std::string_view output_class_name(OutputClass c) {
   return c == OutputClass::kState ? "state" : "normal";
@@ -155,9 +158,7 @@ namespace {
 // DOM.
 class EnvelopeSax {
  public:
-  EnvelopeSax(Request* out, Encoding encoding) : out_(out), encoding_(encoding) {
-    stack().clear();
-  }
+  EnvelopeSax(Request* out, Encoding encoding) : out_(out), encoding_(encoding) { stack().clear(); }
 
   bool null() {
     if (dom_) return value(json());
@@ -190,8 +191,7 @@ class EnvelopeSax {
   bool number_float(json::number_float_t v, const json::string_t& text) {
     // JSON text only: an integer literal too big for 64 bits arrives here as
     // a double and would come back changed; refuse it rather than round it.
-    if (encoding_ == Encoding::kJson &&
-        text.find_first_of(".eE") == std::string::npos) {
+    if (encoding_ == Encoding::kJson && text.find_first_of(".eE") == std::string::npos) {
       big_integer_ = true;
     }
     if (dom_) return value(json(v));
@@ -256,8 +256,9 @@ class EnvelopeSax {
   // clients get ours, with the byte position only.
   bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) {
     if (error_.empty()) {
-      error_ = (encoding_ == Encoding::kJson ? "not valid JSON (at byte " : "not valid MessagePack "
-                                                                          "(at byte ") +
+      error_ = (encoding_ == Encoding::kJson ? "not valid JSON (at byte "
+                                             : "not valid MessagePack "
+                                               "(at byte ") +
                std::to_string(position) + ")";
     }
     return false;
@@ -299,20 +300,34 @@ class EnvelopeSax {
     }
     if (!at_field()) return;  // inside an ignored member's value
     switch (key_) {
-      case Key::kOp: op_ok_ = false; break;
-      case Key::kRid: out_->rid.reset(); break;
-      case Key::kD: d_ = is_null ? DState::kAbsent : DState::kBad; break;
-      default: break;
+      case Key::kOp:
+        op_ok_ = false;
+        break;
+      case Key::kRid:
+        out_->rid.reset();
+        break;
+      case Key::kD:
+        d_ = is_null ? DState::kAbsent : DState::kBad;
+        break;
+      default:
+        break;
     }
   }
   // An object or array as the value of an envelope field other than "d"'s object.
   void container_field() {
     if (!envelope_) return;
     switch (key_) {
-      case Key::kOp: op_ok_ = false; break;
-      case Key::kRid: out_->rid.reset(); break;
-      case Key::kD: d_ = DState::kBad; break;
-      default: break;
+      case Key::kOp:
+        op_ok_ = false;
+        break;
+      case Key::kRid:
+        out_->rid.reset();
+        break;
+      case Key::kD:
+        d_ = DState::kBad;
+        break;
+      default:
+        break;
     }
   }
   void set_rid(uint64_t v) {
@@ -447,6 +462,7 @@ void encode_ok(Encoding encoding, uint64_t rid, const json& d, OutFrame* out) {
   out->encoding = encoding;
   out->shared.reset();
   out->tail = {};
+  out->clear_prefix();
   const std::string& body = encode_scratch(encoding, d);
   std::string& b = out->bytes;
   b.clear();
@@ -481,6 +497,7 @@ void encode_error(Encoding encoding, std::optional<uint64_t> rid, ErrorCode code
   out->encoding = encoding;
   out->shared.reset();
   out->tail = {};
+  out->clear_prefix();
   out->bytes.clear();
   encode_value(encoding, env, &out->bytes);
 }
@@ -505,11 +522,43 @@ void push_head(Encoding encoding, std::string_view op, uint64_t seq, std::string
 }
 }  // namespace
 
+bool OutFrame::set_head(std::string_view head) {
+  if (head.size() > kInlineBytes - kFrontRoom) return false;
+  std::memcpy(inline_.data() + kFrontRoom, head.data(), head.size());
+  pre_begin_ = kFrontRoom;
+  pre_end_ = static_cast<uint8_t>(kFrontRoom + head.size());
+  return true;
+}
+
+void OutFrame::prepend(std::string_view p) {
+  if (p.size() <= pre_begin_) {
+    pre_begin_ = static_cast<uint8_t>(pre_begin_ - p.size());
+    std::memcpy(inline_.data() + pre_begin_, p.data(), p.size());
+    return;
+  }
+  std::string front;
+  front.reserve(p.size() + (pre_end_ - pre_begin_) + bytes.size());
+  front.append(p);
+  front.append(prefix());
+  front.append(bytes);
+  bytes = std::move(front);
+  clear_prefix();
+}
+
+void OutFrame::append_to(std::string* out) const {
+  out->reserve(out->size() + size());
+  out->append(prefix());
+  out->append(bytes);
+  if (shared) out->append(*shared);
+  out->append(tail);
+}
+
 void encode_push(Encoding encoding, std::string_view op, uint64_t seq, const json& d,
                  OutFrame* out) {
   out->encoding = encoding;
   out->shared.reset();
   out->tail = {};
+  out->clear_prefix();
   const std::string& body = encode_scratch(encoding, d);
   out->bytes.reserve(body.size() + kMaxEnvelopeHead + kMaxOpLength);
   push_head(encoding, op, seq, &out->bytes);
@@ -519,8 +568,16 @@ void encode_push(Encoding encoding, std::string_view op, uint64_t seq, const jso
 
 void encode_push_shared(Encoding encoding, std::string_view op, uint64_t seq,
                         std::shared_ptr<const std::string> body, OutFrame* out) {
+  // The head is built in a per-thread scratch string and copied into the
+  // frame: after the first push on a thread this allocates nothing.
+  thread_local std::string head;
+  push_head(encoding, op, seq, &head);
   out->encoding = encoding;
-  push_head(encoding, op, seq, &out->bytes);
+  out->bytes.clear();
+  if (!out->set_head(head)) {
+    out->clear_prefix();
+    out->bytes = head;
+  }
   out->shared = std::move(body);
   out->tail = encoding == Encoding::kJson ? kJsonTail : std::string_view();
 }

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "net/internal.h"
+#include "shardd/net/output_batch.h"
 #include "shardd_test/fake_clock.h"
 
 namespace shardd::net {
@@ -382,6 +383,33 @@ TEST_P(OutputClassTest, NormalOutputOverTheQueueLimitStillDropsTheConnection) {
   ASSERT_TRUE(wait_for([this] { return handler_->closed.load(); }));
   EXPECT_EQ(on_io([this] { return conn_->drop_code(); }), ErrorCode::kSlowConsumer);
   EXPECT_EQ(dropped(), 0u);
+}
+
+// A frame queued while an OutputBatch is open (a fan-out handler) is
+// written when the batch closes, still inside that handler, not one or more
+// passes through the executor's queue later. The frame's head travels in its
+// inline prefix (as a shared push's does), behind the TCP header.
+TEST_P(OutputClassTest, AnOutputBatchWritesBeforeItsHandlerReturns) {
+  connect();
+  std::promise<std::optional<std::string>> got;
+  auto got_future = got.get_future();
+  std::thread reader([&] { got.set_value(client_->read()); });
+  bool arrived_in_handler = on_io([&] {
+    {
+      OutputBatch batch;
+      OutFrame f;
+      EXPECT_TRUE(f.set_head("head:"));
+      f.shared = std::make_shared<const std::string>("body");
+      f.tail = "!";
+      EXPECT_TRUE(conn_->send(std::move(f)));
+    }
+    return got_future.wait_for(3s) == std::future_status::ready;
+  });
+  reader.join();
+  EXPECT_TRUE(arrived_in_handler);
+  auto text = got_future.get();
+  ASSERT_TRUE(text);
+  EXPECT_EQ(*text, "head:body!");
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, OutputClassTest, ::testing::Values(Kind::kTcp, Kind::kWs),

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -54,17 +55,57 @@ enum class OutputClass : uint8_t { kNormal, kState };
 
 std::string_view output_class_name(OutputClass c);
 
-// One encoded outbound message. For a broadcast the body is encoded once and
-// shared: `bytes` then holds only this recipient's envelope head and `tail`
-// closes the envelope. Immutable once queued.
+// One encoded outbound message: prefix(), then `bytes`, then `shared`, then
+// `tail`, written back to back. For a broadcast the body is encoded once and
+// shared: the prefix then holds only this recipient's envelope head (kept
+// inside the frame, so a push to N sessions allocates nothing per recipient)
+// and `tail` closes the envelope. Immutable once queued.
+//
+// Copying a frame (the replay buffer keeps one per push) copies the inline
+// prefix and takes a reference on `shared`; it never allocates unless
+// `bytes` is set.
 struct OutFrame {
+  // Bytes of the inline prefix area, and how many of them are kept free in
+  // front of a head for prepend() (the TCP frame header is 9 bytes).
+  static constexpr size_t kInlineBytes = 64;
+  static constexpr size_t kFrontRoom = 16;
+
   std::string bytes;
   std::shared_ptr<const std::string> shared;
   std::string_view tail;  // static storage only
   Encoding encoding = Encoding::kJson;
   OutputClass cls = OutputClass::kNormal;
 
-  size_t size() const { return bytes.size() + (shared ? shared->size() : 0) + tail.size(); }
+  std::string_view prefix() const {
+    return {reinterpret_cast<const char*>(inline_.data()) + pre_begin_,
+            static_cast<size_t>(pre_end_ - pre_begin_)};
+  }
+  // Makes `head` the prefix. Returns false (and leaves the frame as it was)
+  // when it is longer than kInlineBytes - kFrontRoom; the caller then puts
+  // it at the front of `bytes`.
+  bool set_head(std::string_view head);
+  // Puts `p` in front of everything already in the frame: inline when there
+  // is room before the prefix, otherwise the prefix moves into `bytes`.
+  void prepend(std::string_view p);
+  // Drops the prefix.
+  void clear_prefix() { pre_begin_ = pre_end_ = kFrontRoom; }
+
+  size_t size() const {
+    return (pre_end_ - pre_begin_) + bytes.size() + (shared ? shared->size() : 0) + tail.size();
+  }
+  // Appends the whole message, in order, to `out`.
+  void append_to(std::string* out) const;
+  std::string flat() const {
+    std::string s;
+    append_to(&s);
+    return s;
+  }
+
+ private:
+  // unsigned char: copying the unused part of the area is well defined.
+  std::array<unsigned char, kInlineBytes> inline_;
+  uint8_t pre_begin_ = kFrontRoom;
+  uint8_t pre_end_ = kFrontRoom;
 };
 
 // Appends the encoding of `value` (JSON text with invalid UTF-8 replaced, or

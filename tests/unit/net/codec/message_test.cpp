@@ -13,24 +13,21 @@ std::string msgpack(const json& j) {
 }
 
 std::string flat(const OutFrame& f) {
-  std::string out = f.bytes;
-  if (f.shared) out += *f.shared;
-  out += f.tail;
-  return out;
+  return f.flat();
 }
 
 TEST(DecodeRequestTest, ValidJsonAndMsgpack) {
   Request r;
-  ASSERT_TRUE(decode_request(R"({"op":"chat.send","rid":7,"d":{"text":"hi"}})", Encoding::kJson, &r)
-                  .ok());
+  ASSERT_TRUE(
+      decode_request(R"({"op":"chat.send","rid":7,"d":{"text":"hi"}})", Encoding::kJson, &r).ok());
   EXPECT_EQ(r.op, "chat.send");
   EXPECT_EQ(r.rid, 7u);
   EXPECT_EQ(r.d["text"], "hi");
 
   Request m;
-  ASSERT_TRUE(
-      decode_request(msgpack({{"op", "sys.ping"}, {"rid", 9}, {"d", {{"t", 1}}}}), Encoding::kMsgpack, &m)
-          .ok());
+  ASSERT_TRUE(decode_request(msgpack({{"op", "sys.ping"}, {"rid", 9}, {"d", {{"t", 1}}}}),
+                             Encoding::kMsgpack, &m)
+                  .ok());
   EXPECT_EQ(m.op, "sys.ping");
   EXPECT_EQ(m.rid, 9u);
   EXPECT_EQ(m.d["t"], 1);
@@ -90,9 +87,8 @@ TEST(DecodeRequestTest, RepeatedKeysTheLastOneWins) {
 
 TEST(DecodeRequestTest, ARequestObjectIsReusedWithoutLeftovers) {
   Request r;
-  ASSERT_TRUE(decode_request(R"({"op":"chat.send","rid":1,"d":{"text":"x"}})", Encoding::kJson,
-                             &r)
-                  .ok());
+  ASSERT_TRUE(
+      decode_request(R"({"op":"chat.send","rid":1,"d":{"text":"x"}})", Encoding::kJson, &r).ok());
   ASSERT_TRUE(decode_request(R"({"op":"a","rid":2})", Encoding::kJson, &r).ok());
   EXPECT_EQ(r.op, "a");
   EXPECT_EQ(r.d, json::object());
@@ -176,23 +172,35 @@ INSTANTIATE_TEST_SUITE_P(
                 "not valid MessagePack", false},
         BadCase{"msgpack_huge_len", std::string("\xdd\xff\xff\xff\xff", 5), Encoding::kMsgpack,
                 "not valid MessagePack", false},
-        BadCase{"msgpack_binary", std::string("\x83\xa2op\xa1" "a\xa3rid\x01\xa1" "d\xc4\x01x", 16),
+        BadCase{"msgpack_binary",
+                std::string("\x83\xa2op\xa1"
+                            "a\xa3rid\x01\xa1"
+                            "d\xc4\x01x",
+                            16),
                 Encoding::kMsgpack, "binary", false},
         BadCase{"msgpack_array", std::string("\x92\x01\x02", 3), Encoding::kMsgpack,
                 "must be an object", false},
         // {"op":"a","rid":1,"d":{"x":"\xff"}}: strings must be UTF-8 in MessagePack too.
         BadCase{"msgpack_bad_utf8_value",
-                std::string("\x83\xa2op\xa1" "a\xa3rid\x01\xa1" "d\x81\xa1x\xa1\xff", 18),
+                std::string("\x83\xa2op\xa1"
+                            "a\xa3rid\x01\xa1"
+                            "d\x81\xa1x\xa1\xff",
+                            18),
                 Encoding::kMsgpack, "UTF-8", true},
         BadCase{"msgpack_bad_utf8_key",
-                std::string("\x83\xa2op\xa1" "a\xa3rid\x01\xa1" "d\x81\xa1\xc0\xc0", 17),
+                std::string("\x83\xa2op\xa1"
+                            "a\xa3rid\x01\xa1"
+                            "d\x81\xa1\xc0\xc0",
+                            17),
                 Encoding::kMsgpack, "UTF-8", true},
         // An integer beyond 64 bits would come back rounded: refused, rid known.
         BadCase{"huge_integer", R"({"op":"a","rid":4,"d":{"t":123456789012345678901234567890}})",
                 Encoding::kJson, "64 bits", true},
         BadCase{"huge_negative", R"({"op":"a","rid":4,"d":{"t":-123456789012345678901234567890}})",
                 Encoding::kJson, "64 bits", true}),
-    [](const ::testing::TestParamInfo<BadCase>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<BadCase>& param_info) {
+      return std::string(param_info.param.name);
+    });
 
 // nlohmann's reader takes a NUL byte for the end of the text: without the
 // check, anything after it was ignored (found by fuzz_rt_body's invariant).
@@ -227,12 +235,14 @@ TEST(EncodeTest, OkRoundTripsInBothEncodings) {
 }
 
 TEST(EncodeTest, EveryRidWidthEncodesAsTheLibraryWouldInMsgpack) {
-  for (uint64_t rid : {uint64_t{0}, uint64_t{127}, uint64_t{128}, uint64_t{255}, uint64_t{256},
-                       uint64_t{65535}, uint64_t{65536}, uint64_t{0xffffffff},
-                       uint64_t{0x100000000}, kMaxRid}) {
+  for (uint64_t rid :
+       {uint64_t{0}, uint64_t{127}, uint64_t{128}, uint64_t{255}, uint64_t{256}, uint64_t{65535},
+        uint64_t{65536}, uint64_t{0xffffffff}, uint64_t{0x100000000}, kMaxRid}) {
     OutFrame f;
     encode_ok(Encoding::kMsgpack, rid, json::object(), &f);
-    std::string expected = std::string("\x83\xa3rid") + msgpack(json(rid)) + "\xa2ok\xc3\xa1" "d\x80";
+    std::string expected = std::string("\x83\xa3rid") + msgpack(json(rid)) +
+                           "\xa2ok\xc3\xa1"
+                           "d\x80";
     EXPECT_EQ(flat(f), expected) << rid;  // the integer exactly as nlohmann encodes it
     OutFrame p;
     encode_push(Encoding::kMsgpack, "a.b", rid, json::object(), &p);
@@ -291,6 +301,54 @@ TEST(EncodeTest, LongOpNamesUseStr8InMsgpack) {
   encode_push(Encoding::kMsgpack, op, 1, json::object(), &f);
   json j = decode_any(flat(f), Encoding::kMsgpack);
   EXPECT_EQ(j["op"], op);
+}
+
+TEST(OutFrameTest, PrefixHoldsAHeadAndWhatIsPrependedInFrontOfIt) {
+  OutFrame f;
+  ASSERT_TRUE(f.set_head("HEAD"));
+  f.bytes = "-bytes-";
+  f.shared = std::make_shared<const std::string>("shared");
+  f.tail = "}";
+  f.prepend("123456789");  // a TCP header: fits in the room in front
+  EXPECT_EQ(f.prefix(), "123456789HEAD");
+  EXPECT_TRUE(f.bytes == "-bytes-");  // nothing moved out of the frame's own storage
+  EXPECT_EQ(f.flat(), "123456789HEAD-bytes-shared}");
+  EXPECT_EQ(f.size(), f.flat().size());
+  OutFrame copy = f;  // as the replay buffer keeps it
+  EXPECT_EQ(copy.flat(), f.flat());
+
+  // More than the room in front: everything moves into bytes, in order.
+  f.prepend(std::string(OutFrame::kFrontRoom, 'p'));
+  EXPECT_EQ(f.prefix(), "");
+  EXPECT_EQ(f.flat(), std::string(OutFrame::kFrontRoom, 'p') + "123456789HEAD-bytes-shared}");
+
+  OutFrame none;
+  none.prepend("hdr");
+  none.bytes = "x";
+  EXPECT_EQ(none.flat(), "hdrx");
+}
+
+TEST(OutFrameTest, HeadsTooLongForTheFrameGoToBytes) {
+  OutFrame f;
+  EXPECT_FALSE(f.set_head(std::string(OutFrame::kInlineBytes, 'h')));
+  EXPECT_EQ(f.prefix(), "");
+  // A shared push with the longest op name still encodes the same message.
+  std::string op(kMaxOpLength, 'o');
+  json d = {{"k", 1}};
+  for (Encoding e : {Encoding::kJson, Encoding::kMsgpack}) {
+    OutFrame a;
+    encode_push(e, op, kMaxRid, d, &a);
+    auto body = std::make_shared<std::string>();
+    encode_value(e, d, body.get());
+    OutFrame b;
+    encode_push_shared(e, op, kMaxRid, body, &b);
+    EXPECT_EQ(a.flat(), b.flat());
+    EXPECT_FALSE(b.bytes.empty());  // the head did not fit inline
+    OutFrame c;
+    encode_push_shared(e, "chat.msg", 7, body, &c);
+    EXPECT_TRUE(c.bytes.empty());  // a usual head does
+    EXPECT_EQ(decode_any(c.flat(), e)["d"], d);
+  }
 }
 
 TEST(OpNameTest, Validation) {
