@@ -22,17 +22,41 @@ ShardOptions social_shard(std::vector<std::string> extra = {}) {
   return o;
 }
 
+// The next push `op` whose `d` satisfies `pred` (others are skipped).
+template <class Client>
+std::optional<json> next_push(Client& c, const std::string& op,
+                              const std::function<bool(const json&)>& pred) {
+  for (int i = 0; i < 20; ++i) {
+    auto p = c.recv_push(op);
+    if (!p) return std::nullopt;
+    if (pred((*p)["d"])) return p;
+  }
+  return std::nullopt;
+}
+
 // The next friend.update about `account` for which `pred` holds.
 template <class Client>
 std::optional<json> next_update(Client& c, int64_t account,
                                 const std::function<bool(const json&)>& pred) {
-  for (int i = 0; i < 20; ++i) {
-    auto p = c.recv_push("friend.update");
-    if (!p) return std::nullopt;
-    if ((*p)["d"]["account"] == account && pred((*p)["d"])) return p;
-  }
-  return std::nullopt;
+  return next_push(c, "friend.update",
+                   [&](const json& d) { return d["account"] == account && pred(d); });
 }
+
+// Three logged-in players: ann and cat over WebSocket, bob over TCP.
+struct ThreePlayers {
+  explicit ThreePlayers(const Shard& s) {
+    connect_ws(ann, s.ws_port());
+    connect_tcp(bob, s.tcp_port());
+    connect_ws(cat, s.ws_port());
+    ann_id = login_as(ann, "ann");
+    bob_id = login_as(bob, "bob");
+    cat_id = login_as(cat, "cat");
+  }
+  WsClient ann;
+  TcpClient bob;
+  WsClient cat;
+  int64_t ann_id = 0, bob_id = 0, cat_id = 0;
+};
 
 TEST(Social, FriendsAndPresenceAcrossWebSocketAndTcp) {
   Shard s(social_shard());
@@ -252,14 +276,11 @@ TEST(Social, GuildsSurviveARestart) {
 TEST(Social, PartyInvitesKicksAndLeaderHandOff) {
   Shard s(social_shard());
   s.start();
-  WsClient ann, cat;
-  TcpClient bob;
-  connect_ws(ann, s.ws_port());
-  connect_tcp(bob, s.tcp_port());
-  connect_ws(cat, s.ws_port());
-  int64_t ann_id = login_as(ann, "ann");
-  int64_t bob_id = login_as(bob, "bob");
-  int64_t cat_id = login_as(cat, "cat");
+  ThreePlayers p(s);
+  WsClient& ann = p.ann;
+  TcpClient& bob = p.bob;
+  WsClient& cat = p.cat;
+  const int64_t ann_id = p.ann_id, bob_id = p.bob_id, cat_id = p.cat_id;
 
   auto created = ann.request("party.create", {{"open", false}});
   ASSERT_TRUE(IsOk(created));
@@ -297,12 +318,7 @@ TEST(Social, PartyInvitesKicksAndLeaderHandOff) {
   ASSERT_TRUE(IsOk(info));
   EXPECT_EQ((*info)["d"]["party"]["leader"], bob_id);
   ASSERT_TRUE(IsOk(bob.request("party.kick", {{"account", ann_id}})));
-  std::optional<json> gone;
-  for (int i = 0; i < 10 && !gone; ++i) {
-    auto u = ann.recv_push("party.update");
-    if (!u) break;
-    if ((*u)["d"]["party"].is_null()) gone = u;
-  }
+  auto gone = next_push(ann, "party.update", [](const json& d) { return d["party"].is_null(); });
   ASSERT_TRUE(gone);
   EXPECT_EQ((*gone)["d"]["reason"], "kicked");
   ASSERT_TRUE(IsOk(bob.request("party.leave")));
@@ -342,14 +358,11 @@ TEST(Social, PartyInvitesKicksAndLeaderHandOff) {
 TEST(Social, GuildRolesRequestsAndDisband) {
   Shard s(social_shard());
   s.start();
-  WsClient ann, cat;
-  TcpClient bob;
-  connect_ws(ann, s.ws_port());
-  connect_tcp(bob, s.tcp_port());
-  connect_ws(cat, s.ws_port());
-  int64_t ann_id = login_as(ann, "ann");
-  int64_t bob_id = login_as(bob, "bob");
-  int64_t cat_id = login_as(cat, "cat");
+  ThreePlayers p(s);
+  WsClient& ann = p.ann;
+  TcpClient& bob = p.bob;
+  WsClient& cat = p.cat;
+  const int64_t ann_id = p.ann_id, bob_id = p.bob_id, cat_id = p.cat_id;
 
   auto g = ann.request("guild.create", {{"name", "Night Owls"}, {"tag", "OWL"}});
   ASSERT_TRUE(IsOk(g));
@@ -384,23 +397,14 @@ TEST(Social, GuildRolesRequestsAndDisband) {
   ASSERT_TRUE(IsOk(ann.request("guild.set_role", {{"account", cat_id}, {"role", "officer"}})));
   EXPECT_TRUE(IsError(cat.request("guild.kick", {{"account", ann_id}}), "FORBIDDEN"));
   ASSERT_TRUE(IsOk(cat.request("guild.kick", {{"account", bob_id}})));
-  std::optional<json> kicked;
-  for (int i = 0; i < 10 && !kicked; ++i) {
-    auto u = bob.recv_push("guild.update");
-    if (!u) break;
-    if ((*u)["d"]["guild"].is_null()) kicked = u;
-  }
+  auto kicked = next_push(bob, "guild.update", [](const json& d) { return d["guild"].is_null(); });
   ASSERT_TRUE(kicked);
   EXPECT_EQ((*kicked)["d"]["reason"], "kicked");
 
   ASSERT_TRUE(IsOk(cat.request("guild.motd", {{"text", "raid at 8"}})));
-  std::optional<json> motd;
-  for (int i = 0; i < 10 && !motd; ++i) {
-    auto u = ann.recv_push("guild.update");
-    if (!u) break;
-    if ((*u)["d"]["guild"].is_object() && (*u)["d"]["guild"]["motd"] == "raid at 8") motd = u;
-  }
-  EXPECT_TRUE(motd);
+  EXPECT_TRUE(next_push(ann, "guild.update", [](const json& d) {
+    return d["guild"].is_object() && d["guild"]["motd"] == "raid at 8";
+  }));
 
   // The lead handed over: the old leader is an officer and may not disband.
   ASSERT_TRUE(IsOk(ann.request("guild.set_role", {{"account", cat_id}, {"role", "leader"}})));
@@ -411,12 +415,8 @@ TEST(Social, GuildRolesRequestsAndDisband) {
   EXPECT_EQ((*members)["d"]["members"][0]["role"], "officer");
   EXPECT_EQ((*members)["d"]["members"][1]["role"], "leader");
   ASSERT_TRUE(IsOk(cat.request("guild.disband")));
-  std::optional<json> disbanded;
-  for (int i = 0; i < 10 && !disbanded; ++i) {
-    auto u = ann.recv_push("guild.update");
-    if (!u) break;
-    if ((*u)["d"]["guild"].is_null()) disbanded = u;
-  }
+  auto disbanded =
+      next_push(ann, "guild.update", [](const json& d) { return d["guild"].is_null(); });
   ASSERT_TRUE(disbanded);
   EXPECT_EQ((*disbanded)["d"]["reason"], "disbanded");
   auto info = ann.request("guild.info");
