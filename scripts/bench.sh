@@ -170,6 +170,13 @@ start_echo() {
   local -a prefix=()
   [[ -n $cpus ]] && prefix=(taskset -c "$cpus")
   "${prefix[@]}" "$echo_bin" --threads 1 --port 0 --bind 127.0.0.1 >"$tmp/$name.out" 2>&1 &
+  wait_port "$name" "echo server ($name)"
+}
+
+# wait_port NAME WHAT: the server just started in the background ($!) prints
+# "port N" into $tmp/NAME.out; sets server_pid and server_port.
+wait_port() {
+  local name=$1 what=$2
   server_pid=$!
   server_pids+=("$server_pid")
   server_port=""
@@ -179,7 +186,7 @@ start_echo() {
     kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/$name.out" >&2; exit 1; }
     sleep 0.1
   done
-  [[ -n $server_port ]] || { echo "bench.sh: echo server ($name) did not start" >&2; exit 1; }
+  [[ -n $server_port ]] || { echo "bench.sh: $what did not start" >&2; exit 1; }
 }
 
 stop_server() {

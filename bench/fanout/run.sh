@@ -1,4 +1,4 @@
-# Section f) of scripts/bench.sh (sourced there; uses its start_shardd,
+# Section f) of scripts/bench.sh (sourced there; uses its start_shardd, wait_port,
 # stop_server, tmp, results, rounds, warmup, duration): chat fan-out against
 # a Node `ws` broadcast server and a Colyseus room, one load client for all.
 
@@ -14,16 +14,7 @@ start_node() {
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   node "$fanout_dir/$script" "$port" >"$tmp/$name.out" 2>&1 &
-  server_pid=$!
-  server_pids+=("$server_pid")
-  server_port=""
-  for _ in $(seq 100); do
-    server_port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$tmp/$name.out")
-    [[ -n $server_port ]] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/$name.out" >&2; exit 1; }
-    sleep 0.1
-  done
-  [[ -n $server_port ]] || { echo "bench.sh: $script did not start" >&2; exit 1; }
+  wait_port "$name" "$script"
 }
 
 # fanout_run NAME TARGET RATE: one load run against the current server.

@@ -17,62 +17,62 @@ using store::StoreContext;
 #define SHARDD_CHAT_COLS "id, channel, sender_id, sender_name, recipient_id, body, ts"
 
 constexpr Stmt kInsert{
-    "chat.insert", "INSERT INTO chat_messages (" SHARDD_CHAT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)"};
+    "chat_repo.insert", "INSERT INTO chat_messages (" SHARDD_CHAT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)"};
 constexpr Stmt kInsertOnce{
-    "chat.insert_once",
+    "chat_repo.insert_once",
     "INSERT OR IGNORE INTO chat_messages (" SHARDD_CHAT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
     "INSERT IGNORE INTO chat_messages (" SHARDD_CHAT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)"};
-constexpr Stmt kNewest{"chat.newest", "SELECT " SHARDD_CHAT_COLS
+constexpr Stmt kNewest{"chat_repo.newest", "SELECT " SHARDD_CHAT_COLS
                                       " FROM chat_messages WHERE channel = ? AND deleted = 0 "
                                       "ORDER BY id DESC LIMIT ?"};
-constexpr Stmt kBefore{"chat.before", "SELECT " SHARDD_CHAT_COLS
+constexpr Stmt kBefore{"chat_repo.before", "SELECT " SHARDD_CHAT_COLS
                                       " FROM chat_messages WHERE channel = ? AND deleted = 0 AND "
                                       "id < ? ORDER BY id DESC LIMIT ?"};
-constexpr Stmt kChannelOf{"chat.channel_of",
+constexpr Stmt kChannelOf{"chat_repo.channel_of",
                           "SELECT channel FROM chat_messages WHERE id = ? AND deleted = 0"};
-constexpr Stmt kDelete{"chat.delete", "UPDATE chat_messages SET deleted = 1 WHERE id = ?"};
-constexpr Stmt kCountOffline{"chat.count_offline",
+constexpr Stmt kDelete{"chat_repo.delete", "UPDATE chat_messages SET deleted = 1 WHERE id = ?"};
+constexpr Stmt kCountOffline{"chat_repo.count_offline",
                              "SELECT COUNT(*) FROM chat_offline WHERE recipient_id = ?"};
 constexpr Stmt kAddOffline{
-    "chat.add_offline", "INSERT INTO chat_offline (recipient_id, message_id, ts) VALUES (?, ?, ?)"};
-constexpr Stmt kOffline{"chat.offline",
+    "chat_repo.add_offline", "INSERT INTO chat_offline (recipient_id, message_id, ts) VALUES (?, ?, ?)"};
+constexpr Stmt kOffline{"chat_repo.offline",
                         "SELECT m.id, m.channel, m.sender_id, m.sender_name, m.recipient_id, "
                         "m.body, m.ts FROM chat_offline o JOIN chat_messages m ON m.id = "
                         "o.message_id WHERE o.recipient_id = ? AND m.deleted = 0 ORDER BY m.id"};
-constexpr Stmt kDropOffline{"chat.drop_offline",
+constexpr Stmt kDropOffline{"chat_repo.drop_offline",
                             "DELETE FROM chat_offline WHERE recipient_id = ? AND message_id <= ?"};
-constexpr Stmt kJoined{"chat.joined",
+constexpr Stmt kJoined{"chat_repo.joined",
                        "SELECT channel FROM chat_joined WHERE account_id = ? ORDER BY joined_ms, "
                        "channel"};
-constexpr Stmt kCountJoined{"chat.count_joined",
+constexpr Stmt kCountJoined{"chat_repo.count_joined",
                             "SELECT COUNT(*) FROM chat_joined WHERE account_id = ?"};
-constexpr Stmt kIsJoined{"chat.is_joined",
+constexpr Stmt kIsJoined{"chat_repo.is_joined",
                          "SELECT 1 FROM chat_joined WHERE account_id = ? AND channel = ?"};
-constexpr Stmt kJoin{"chat.join",
+constexpr Stmt kJoin{"chat_repo.join",
                      "INSERT INTO chat_joined (account_id, channel, joined_ms) VALUES (?, ?, ?)"};
-constexpr Stmt kLeave{"chat.leave", "DELETE FROM chat_joined WHERE account_id = ? AND channel = ?"};
-constexpr Stmt kDelMute{"chat.del_mute",
+constexpr Stmt kLeave{"chat_repo.leave", "DELETE FROM chat_joined WHERE account_id = ? AND channel = ?"};
+constexpr Stmt kDelMute{"chat_repo.del_mute",
                         "DELETE FROM chat_mutes WHERE account_id = ? AND channel = ?"};
-constexpr Stmt kAddMute{"chat.add_mute",
+constexpr Stmt kAddMute{"chat_repo.add_mute",
                         "INSERT INTO chat_mutes (account_id, channel, until_ms, reason) "
                         "VALUES (?, ?, ?, ?)"};
-constexpr Stmt kMutesOf{"chat.mutes_of",
+constexpr Stmt kMutesOf{"chat_repo.mutes_of",
                         "SELECT account_id, channel, until_ms, reason FROM chat_mutes WHERE "
                         "account_id = ? AND until_ms > ? ORDER BY channel"};
-constexpr Stmt kAllMutes{"chat.mutes",
+constexpr Stmt kAllMutes{"chat_repo.mutes",
                          "SELECT account_id, channel, until_ms, reason FROM chat_mutes WHERE "
                          "until_ms > ? ORDER BY account_id, channel LIMIT 10000"};
-constexpr Stmt kUnfreeze{"chat.unfreeze", "DELETE FROM chat_frozen WHERE channel = ?"};
-constexpr Stmt kFreeze{"chat.freeze", "INSERT INTO chat_frozen (channel, since_ms) VALUES (?, ?)"};
-constexpr Stmt kFrozen{"chat.frozen", "SELECT channel FROM chat_frozen ORDER BY channel"};
-constexpr Stmt kAudit{"chat.audit",
+constexpr Stmt kUnfreeze{"chat_repo.unfreeze", "DELETE FROM chat_frozen WHERE channel = ?"};
+constexpr Stmt kFreeze{"chat_repo.freeze", "INSERT INTO chat_frozen (channel, since_ms) VALUES (?, ?)"};
+constexpr Stmt kFrozen{"chat_repo.frozen", "SELECT channel FROM chat_frozen ORDER BY channel"};
+constexpr Stmt kAudit{"chat_repo.audit",
                       "INSERT INTO chat_audit (ts, action, target, detail) VALUES (?, ?, ?, ?)"};
 constexpr Stmt kPurgeMessages{
-    "chat.purge",
+    "chat_repo.purge",
     "DELETE FROM chat_messages WHERE id IN (SELECT id FROM chat_messages WHERE ts < ? LIMIT ?)",
     "DELETE FROM chat_messages WHERE ts < ? LIMIT ?"};
-constexpr Stmt kPurgeOffline{"chat.purge_offline", "DELETE FROM chat_offline WHERE ts < ?"};
-constexpr Stmt kMaxId{"chat.max_id", "SELECT MAX(id) FROM chat_messages"};
+constexpr Stmt kPurgeOffline{"chat_repo.purge_offline", "DELETE FROM chat_offline WHERE ts < ?"};
+constexpr Stmt kMaxId{"chat_repo.max_id", "SELECT MAX(id) FROM chat_messages"};
 
 #undef SHARDD_CHAT_COLS
 

@@ -10,52 +10,52 @@ using store::Rows;
 using store::Stmt;
 using store::StoreContext;
 
-constexpr Stmt kMembership{"guild.membership",
+constexpr Stmt kMembership{"guild_repo.membership",
                            "SELECT guild_id, role FROM social_guild_members WHERE account_id = ?"};
-constexpr Stmt kInfo{"guild.info",
+constexpr Stmt kInfo{"guild_repo.info",
                      "SELECT id, name, tag, motd, created_ms FROM social_guilds WHERE id = ?"};
-constexpr Stmt kCount{"guild.count",
+constexpr Stmt kCount{"guild_repo.count",
                       "SELECT COUNT(*) FROM social_guild_members WHERE guild_id = ?"};
-constexpr Stmt kLeader{"guild.leader",
+constexpr Stmt kLeader{"guild_repo.leader",
                        "SELECT account_id FROM social_guild_members WHERE guild_id = ? AND "
                        "role = 'leader'"};
-constexpr Stmt kMembers{"guild.members",
+constexpr Stmt kMembers{"guild_repo.members",
                         "SELECT account_id, role, joined_ms FROM social_guild_members WHERE "
                         "guild_id = ? ORDER BY joined_ms, account_id"};
-constexpr Stmt kCreate{"guild.create",
+constexpr Stmt kCreate{"guild_repo.create",
                        "INSERT INTO social_guilds (name, name_key, tag, tag_key, motd, created_ms) "
                        "VALUES (?, ?, ?, ?, '', ?)"};
-constexpr Stmt kAddMember{"guild.add_member",
+constexpr Stmt kAddMember{"guild_repo.add_member",
                           "INSERT INTO social_guild_members (account_id, guild_id, role, "
                           "joined_ms) VALUES (?, ?, ?, ?)"};
-constexpr Stmt kDelMember{"guild.del_member",
+constexpr Stmt kDelMember{"guild_repo.del_member",
                           "DELETE FROM social_guild_members WHERE account_id = ?"};
-constexpr Stmt kSetRole{"guild.set_role",
+constexpr Stmt kSetRole{"guild_repo.set_role",
                         "UPDATE social_guild_members SET role = ? WHERE account_id = ?"};
-constexpr Stmt kSuccessor{"guild.successor",
+constexpr Stmt kSuccessor{"guild_repo.successor",
                           "SELECT account_id FROM social_guild_members WHERE guild_id = ? AND "
                           "account_id <> ? ORDER BY CASE role WHEN 'officer' THEN 0 ELSE 1 END, "
                           "joined_ms, account_id LIMIT 1"};
-constexpr Stmt kHasPending{"guild.has_pending",
+constexpr Stmt kHasPending{"guild_repo.has_pending",
                            "SELECT 1 FROM social_guild_pending WHERE guild_id = ? AND "
                            "account_id = ? AND kind = ?"};
-constexpr Stmt kCountPending{"guild.count_pending",
+constexpr Stmt kCountPending{"guild_repo.count_pending",
                              "SELECT COUNT(*) FROM social_guild_pending WHERE guild_id = ? AND "
                              "kind = ?"};
-constexpr Stmt kAddPending{"guild.add_pending",
+constexpr Stmt kAddPending{"guild_repo.add_pending",
                            "INSERT INTO social_guild_pending (guild_id, account_id, kind, "
                            "created_ms) VALUES (?, ?, ?, ?)"};
-constexpr Stmt kDelPending{"guild.del_pending",
+constexpr Stmt kDelPending{"guild_repo.del_pending",
                            "DELETE FROM social_guild_pending WHERE guild_id = ? AND account_id = ? "
                            "AND kind = ?"};
-constexpr Stmt kDelAccountPending{"guild.del_account_pending",
+constexpr Stmt kDelAccountPending{"guild_repo.del_account_pending",
                                   "DELETE FROM social_guild_pending WHERE account_id = ?"};
-constexpr Stmt kDelGuildPending{"guild.del_guild_pending",
+constexpr Stmt kDelGuildPending{"guild_repo.del_guild_pending",
                                 "DELETE FROM social_guild_pending WHERE guild_id = ?"};
-constexpr Stmt kDelGuildMembers{"guild.del_guild_members",
+constexpr Stmt kDelGuildMembers{"guild_repo.del_guild_members",
                                 "DELETE FROM social_guild_members WHERE guild_id = ?"};
-constexpr Stmt kDelGuild{"guild.delete", "DELETE FROM social_guilds WHERE id = ?"};
-constexpr Stmt kSetMotd{"guild.set_motd", "UPDATE social_guilds SET motd = ? WHERE id = ?"};
+constexpr Stmt kDelGuild{"guild_repo.delete", "DELETE FROM social_guilds WHERE id = ?"};
+constexpr Stmt kSetMotd{"guild_repo.set_motd", "UPDATE social_guilds SET motd = ? WHERE id = ?"};
 
 // Declared below; used by the helpers.
 DbStatus member_of(DbConnection& c, int64_t account, int64_t* guild, Role* role);

@@ -13,55 +13,55 @@ using store::Rows;
 using store::Stmt;
 using store::StoreContext;
 
-constexpr Stmt kIsFriend{"social.is_friend",
+constexpr Stmt kIsFriend{"social_repo.is_friend",
                          "SELECT 1 FROM social_friends WHERE account_id = ? AND friend_id = ?"};
-constexpr Stmt kCountFriends{"social.count_friends",
+constexpr Stmt kCountFriends{"social_repo.count_friends",
                              "SELECT COUNT(*) FROM social_friends WHERE account_id = ?"};
-constexpr Stmt kAddFriend{"social.add_friend",
+constexpr Stmt kAddFriend{"social_repo.add_friend",
                           "INSERT INTO social_friends (account_id, friend_id, since_ms) "
                           "VALUES (?, ?, ?)"};
-constexpr Stmt kDelFriend{"social.del_friend",
+constexpr Stmt kDelFriend{"social_repo.del_friend",
                           "DELETE FROM social_friends WHERE (account_id = ? AND friend_id = ?) "
                           "OR (account_id = ? AND friend_id = ?)"};
-constexpr Stmt kHasRequest{"social.has_request",
+constexpr Stmt kHasRequest{"social_repo.has_request",
                            "SELECT 1 FROM social_friend_requests WHERE from_id = ? AND to_id = ?"};
-constexpr Stmt kCountOutgoing{"social.count_outgoing",
+constexpr Stmt kCountOutgoing{"social_repo.count_outgoing",
                               "SELECT COUNT(*) FROM social_friend_requests WHERE from_id = ?"};
-constexpr Stmt kCountIncoming{"social.count_incoming",
+constexpr Stmt kCountIncoming{"social_repo.count_incoming",
                               "SELECT COUNT(*) FROM social_friend_requests WHERE to_id = ?"};
-constexpr Stmt kAddRequest{"social.add_request",
+constexpr Stmt kAddRequest{"social_repo.add_request",
                            "INSERT INTO social_friend_requests (from_id, to_id, created_ms) "
                            "VALUES (?, ?, ?)"};
-constexpr Stmt kDelRequest{"social.del_request",
+constexpr Stmt kDelRequest{"social_repo.del_request",
                            "DELETE FROM social_friend_requests WHERE from_id = ? AND to_id = ?"};
-constexpr Stmt kDelRequests{"social.del_requests",
+constexpr Stmt kDelRequests{"social_repo.del_requests",
                             "DELETE FROM social_friend_requests WHERE (from_id = ? AND to_id = ?) "
                             "OR (from_id = ? AND to_id = ?)"};
-constexpr Stmt kIsBlocked{"social.is_blocked",
+constexpr Stmt kIsBlocked{"social_repo.is_blocked",
                           "SELECT 1 FROM social_blocks WHERE account_id = ? AND blocked_id = ?"};
-constexpr Stmt kCountBlocks{"social.count_blocks",
+constexpr Stmt kCountBlocks{"social_repo.count_blocks",
                             "SELECT COUNT(*) FROM social_blocks WHERE account_id = ?"};
-constexpr Stmt kAddBlock{"social.add_block",
+constexpr Stmt kAddBlock{"social_repo.add_block",
                          "INSERT INTO social_blocks (account_id, blocked_id, created_ms) "
                          "VALUES (?, ?, ?)"};
-constexpr Stmt kDelBlock{"social.del_block",
+constexpr Stmt kDelBlock{"social_repo.del_block",
                          "DELETE FROM social_blocks WHERE account_id = ? AND blocked_id = ?"};
-constexpr Stmt kListFriends{"social.list_friends",
+constexpr Stmt kListFriends{"social_repo.list_friends",
                             "SELECT f.friend_id, f.since_ms, s.seen_ms FROM social_friends f "
                             "LEFT JOIN social_last_seen s ON s.account_id = f.friend_id "
                             "WHERE f.account_id = ? ORDER BY f.since_ms, f.friend_id"};
-constexpr Stmt kListIncoming{"social.list_incoming",
+constexpr Stmt kListIncoming{"social_repo.list_incoming",
                              "SELECT from_id, created_ms FROM social_friend_requests "
                              "WHERE to_id = ? ORDER BY created_ms, from_id"};
-constexpr Stmt kListOutgoing{"social.list_outgoing",
+constexpr Stmt kListOutgoing{"social_repo.list_outgoing",
                              "SELECT to_id, created_ms FROM social_friend_requests "
                              "WHERE from_id = ? ORDER BY created_ms, to_id"};
-constexpr Stmt kListBlocks{"social.list_blocks",
+constexpr Stmt kListBlocks{"social_repo.list_blocks",
                            "SELECT blocked_id, created_ms FROM social_blocks "
                            "WHERE account_id = ? ORDER BY created_ms, blocked_id"};
-constexpr Stmt kBlockedBy{"social.blocked_by",
+constexpr Stmt kBlockedBy{"social_repo.blocked_by",
                           "SELECT account_id FROM social_blocks WHERE blocked_id = ?"};
-constexpr Stmt kLastSeen{"social.last_seen",
+constexpr Stmt kLastSeen{"social_repo.last_seen",
                          "INSERT INTO social_last_seen (account_id, seen_ms) VALUES (?, ?) "
                          "ON CONFLICT (account_id) DO UPDATE SET seen_ms = excluded.seen_ms",
                          "INSERT INTO social_last_seen (account_id, seen_ms) VALUES (?, ?) "

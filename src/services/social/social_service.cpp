@@ -56,7 +56,7 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
         feed_(std::make_shared<GroupFeed>()),
         parties_(ctx, feed_),
         guilds_(ctx, feed_),
-        last_seen_(ctx.store().write_behind("social.last_seen", &SocialRepo::write_last_seen)),
+        last_seen_(ctx.store().write_behind("social_repo.last_seen", &SocialRepo::write_last_seen)),
         online_gauge_(ctx.metrics().gauge("shardd_social_online",
                                           "Online accounts the social service tracks.")),
         queue_gauge_(ctx.metrics().gauge("shardd_social_queued_writes",
