@@ -25,7 +25,10 @@
 #      a Node `ws` server broadcasting the same payload and a Colyseus room
 #      doing the same, all driven by the same Node load client (npm ci in
 #      bench/fanout); targets: shardd >= 3x each in deliveries per server
-#      CPU-second, p99 no worse at the same offered load
+#      CPU-second, p99 no worse at the same offered load. Beside them, the
+#      floor (shardd_bench_fanout_floor: one synchronous Beast write per
+#      delivery and nothing else), which bounds what any server writing each
+#      delivery on its own can reach here
 #
 # Threading (equal on both sides): shardd runs server.io_threads=1 (sys.ping
 # is answered inline on the io thread; logic/storage pools 1 thread each, idle),
@@ -81,8 +84,8 @@ if (( build )); then
   cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DSHARDD_BUILD_TESTS=OFF \
     -DSHARDD_BUILD_BENCH=ON >/dev/null
   targets=(shardd shardd_bench_echo shardd_bench_ws_load shardd_bench_idle shardd_bench_store
-           shardd_bench_stall)
-  (( fanout_only )) && targets=(shardd)
+           shardd_bench_stall shardd_bench_fanout_floor)
+  (( fanout_only )) && targets=(shardd shardd_bench_fanout_floor)
   cmake --build "$bdir" -j "$(nproc)" --target "${targets[@]}" >/dev/null
 fi
 shardd_bin=$bdir/shardd
@@ -91,8 +94,9 @@ load_bin=$bdir/bench/shardd_bench_ws_load
 idle_bin=$bdir/bench/shardd_bench_idle
 store_bin=$bdir/bench/shardd_bench_store
 stall_bin=$bdir/bench/shardd_bench_stall
-bins=("$shardd_bin" "$echo_bin" "$load_bin" "$idle_bin" "$store_bin" "$stall_bin")
-(( fanout_only )) && bins=("$shardd_bin")
+floor_bin=$bdir/bench/shardd_bench_fanout_floor
+bins=("$shardd_bin" "$echo_bin" "$load_bin" "$idle_bin" "$store_bin" "$stall_bin" "$floor_bin")
+(( fanout_only )) && bins=("$shardd_bin" "$floor_bin")
 for b in "${bins[@]}"; do
   [[ -x $b ]] || { echo "bench.sh: $b missing (build first)" >&2; exit 1; }
 done

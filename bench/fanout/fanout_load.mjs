@@ -8,14 +8,14 @@
 // measured window, the server's user and kernel microseconds per delivery,
 // latency p50/p99, and deliveries missing at the end.
 //
-//   node fanout_load.mjs --target shardd|ws|colyseus --url ws://127.0.0.1:PORT
+//   node fanout_load.mjs --target shardd|ws|colyseus|floor --url ws://127.0.0.1:PORT
 //        --server-pid PID [--members 1000] [--senders 10] [--rate 5]
 //        [--warmup 3] [--duration 10] [--label NAME]
 //
 // shardd: each member registers and logs in (the server should run with
 // cheap password hashing and loose chat limits), joins the custom channel
-// "bench" and sends chat.send. ws: plain JSON text. colyseus: colyseus.js,
-// room "chat". Prints one JSON line.
+// "bench" and sends chat.send. ws and floor (bench/fanout_floor.cpp): plain
+// JSON text. colyseus: colyseus.js, room "chat". Prints one JSON line.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
@@ -109,7 +109,7 @@ async function colyseusMember() {
   return { send: (text) => room.send('chat', { text }), close: () => room.leave(false) };
 }
 
-const make = { shardd: sharddMember, ws: wsMember, colyseus: colyseusMember }[opts.target];
+const make = { shardd: sharddMember, ws: wsMember, floor: wsMember, colyseus: colyseusMember }[opts.target];
 if (!make) throw new Error(`unknown --target ${opts.target}`);
 
 // ---- run
