@@ -295,6 +295,21 @@ TEST(Chat, ModerationOverAdminHttp) {
   auto gone = ann.recv_push("chat.deleted");
   ASSERT_TRUE(gone);
   EXPECT_EQ((*gone)["d"]["id"], (*ok)["d"]["id"]);
+  // A deleted whisper reaches both sides, with the recipient as in chat.msg.
+  WsClient bob;
+  connect_ws(bob, s.ws_port());
+  int64_t bob_id = login_as(bob, "bob");
+  auto w = ann.request("chat.send", {{"channel", "whisper"}, {"to", bob_id}, {"text", "psst"}});
+  ASSERT_TRUE(IsOk(w));
+  ASSERT_TRUE(bob.recv_push("chat.msg"));
+  ASSERT_EQ(admin_post(s, "/admin/chat/delete", {{"id", (*w)["d"]["id"]}}).status, 200);
+  for (WsClient* side : {&ann, &bob}) {
+    auto wd = side->recv_push("chat.deleted");
+    ASSERT_TRUE(wd);
+    EXPECT_EQ((*wd)["d"]["id"], (*w)["d"]["id"]);
+    EXPECT_EQ((*wd)["d"]["channel"], "whisper");
+    EXPECT_EQ((*wd)["d"]["to"], bob_id);
+  }
   auto sys =
       admin_post(s, "/admin/chat/system", {{"channel", "system"}, {"text", "maintenance at 5"}});
   ASSERT_EQ(sys.status, 200) << sys.body;

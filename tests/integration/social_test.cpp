@@ -269,6 +269,38 @@ TEST(Social, GuildsSurviveARestart) {
   auto other = cat.request("guild.info", {{"guild", gid}});
   ASSERT_TRUE(IsOk(other));
   EXPECT_FALSE((*other)["d"]["guild"].contains("motd"));
+
+  // Moderators: read it, replace the message of the day, disband it.
+  const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer tok"}};
+  auto read = http_request("GET", s.admin_port(),
+                           "/admin/guilds/info?guild_id=" + std::to_string(gid), "", auth);
+  ASSERT_EQ(read.status, 200) << read.body;
+  auto body = json::parse(read.body);
+  EXPECT_EQ(body["guild"]["motd"], "welcome");
+  ASSERT_EQ(body["members"].size(), 2u);
+  EXPECT_EQ(body["members"][1]["account"], bob_id);
+  EXPECT_EQ(body["members"][1]["online"], true);
+  EXPECT_EQ(
+      http_request("GET", s.admin_port(), "/admin/guilds/info?guild_id=999999", "", auth).status,
+      404);
+  auto motd =
+      admin_post(s.admin_port(), "tok", "/admin/guilds/motd", {{"guild_id", gid}, {"text", ""}});
+  ASSERT_EQ(motd.status, 200) << motd.body;
+  auto upd = next_push(bob, "guild.update", [](const json& d) { return d["guild"]["motd"] == ""; });
+  ASSERT_TRUE(upd);
+  auto gone = admin_post(s.admin_port(), "tok", "/admin/guilds/disband",
+                         {{"guild_id", gid}, {"reason", "offensive name"}});
+  ASSERT_EQ(gone.status, 200) << gone.body;
+  EXPECT_EQ(json::parse(gone.body)["members"], 2);
+  auto told = next_push(bob, "guild.update", [](const json& d) { return d["guild"].is_null(); });
+  ASSERT_TRUE(told);
+  EXPECT_EQ((*told)["d"]["reason"], "disbanded");
+  EXPECT_TRUE((*bob.request("guild.info"))["d"]["guild"].is_null());
+  EXPECT_TRUE(s.wait_log("audit: guild disband guild:" + std::to_string(gid), Ms(2000)));
+  EXPECT_EQ(admin_post(s.admin_port(), "tok", "/admin/guilds/disband", {{"guild_id", gid}}).status,
+            404);
+  // The name is free again.
+  EXPECT_TRUE(IsOk(cat.request("guild.create", {{"name", "Iron Wolves"}, {"tag", "IW"}})));
 }
 
 // The party life over both transports: invite-only rules, decline, blocks,

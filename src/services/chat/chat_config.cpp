@@ -46,7 +46,7 @@ const Section<ChatConfig>& chat_section() {
                 "whispers per minute")
           .uint("whisper_burst", &ChatConfig::whisper_burst, 1, 10000, kLive, "its burst")
           .uint("party_per_min", &ChatConfig::party_per_min, 1, 100000, kLive,
-                "messages per minute to `party` (looser than `world`)")
+                "messages per minute to `party` and to `guild` (looser than `world`)")
           .uint("party_burst", &ChatConfig::party_burst, 1, 10000, kLive, "its burst")
           .uint("repeat_limit", &ChatConfig::repeat_limit, 1, 1000, kLive,
                 "the same text may be sent this many times in a row within `repeat_window_s`")

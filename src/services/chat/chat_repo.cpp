@@ -16,25 +16,28 @@ using store::StoreContext;
 
 #define SHARDD_CHAT_COLS "id, channel, sender_id, sender_name, recipient_id, body, ts"
 
-constexpr Stmt kInsert{
-    "chat_repo.insert", "INSERT INTO chat_messages (" SHARDD_CHAT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)"};
+constexpr Stmt kInsert{"chat_repo.insert", "INSERT INTO chat_messages (" SHARDD_CHAT_COLS
+                                           ") VALUES (?, ?, ?, ?, ?, ?, ?)"};
 constexpr Stmt kInsertOnce{
     "chat_repo.insert_once",
     "INSERT OR IGNORE INTO chat_messages (" SHARDD_CHAT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
     "INSERT IGNORE INTO chat_messages (" SHARDD_CHAT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)"};
 constexpr Stmt kNewest{"chat_repo.newest", "SELECT " SHARDD_CHAT_COLS
-                                      " FROM chat_messages WHERE channel = ? AND deleted = 0 "
-                                      "ORDER BY id DESC LIMIT ?"};
-constexpr Stmt kBefore{"chat_repo.before", "SELECT " SHARDD_CHAT_COLS
-                                      " FROM chat_messages WHERE channel = ? AND deleted = 0 AND "
-                                      "id < ? ORDER BY id DESC LIMIT ?"};
-constexpr Stmt kChannelOf{"chat_repo.channel_of",
-                          "SELECT channel FROM chat_messages WHERE id = ? AND deleted = 0"};
+                                           " FROM chat_messages WHERE channel = ? AND deleted = 0 "
+                                           "ORDER BY id DESC LIMIT ?"};
+constexpr Stmt kBefore{"chat_repo.before",
+                       "SELECT " SHARDD_CHAT_COLS
+                       " FROM chat_messages WHERE channel = ? AND deleted = 0 AND "
+                       "id < ? ORDER BY id DESC LIMIT ?"};
+constexpr Stmt kChannelOf{
+    "chat_repo.channel_of",
+    "SELECT channel, COALESCE(recipient_id, 0) FROM chat_messages WHERE id = ? AND deleted = 0"};
 constexpr Stmt kDelete{"chat_repo.delete", "UPDATE chat_messages SET deleted = 1 WHERE id = ?"};
 constexpr Stmt kCountOffline{"chat_repo.count_offline",
                              "SELECT COUNT(*) FROM chat_offline WHERE recipient_id = ?"};
 constexpr Stmt kAddOffline{
-    "chat_repo.add_offline", "INSERT INTO chat_offline (recipient_id, message_id, ts) VALUES (?, ?, ?)"};
+    "chat_repo.add_offline",
+    "INSERT INTO chat_offline (recipient_id, message_id, ts) VALUES (?, ?, ?)"};
 constexpr Stmt kOffline{"chat_repo.offline",
                         "SELECT m.id, m.channel, m.sender_id, m.sender_name, m.recipient_id, "
                         "m.body, m.ts FROM chat_offline o JOIN chat_messages m ON m.id = "
@@ -50,7 +53,8 @@ constexpr Stmt kIsJoined{"chat_repo.is_joined",
                          "SELECT 1 FROM chat_joined WHERE account_id = ? AND channel = ?"};
 constexpr Stmt kJoin{"chat_repo.join",
                      "INSERT INTO chat_joined (account_id, channel, joined_ms) VALUES (?, ?, ?)"};
-constexpr Stmt kLeave{"chat_repo.leave", "DELETE FROM chat_joined WHERE account_id = ? AND channel = ?"};
+constexpr Stmt kLeave{"chat_repo.leave",
+                      "DELETE FROM chat_joined WHERE account_id = ? AND channel = ?"};
 constexpr Stmt kDelMute{"chat_repo.del_mute",
                         "DELETE FROM chat_mutes WHERE account_id = ? AND channel = ?"};
 constexpr Stmt kAddMute{"chat_repo.add_mute",
@@ -63,7 +67,8 @@ constexpr Stmt kAllMutes{"chat_repo.mutes",
                          "SELECT account_id, channel, until_ms, reason FROM chat_mutes WHERE "
                          "until_ms > ? ORDER BY account_id, channel LIMIT 10000"};
 constexpr Stmt kUnfreeze{"chat_repo.unfreeze", "DELETE FROM chat_frozen WHERE channel = ?"};
-constexpr Stmt kFreeze{"chat_repo.freeze", "INSERT INTO chat_frozen (channel, since_ms) VALUES (?, ?)"};
+constexpr Stmt kFreeze{"chat_repo.freeze",
+                       "INSERT INTO chat_frozen (channel, since_ms) VALUES (?, ?)"};
 constexpr Stmt kFrozen{"chat_repo.frozen", "SELECT channel FROM chat_frozen ORDER BY channel"};
 constexpr Stmt kAudit{"chat_repo.audit",
                       "INSERT INTO chat_audit (ts, action, target, detail) VALUES (?, ?, ?, ?)"};
@@ -205,13 +210,15 @@ DbStatus ChatRepo::history(StoreContext& ctx, const std::string& channel, int64_
   return st;
 }
 
-DbStatus ChatRepo::remove(StoreContext& ctx, int64_t id, std::string* channel) {
+DbStatus ChatRepo::remove(StoreContext& ctx, int64_t id, std::string* channel, int64_t* recipient) {
   channel->clear();
+  *recipient = 0;
   DbStatus st = ctx.transaction([&](DbConnection& c) {
     Rows rows;
     DbStatus s = c.query(kChannelOf, {id}, &rows);
     if (!s.ok() || rows.empty()) return s;
     *channel = store::as_string(rows.rows[0][0]);
+    *recipient = store::as_int(rows.rows[0][1]);
     return c.exec(kDelete, {id});
   });
   if (st.ok() && !channel->empty()) ctx.list_erase(window_key(*channel));

@@ -50,8 +50,10 @@ class ChatRepo {
                                  int64_t before, size_t limit, size_t window,
                                  std::vector<StoredMessage>* out, bool* more);
   // Marks a message deleted (history no longer returns it) and drops the
-  // channel's cached window. *channel: its channel key ("" if not found).
-  static store::DbStatus remove(store::StoreContext& ctx, int64_t id, std::string* channel);
+  // channel's cached window. *channel: its channel key ("" if not found);
+  // *recipient: a whisper's recipient (0 for other messages).
+  static store::DbStatus remove(store::StoreContext& ctx, int64_t id, std::string* channel,
+                                int64_t* recipient);
 
   // A whisper to an offline player, durable: FULL-style refusal (*full) when
   // the recipient already has `max` waiting.

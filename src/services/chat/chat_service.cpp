@@ -464,9 +464,11 @@ class Impl final : public services::Actor<Impl>,
   // ---- membership (channel strands)
 
   void add_member(const std::string& key, int64_t id, std::weak_ptr<gateway::Session> s) {
-    channels_.post_or_create(key, [this, id, s = std::move(s)](Channel* ch, auto) {
+    channels_.post_or_create(key, [this, key, id, s = std::move(s)](Channel* ch, auto) {
       if (!ch) {
-        lg().warn("chat: channel limit (chat.max_channels) reached");
+        lg().warn(
+            "chat: account {} left out of {}: the channel limit (chat.max_channels) is reached", id,
+            label_of(key));
         return;
       }
       ch->members[id] = s;
@@ -506,6 +508,12 @@ class Impl final : public services::Actor<Impl>,
         }
         if (fresh) {
           s.generation = ++generation_;
+          // A flood mute outlives a logout (it is not stored: it ends by
+          // chat.flood_mute_s, or at a restart).
+          if (auto fm = flood_muted_.find(s.id); fm != flood_muted_.end()) {
+            s.flood_muted_until = fm->second;
+            flood_muted_.erase(fm);
+          }
           load_speaker(s.id, s.generation);
         }
         return;
@@ -534,10 +542,21 @@ class Impl final : public services::Actor<Impl>,
           if (auto g = of->find(p.account_id); g != of->end())
             remove_member(g->second, p.account_id);
         }
+        keep_flood_mute(it->second);
         speakers_.erase(it);
         return;
       }
     }
+  }
+
+  // An account going offline while muted for flooding keeps the mute until
+  // it ends. Entries of mutes that ended are dropped here, so the map holds
+  // at most the accounts muted within the last chat.flood_mute_s. (strand)
+  void keep_flood_mute(const Speaker& s) {
+    int64_t now = clock_.now_ms();
+    if (s.flood_muted_until <= now) return;
+    std::erase_if(flood_muted_, [now](const auto& e) { return e.second <= now; });
+    flood_muted_[s.id] = s.flood_muted_until;
   }
 
   // At login: the account's mutes and custom channels, and its waiting
@@ -608,7 +627,7 @@ class Impl final : public services::Actor<Impl>,
 
   void refuse(Request& req, const char* reason, ErrorCode code, const std::string& msg,
               const json* extra = nullptr) {
-    refused_[reason]->inc();
+    refused_.at(reason)->inc();  // fixed after construction: safe from any strand
     lg().info("{} by account {} refused ({}): {}", req.op(), req.account_id(), reason, msg);
     req.fail(code, msg, extra);
   }
@@ -818,7 +837,13 @@ class Impl final : public services::Actor<Impl>,
     auto self = shared_from_this();
     channels_.post(key, [this, self, req = std::move(req), m = std::move(m),
                          idem = std::move(idem)](Channel* ch, auto) mutable {
-      if (!ch || !ch->members.count(m.sender_id)) {
+      if (!ch) {  // it could not be opened when the sender joined it (chat.max_channels)
+        log_->unreserve();
+        json extra = {{"limit", cfg_max_channels_}};
+        return refuse(req, "full", ErrorCode::kFull,
+                      label_of(m.channel) + " is not open: too many channels exist", &extra);
+      }
+      if (!ch->members.count(m.sender_id)) {
         log_->unreserve();
         return req.fail(ErrorCode::kForbidden, "you are not in " + label_of(m.channel));
       }
@@ -870,7 +895,7 @@ class Impl final : public services::Actor<Impl>,
               keep_alive([this, req = std::move(req), m = std::move(m), idem = std::move(idem),
                           online, out](DbStatus st) mutable {
                 if (!st.ok()) {
-                  refused_["unavailable"]->inc();
+                  refused_.at("unavailable")->inc();
                   return services::fail_storage(req, st, lg());
                 }
                 if (!out->exists) {
@@ -1020,11 +1045,11 @@ class Impl final : public services::Actor<Impl>,
                                            session](Channel* ch, Channels::EntryPtr) mutable {
       if (!ch) {
         json extra = {{"limit", cfg_max_channels_}};
-        return req.fail(ErrorCode::kFull, "too many channels exist", &extra);
+        return refuse(req, "full", ErrorCode::kFull, "too many channels exist", &extra);
       }
       if (!ch->members.count(id) && ch->members.size() >= cap) {
         json extra = {{"limit", cap}};
-        return req.fail(ErrorCode::kFull, "channel '" + name + "' is full", &extra);
+        return refuse(req, "full", ErrorCode::kFull, "channel '" + name + "' is full", &extra);
       }
       ch->members[id] = session;
       size_t members = ch->members.size();
@@ -1202,6 +1227,7 @@ class Impl final : public services::Actor<Impl>,
             it->second.mutes.erase(label);
             if (label.empty()) it->second.flood_muted_until = 0;
           }
+          if (label.empty()) flood_muted_.erase(account);
           audit("unmute", "account:" + std::to_string(account), {{"channel", label}});
           respond(200, {{"account_id", account}, {"removed", *found}});
         }));
@@ -1229,35 +1255,39 @@ class Impl final : public services::Actor<Impl>,
   void admin_delete(const json& body, const admin::Respond& respond) {
     int64_t id = args::int_of(body, "id");
     auto channel = std::make_shared<std::string>();
-    log_->run([id, channel](StoreContext& ctx) { return ChatRepo::remove(ctx, id, channel.get()); },
-              strand(), keep_alive([this, id, channel, respond](DbStatus st) {
-                if (!st.ok()) return respond(503, {{"error", st.to_string()}});
-                if (channel->empty())
-                  return respond(404, {{"error", "no message " + std::to_string(id)}});
-                audit("delete", "message:" + std::to_string(id), {{"channel", *channel}});
-                json d = {{"id", id}, {"channel", label_of(*channel)}};
-                if (channel->rfind("w:", 0) == 0) {
-                  // The two accounts of the conversation.
-                  auto colon = channel->find(':', 2);
-                  for (const std::string& part :
-                       {channel->substr(2, colon - 2), channel->substr(colon + 1)}) {
-                    int64_t acct = std::strtoll(part.c_str(), nullptr, 10);
-                    if (auto it = speakers_.find(acct); it != speakers_.end()) {
-                      if (auto s = it->second.session.lock()) s->post_push(*deleted_op_, d);
-                    }
-                  }
-                } else {
-                  std::string key = *channel == "system" ? "world" : *channel;
-                  channels_.post(key, [this, d](Channel* ch, auto) {
-                    if (!ch) return;
-                    services::Fanout out(*deleted_op_,
-                                         std::make_shared<const gateway::SharedBody>(d));
-                    for (const auto& [member, weak] : ch->members) out.add(weak.lock());
-                    out.send();
-                  });
-                }
-                respond(200, {{"id", id}, {"channel", label_of(*channel)}});
-              }));
+    auto to = std::make_shared<int64_t>(0);
+    log_->run(
+        [id, channel, to](StoreContext& ctx) {
+          return ChatRepo::remove(ctx, id, channel.get(), to.get());
+        },
+        strand(), keep_alive([this, id, channel, to, respond](DbStatus st) {
+          if (!st.ok()) return respond(503, {{"error", st.to_string()}});
+          if (channel->empty())
+            return respond(404, {{"error", "no message " + std::to_string(id)}});
+          audit("delete", "message:" + std::to_string(id), {{"channel", *channel}});
+          json d = {{"id", id}, {"channel", label_of(*channel)}};
+          if (channel->rfind("w:", 0) == 0) {
+            d["to"] = *to;  // as in the whisper's chat.msg
+            // The two accounts of the conversation.
+            auto colon = channel->find(':', 2);
+            for (const std::string& part :
+                 {channel->substr(2, colon - 2), channel->substr(colon + 1)}) {
+              int64_t acct = std::strtoll(part.c_str(), nullptr, 10);
+              if (auto it = speakers_.find(acct); it != speakers_.end()) {
+                if (auto s = it->second.session.lock()) s->post_push(*deleted_op_, d);
+              }
+            }
+          } else {
+            std::string key = *channel == "system" ? "world" : *channel;
+            channels_.post(key, [this, d](Channel* ch, auto) {
+              if (!ch) return;
+              services::Fanout out(*deleted_op_, std::make_shared<const gateway::SharedBody>(d));
+              for (const auto& [member, weak] : ch->members) out.add(weak.lock());
+              out.send();
+            });
+          }
+          respond(200, {{"id", id}, {"channel", label_of(*channel)}});
+        }));
   }
 
   void admin_system(const json& body, const admin::Respond& respond) {
@@ -1359,6 +1389,7 @@ class Impl final : public services::Actor<Impl>,
   metrics::Counter& masked_;
   metrics::Counter& offline_stored_;
   std::unordered_map<std::string, metrics::Counter*> refused_;  // fixed after construction
+  std::unordered_map<int64_t, int64_t> flood_muted_;  // offline account -> until_ms (strand)
   const gateway::PushOp* msg_op_ = nullptr;
   const gateway::PushOp* deleted_op_ = nullptr;
   const gateway::PushOp* muted_op_ = nullptr;

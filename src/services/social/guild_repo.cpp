@@ -42,6 +42,9 @@ constexpr Stmt kHasPending{"guild_repo.has_pending",
 constexpr Stmt kCountPending{"guild_repo.count_pending",
                              "SELECT COUNT(*) FROM social_guild_pending WHERE guild_id = ? AND "
                              "kind = ?"};
+constexpr Stmt kCountAccountPending{
+    "guild_repo.count_account_pending",
+    "SELECT COUNT(*) FROM social_guild_pending WHERE account_id = ?"};
 constexpr Stmt kAddPending{"guild_repo.add_pending",
                            "INSERT INTO social_guild_pending (guild_id, account_id, kind, "
                            "created_ms) VALUES (?, ?, ?, ?)"};
@@ -230,7 +233,8 @@ DbStatus GuildRepo::create(StoreContext& ctx, int64_t me, const std::string& nam
 }
 
 DbStatus GuildRepo::invite(StoreContext& ctx, int64_t me, int64_t who, uint32_t max_pending,
-                           int64_t now_ms, int64_t* guild, GuildErr* err) {
+                           uint32_t max_per_account, int64_t now_ms, int64_t* guild,
+                           GuildErr* err) {
   *err = GuildErr::kOk;
   return ctx.transaction([&](DbConnection& c) {
     Role role;
@@ -247,12 +251,15 @@ DbStatus GuildRepo::invite(StoreContext& ctx, int64_t me, int64_t who, uint32_t 
     s = c.query(kCountPending, {*guild, std::string("invite")}, &rows);
     if (!s.ok()) return s;
     if (first_int(rows) >= max_pending) return (*err = GuildErr::kFull), s;
+    s = c.query(kCountAccountPending, {who}, &rows);
+    if (!s.ok()) return s;
+    if (first_int(rows) >= max_per_account) return (*err = GuildErr::kTheirsFull), s;
     return c.exec(kAddPending, {*guild, who, std::string("invite"), now_ms});
   });
 }
 
 DbStatus GuildRepo::request(StoreContext& ctx, int64_t me, int64_t guild, uint32_t max_pending,
-                            int64_t now_ms, GuildErr* err) {
+                            uint32_t max_per_account, int64_t now_ms, GuildErr* err) {
   *err = GuildErr::kOk;
   return ctx.transaction([&](DbConnection& c) {
     int64_t mine = 0;
@@ -269,6 +276,9 @@ DbStatus GuildRepo::request(StoreContext& ctx, int64_t me, int64_t guild, uint32
     s = c.query(kCountPending, {guild, std::string("request")}, &rows);
     if (!s.ok()) return s;
     if (first_int(rows) >= max_pending) return (*err = GuildErr::kFull), s;
+    s = c.query(kCountAccountPending, {me}, &rows);
+    if (!s.ok()) return s;
+    if (first_int(rows) >= max_per_account) return (*err = GuildErr::kMineFull), s;
     return c.exec(kAddPending, {guild, me, std::string("request"), now_ms});
   });
 }
@@ -382,6 +392,23 @@ DbStatus GuildRepo::set_motd(StoreContext& ctx, int64_t me, const std::string& m
   });
 }
 
+namespace {
+
+// Deletes `guild` with its members and pending entries; *members: who was in it.
+DbStatus drop_guild(DbConnection& c, int64_t guild, std::vector<int64_t>* members) {
+  members->clear();
+  Rows rows;
+  DbStatus s = c.query(kMembers, {guild}, &rows);
+  if (!s.ok()) return s;
+  for (const auto& r : rows.rows) members->push_back(store::as_int(r[0]));
+  s = c.exec(kDelGuildPending, {guild});
+  if (s.ok()) s = c.exec(kDelGuildMembers, {guild});
+  if (s.ok()) s = c.exec(kDelGuild, {guild});
+  return s;
+}
+
+}  // namespace
+
 DbStatus GuildRepo::disband(StoreContext& ctx, int64_t me, int64_t* guild,
                             std::vector<int64_t>* members, GuildErr* err) {
   *err = GuildErr::kOk;
@@ -391,14 +418,30 @@ DbStatus GuildRepo::disband(StoreContext& ctx, int64_t me, int64_t* guild,
     DbStatus s;
     if (!caller(c, me, Role::kMember, guild, &role, err, &s)) return s;
     if (role != Role::kLeader) return (*err = GuildErr::kForbidden), s;
+    return drop_guild(c, *guild, members);
+  });
+}
+
+DbStatus GuildRepo::admin_disband(StoreContext& ctx, int64_t guild, std::vector<int64_t>* members,
+                                  bool* found) {
+  return ctx.transaction([&](DbConnection& c) {
+    members->clear();
     Rows rows;
-    s = c.query(kMembers, {*guild}, &rows);
-    if (!s.ok()) return s;
-    for (const auto& r : rows.rows) members->push_back(store::as_int(r[0]));
-    s = c.exec(kDelGuildPending, {*guild});
-    if (s.ok()) s = c.exec(kDelGuildMembers, {*guild});
-    if (s.ok()) s = c.exec(kDelGuild, {*guild});
-    return s;
+    DbStatus s = c.query(kInfo, {guild}, &rows);
+    *found = s.ok() && !rows.empty();
+    if (!*found) return s;
+    return drop_guild(c, guild, members);
+  });
+}
+
+DbStatus GuildRepo::admin_set_motd(StoreContext& ctx, int64_t guild, const std::string& motd,
+                                   bool* found) {
+  return ctx.transaction([&](DbConnection& c) {
+    Rows rows;
+    DbStatus s = c.query(kInfo, {guild}, &rows);
+    *found = s.ok() && !rows.empty();
+    if (!*found) return s;
+    return c.exec(kSetMotd, {motd, guild});
   });
 }
 

@@ -41,13 +41,15 @@ struct GuildMember {
 // Why a guild change was refused (kOk: done).
 enum class GuildErr : uint8_t {
   kOk,
-  kInGuild,    // the account is already in a guild
-  kNoGuild,    // the caller is in no guild
-  kNotFound,   // no such guild / the other account is not in the caller's guild
-  kTaken,      // name or tag used by another guild
-  kForbidden,  // the caller's role may not do that
-  kFull,       // member or pending cap
-  kNoPending,  // no invite / request to act on
+  kInGuild,     // the account is already in a guild
+  kNoGuild,     // the caller is in no guild
+  kNotFound,    // no such guild / the other account is not in the caller's guild
+  kTaken,       // name or tag used by another guild
+  kForbidden,   // the caller's role may not do that
+  kFull,        // member or pending cap
+  kTheirsFull,  // the invited account has too many invites and requests waiting
+  kMineFull,    // the caller has too many invites and requests waiting
+  kNoPending,   // no invite / request to act on
 };
 
 class GuildRepo {
@@ -65,12 +67,14 @@ class GuildRepo {
                                 const std::string& tag_key, int64_t now_ms, int64_t* guild,
                                 GuildErr* err);
   // An officer+ invites `who` (kind "invite"), or `me` asks to join (kind
-  // "request"); at most `max_pending` of each kind per guild.
+  // "request"); at most `max_pending` of each kind per guild, and at most
+  // `max_per_account` of both kinds together per account.
   static store::DbStatus invite(store::StoreContext& ctx, int64_t me, int64_t who,
-                                uint32_t max_pending, int64_t now_ms, int64_t* guild,
-                                GuildErr* err);
+                                uint32_t max_pending, uint32_t max_per_account, int64_t now_ms,
+                                int64_t* guild, GuildErr* err);
   static store::DbStatus request(store::StoreContext& ctx, int64_t me, int64_t guild,
-                                 uint32_t max_pending, int64_t now_ms, GuildErr* err);
+                                 uint32_t max_pending, uint32_t max_per_account, int64_t now_ms,
+                                 GuildErr* err);
   // `me` takes an invite to `guild` (or drops it when !join).
   static store::DbStatus answer_invite(store::StoreContext& ctx, int64_t me, int64_t guild,
                                        bool join, uint32_t max_members, int64_t now_ms,
@@ -94,6 +98,13 @@ class GuildRepo {
   // *members lists who was in it.
   static store::DbStatus disband(store::StoreContext& ctx, int64_t me, int64_t* guild,
                                  std::vector<int64_t>* members, GuildErr* err);
+
+  // Moderators (admin routes): the same changes with no caller. *found is
+  // false (and nothing changes) when there is no such guild.
+  static store::DbStatus admin_disband(store::StoreContext& ctx, int64_t guild,
+                                       std::vector<int64_t>* members, bool* found);
+  static store::DbStatus admin_set_motd(store::StoreContext& ctx, int64_t guild,
+                                        const std::string& motd, bool* found);
 };
 
 }  // namespace shardd::social

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "guild_repo.h"
+#include "refusals.h"
 #include "shardd/core/names.h"
 #include "shardd/core/utf8.h"
 #include "shardd/services/account.h"
@@ -23,8 +24,6 @@ using store::DbStatus;
 using store::StoreContext;
 
 namespace {
-
-constexpr size_t kMaxQueued = 10000;  // guild changes waiting for the database
 
 // Tags: 2-5 of A-Z a-z 0-9, unique ignoring case.
 bool valid_tag(const std::string& t) {
@@ -49,8 +48,9 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
         cfg_(social_section().of(ctx.config())),
         clock_(ctx.clock()),
         feed_(std::move(feed)),
-        guilds_gauge_(ctx.metrics().gauge("shardd_guilds_online",
-                                          "Guilds with at least one member online.")) {}
+        guilds_gauge_(
+            ctx.metrics().gauge("shardd_guilds_online", "Guilds with at least one member online.")),
+        refusals_(ctx.metrics()) {}
 
   Status start() {
     auto accounts = ctx().directory().find<account::Accounts>();
@@ -63,6 +63,7 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
         &gw.push_op("guild.update", gateway::PushOptions{false, gateway::OutputClass::kNormal});
     const args::Field account = args::integer("account", 1, INT64_MAX);
     const args::Field guild = args::integer("guild", 1, INT64_MAX);
+    add_admin_routes(ctx().admin());
     return route_all({
         {"guild.create",
          &GuildsImpl::on_create,
@@ -83,6 +84,26 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
         {"guild.members", &GuildsImpl::on_members},
         {"guild.motd", &GuildsImpl::on_motd, {args::str("text", 0, 500)}},
     });
+  }
+
+  // Moderator routes (docs/operations.md); each change is logged as
+  // "audit: guild <action> guild:<id> <detail>".
+  void add_admin_routes(admin::Routes& admin) {
+    auto self = shared_from_this();
+    auto on = [self](void (GuildsImpl::*fn)(const json&, const admin::Respond&)) {
+      return [self, fn](const json& body, admin::Respond respond) {
+        self->post([impl = self.get(), fn, body, respond = std::move(respond)] {
+          (impl->*fn)(body, respond);
+        });
+      };
+    };
+    const args::Field id = args::integer("guild_id", 1, INT64_MAX);
+    admin.add_route("GET", "/admin/guilds/info", {id}, on(&GuildsImpl::admin_info));
+    admin.add_route("POST", "/admin/guilds/motd", {id, args::str("text", 0, 500)},
+                    on(&GuildsImpl::admin_motd));
+    admin.add_route("POST", "/admin/guilds/disband",
+                    {id, args::optional(args::str("reason", 0, 255))},
+                    on(&GuildsImpl::admin_disband));
   }
 
   void reload(const Config& c) {
@@ -108,7 +129,9 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
 
   // ---- the queue of guild changes (strand)
 
-  bool can_write() const { return writes_.size() < kMaxQueued; }
+  // Guild changes waiting for the database, bounded like the friend and
+  // block queue (social.max_queued_writes, a restart-only key).
+  bool can_write() const { return writes_.size() < cfg_.max_queued_writes; }
   template <class D>
   void guild_write(Work work, D done) {
     writes_.emplace_back(std::move(work), [p = std::make_shared<D>(std::move(done))](DbStatus st) {
@@ -126,7 +149,8 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
   }
   void busy(Request& req) {
     json extra = {{"retry_after_ms", 1000}};
-    req.fail(ErrorCode::kUnavailable, "server busy, retry shortly", &extra);
+    refusals_.refuse(req, "guild_queued_writes", ErrorCode::kUnavailable,
+                     "server busy, retry shortly", &extra);
   }
 
   // Answers a refused change. True if `err` was a refusal.
@@ -145,15 +169,24 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
         req.fail(ErrorCode::kNotFound, "no such guild or member");
         break;
       case GuildErr::kTaken:
-        req.fail(kGuildNameTaken, "another guild has that name or tag");
+        refusals_.refuse(req, nullptr, kGuildNameTaken, "another guild has that name or tag");
         break;
       case GuildErr::kForbidden:
-        req.fail(ErrorCode::kForbidden, "your guild role may not do that");
+        refusals_.refuse(req, nullptr, ErrorCode::kForbidden, "your guild role may not do that");
         break;
       case GuildErr::kFull:
         limit = {{"max_members", cfg_.guild_max_members}, {"max_pending", cfg_.guild_max_pending}};
-        lg().info("{} by account {} refused: guild limit", req.op(), req.account_id());
-        req.fail(ErrorCode::kFull, "the guild is full (members or pending)", &limit);
+        refusals_.refuse(req, "guild_size", ErrorCode::kFull,
+                         "the guild is full (members or pending)", &limit);
+        break;
+      case GuildErr::kTheirsFull:
+      case GuildErr::kMineFull:
+        limit = {{"limit", cfg_.guild_max_pending_per_account}};
+        refusals_.refuse(req, "guild_pending_per_account", ErrorCode::kFull,
+                         err == GuildErr::kMineFull
+                             ? "too many of your guild invites and join requests are waiting"
+                             : "this player has too many guild invites and requests waiting",
+                         &limit);
         break;
       case GuildErr::kNoPending:
         req.fail(ErrorCode::kNotFound, "nothing pending to answer");
@@ -220,6 +253,77 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
         return;
       }
     }
+  }
+
+  // ---- admin routes (strand)
+
+  void admin_info(const json& q, const admin::Respond& respond) {
+    int64_t guild = args::int_of(q, "guild_id");
+    struct Out {
+      GuildInfo info;
+      bool found = false;
+      std::vector<GuildMember> members;
+    };
+    auto out = std::make_shared<Out>();
+    store(
+        [guild, out](StoreContext& ctx) {
+          DbStatus st = GuildRepo::info(ctx, guild, &out->info, &out->found);
+          if (st.ok() && out->found) st = GuildRepo::members(ctx, guild, &out->members);
+          return st;
+        },
+        [this, guild, out, respond](DbStatus st) {
+          if (!st.ok()) return respond(503, {{"error", st.to_string()}});
+          if (!out->found) return respond(404, {{"error", "no guild " + std::to_string(guild)}});
+          json members = json::array();
+          for (const auto& m : out->members) {
+            members.push_back({{"account", m.account},
+                               {"role", role_name(m.role)},
+                               {"online", players_.count(m.account) > 0},
+                               {"joined_ms", m.joined_ms}});
+          }
+          respond(200, {{"guild", info_json(out->info, true)}, {"members", std::move(members)}});
+        });
+  }
+
+  void admin_motd(const json& body, const admin::Respond& respond) {
+    int64_t guild = args::int_of(body, "guild_id");
+    std::string text = args::str(body, "text");
+    if (!can_write()) return respond(503, {{"error", "server busy, retry shortly"}});
+    auto found = std::make_shared<bool>(false);
+    guild_write(
+        [guild, text, found](StoreContext& ctx) {
+          return GuildRepo::admin_set_motd(ctx, guild, text, found.get());
+        },
+        [this, guild, text, found, respond](DbStatus st) {
+          if (!st.ok()) return respond(503, {{"error", st.to_string()}});
+          if (!*found) return respond(404, {{"error", "no guild " + std::to_string(guild)}});
+          lg().info("audit: guild motd guild:{} {}", guild, json{{"text", text}}.dump());
+          announce(guild);
+          respond(200, {{"guild_id", guild}, {"motd", text}});
+        });
+  }
+
+  void admin_disband(const json& body, const admin::Respond& respond) {
+    int64_t guild = args::int_of(body, "guild_id");
+    std::string reason = args::str_or(body, "reason", "");
+    if (!can_write()) return respond(503, {{"error", "server busy, retry shortly"}});
+    auto found = std::make_shared<bool>(false);
+    auto members = std::make_shared<std::vector<int64_t>>();
+    guild_write(
+        [guild, members, found](StoreContext& ctx) {
+          return GuildRepo::admin_disband(ctx, guild, members.get(), found.get());
+        },
+        [this, guild, reason, members, found, respond](DbStatus st) {
+          if (!st.ok()) return respond(503, {{"error", st.to_string()}});
+          if (!*found) return respond(404, {{"error", "no guild " + std::to_string(guild)}});
+          for (int64_t a : *members) {
+            set_guild(a, 0);
+            tell_gone(a, "disbanded");
+          }
+          lg().info("audit: guild disband guild:{} {}", guild,
+                    json{{"reason", reason}, {"members", members->size()}}.dump());
+          respond(200, {{"guild_id", guild}, {"members", members->size()}});
+        });
   }
 
   // Sends guild.update (the guild, as guild.info shows it) to its online
@@ -327,13 +431,18 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
     store([who, me, blocked](StoreContext& ctx) { return find_block(ctx, who, me, blocked.get()); },
           [this, req = std::move(req), me, who, blocked](DbStatus st) mutable {
             if (!st.ok()) return services::fail_storage(req, st, lg());
-            if (*blocked) return req.fail(kBlocked, "this player does not accept your invites");
+            if (*blocked) {
+              return refusals_.refuse(
+                  req, nullptr, kBlocked,
+                  "account " + std::to_string(who) + " does not accept your invites");
+            }
             uint32_t max = cfg_.guild_max_pending;
+            uint32_t max_each = cfg_.guild_max_pending_per_account;
             int64_t now = clock_.now_ms();
             change(
                 std::move(req),
-                [me, who, max, now](StoreContext& ctx, int64_t* g, GuildErr* err) {
-                  return GuildRepo::invite(ctx, me, who, max, now, g, err);
+                [me, who, max, max_each, now](StoreContext& ctx, int64_t* g, GuildErr* err) {
+                  return GuildRepo::invite(ctx, me, who, max, max_each, now, g, err);
                 },
                 [this, me, who](Request r, int64_t guild) {
                   if (auto s = session_of(who)) {
@@ -377,12 +486,13 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
     int64_t me = req.account_id();
     int64_t guild = args::int_of(req.d(), "guild");
     uint32_t max = cfg_.guild_max_pending;
+    uint32_t max_each = cfg_.guild_max_pending_per_account;
     int64_t now = clock_.now_ms();
     change(
         std::move(req),
-        [me, guild, max, now](StoreContext& ctx, int64_t* g, GuildErr* err) {
+        [me, guild, max, max_each, now](StoreContext& ctx, int64_t* g, GuildErr* err) {
           *g = guild;
-          return GuildRepo::request(ctx, me, guild, max, now, err);
+          return GuildRepo::request(ctx, me, guild, max, max_each, now, err);
         },
         [this, me](Request r, int64_t g) {
           tell_officers(g, me);
@@ -574,6 +684,7 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
   const Clock& clock_;
   std::shared_ptr<GroupFeed> feed_;
   metrics::Gauge& guilds_gauge_;
+  Refusals refusals_;
   const gateway::PushOp* invite_op_ = nullptr;
   const gateway::PushOp* request_op_ = nullptr;
   const gateway::PushOp* update_op_ = nullptr;

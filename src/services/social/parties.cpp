@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "refusals.h"
 #include "shardd/services/account.h"
 #include "shardd/services/actor.h"
 #include "shardd/services/fanout.h"
@@ -33,7 +34,8 @@ class PartiesImpl final : public services::Actor<PartiesImpl>, public account::P
         cfg_(social_section().of(ctx.config())),
         clock_(ctx.clock()),
         parties_gauge_(ctx.metrics().gauge("shardd_parties", "Parties.")),
-        members_gauge_(ctx.metrics().gauge("shardd_party_members", "Accounts in a party.")) {}
+        members_gauge_(ctx.metrics().gauge("shardd_party_members", "Accounts in a party.")),
+        refusals_(ctx.metrics()) {}
 
   Status start() {
     auto accounts = ctx().directory().find<account::Accounts>();
@@ -241,7 +243,7 @@ class PartiesImpl final : public services::Actor<PartiesImpl>, public account::P
     if (party_of(me)) return req.fail(ErrorCode::kBadRequest, "you are in a party already");
     if (parties_.size() >= cfg_.max_parties) {
       json extra = {{"limit", cfg_.max_parties}};
-      return req.fail(ErrorCode::kFull, "too many parties", &extra);
+      return refusals_.refuse(req, "parties", ErrorCode::kFull, "too many parties", &extra);
     }
     Party p;
     p.id = ++next_id_;
@@ -263,7 +265,8 @@ class PartiesImpl final : public services::Actor<PartiesImpl>, public account::P
     Party* mine = party_of(me);
     if (!mine) return req.fail(ErrorCode::kNotFound, "you are in no party");
     if (mine->leader != me && !mine->open) {
-      return req.fail(ErrorCode::kForbidden, "only the leader invites to this party");
+      return refusals_.refuse(req, nullptr, ErrorCode::kForbidden,
+                              "only the leader invites to this party");
     }
     if (who == me) return req.fail(ErrorCode::kBadRequest, "that is your own account");
     if (!online(who)) return req.fail(ErrorCode::kNotFound, "that player is not online");
@@ -273,7 +276,11 @@ class PartiesImpl final : public services::Actor<PartiesImpl>, public account::P
     store([who, me, blocked](StoreContext& ctx) { return find_block(ctx, who, me, blocked.get()); },
           [this, req = std::move(req), me, who, pid, blocked](DbStatus st) mutable {
             if (!st.ok()) return services::fail_storage(req, st, lg());
-            if (*blocked) return req.fail(kBlocked, "this player does not accept your invites");
+            if (*blocked) {
+              return refusals_.refuse(
+                  req, nullptr, kBlocked,
+                  "account " + std::to_string(who) + " does not accept your invites");
+            }
             Party* p = party_of(me);
             if (!p || p->id != pid) return req.fail(ErrorCode::kNotFound, "you are in no party");
             if (party_of(who) == p) return req.fail(ErrorCode::kBadRequest, "already a member");
@@ -282,7 +289,8 @@ class PartiesImpl final : public services::Actor<PartiesImpl>, public account::P
             if (!p->invites.count(who) &&
                 p->members.size() + p->invites.size() >= cfg_.party_max_size) {
               json extra = {{"limit", cfg_.party_max_size}};
-              return req.fail(ErrorCode::kFull, "the party is full (invites count)", &extra);
+              return refusals_.refuse(req, "party_size", ErrorCode::kFull,
+                                      "the party is full (invites count)", &extra);
             }
             auto ttl = std::chrono::seconds(cfg_.party_invite_ttl_s);
             p->invites[who] = clock_.steady() + ttl;
@@ -311,11 +319,12 @@ class PartiesImpl final : public services::Actor<PartiesImpl>, public account::P
     drop_expired_invites(p);
     bool invited = p.invites.erase(me) > 0;
     if (!invited && !p.open) {
-      return req.fail(ErrorCode::kForbidden, "no invite to this party (or it expired)");
+      return refusals_.refuse(req, nullptr, ErrorCode::kForbidden,
+                              "no invite to party " + std::to_string(pid) + " (or it expired)");
     }
     if (p.members.size() + p.invites.size() >= cfg_.party_max_size) {
       json extra = {{"limit", cfg_.party_max_size}};
-      return req.fail(ErrorCode::kFull, "the party is full", &extra);
+      return refusals_.refuse(req, "party_size", ErrorCode::kFull, "the party is full", &extra);
     }
     p.members.push_back({me, false, name_of(me)});
     party_of_[me] = pid;
@@ -349,7 +358,7 @@ class PartiesImpl final : public services::Actor<PartiesImpl>, public account::P
       return nullptr;
     }
     if (p->leader != req.account_id()) {
-      req.fail(ErrorCode::kForbidden, "only the party leader can do that");
+      refusals_.refuse(req, nullptr, ErrorCode::kForbidden, "only the party leader can do that");
       return nullptr;
     }
     if (who == req.account_id() || party_of(who) != p) {
@@ -398,6 +407,7 @@ class PartiesImpl final : public services::Actor<PartiesImpl>, public account::P
   const Clock& clock_;
   metrics::Gauge& parties_gauge_;
   metrics::Gauge& members_gauge_;
+  Refusals refusals_;
   const gateway::PushOp* invite_op_ = nullptr;
   const gateway::PushOp* update_op_ = nullptr;
 

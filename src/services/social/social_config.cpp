@@ -16,8 +16,8 @@ const Section<SocialConfig>& social_section() {
           .uint("max_blocks", &SocialConfig::max_blocks, 1, 100000, kLive,
                 "accounts one account may block")
           .uint("max_queued_writes", &SocialConfig::max_queued_writes, 1, 1000000, kRestart,
-                "friend and block changes waiting for the database (they run one at a time); "
-                "beyond: `UNAVAILABLE`")
+                "friend and block changes waiting for the database, and guild changes (a "
+                "queue each; they run one at a time); beyond: `UNAVAILABLE`")
           .uint("party_max_size", &SocialConfig::party_max_size, 2, 100, kLive,
                 "members of one party (pending invites count too)")
           .uint("party_invite_ttl_s", &SocialConfig::party_invite_ttl_s, 5, 86400, kLive,
@@ -28,6 +28,10 @@ const Section<SocialConfig>& social_section() {
                 "members of one guild")
           .uint("guild_max_pending", &SocialConfig::guild_max_pending, 1, 100000, kLive,
                 "invites, and join requests, waiting per guild")
+          .uint("guild_max_pending_per_account", &SocialConfig::guild_max_pending_per_account, 1,
+                100000, kLive,
+                "guild invites received and join requests sent that one account may have "
+                "waiting (together)")
           .list("guild_name_blocklist", &SocialConfig::guild_name_blocklist, 4096, kLive,
                 "words no guild name may contain (ignoring case)");
   return s;

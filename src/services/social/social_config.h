@@ -19,7 +19,8 @@ struct SocialConfig {
   uint32_t party_invite_ttl_s = 60;
   uint32_t max_parties = 100000;
   uint32_t guild_max_members = 100;
-  uint32_t guild_max_pending = 50;  // invites, and join requests, per guild
+  uint32_t guild_max_pending = 50;              // invites, and join requests, per guild
+  uint32_t guild_max_pending_per_account = 20;  // invites received + join requests sent
   std::vector<std::string> guild_name_blocklist;
 };
 

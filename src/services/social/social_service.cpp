@@ -7,6 +7,7 @@
 #include "guilds.h"
 #include "migrations.h"
 #include "parties.h"
+#include "refusals.h"
 #include "shardd/core/utf8.h"
 #include "shardd/services/account.h"
 #include "shardd/services/actor.h"
@@ -60,14 +61,8 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
         online_gauge_(ctx.metrics().gauge("shardd_social_online",
                                           "Online accounts the social service tracks.")),
         queue_gauge_(ctx.metrics().gauge("shardd_social_queued_writes",
-                                         "Friend and block changes waiting for the database.")) {
-    for (const char* l : {"friends", "pending_requests", "blocks", "queued_writes"}) {
-      limit_hits_[l] = &ctx.metrics().counter(
-          "shardd_social_limit_hits_total", "Social requests refused by a limit.", {{"limit", l}});
-    }
-    blocked_hits_ = &ctx.metrics().counter("shardd_social_blocked_total",
-                                           "Requests refused because the other player blocked "
-                                           "the sender.");
+                                         "Friend and block changes waiting for the database.")),
+        refusals_(ctx.metrics()) {
     presence_pushes_ =
         &ctx.metrics().counter("shardd_social_presence_pushes_total", "friend.update pushes sent.");
   }
@@ -142,9 +137,7 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
 
   void refuse(Request& req, const char* limit, ErrorCode code, const std::string& msg,
               const json* extra = nullptr) {
-    if (limit) limit_hits_[limit]->inc();
-    lg().info("{} by account {} refused: {}", req.op(), req.account_id(), msg);
-    req.fail(code, msg, extra);
+    refusals_.refuse(req, limit, code, msg, extra);
   }
 
   // ---- the queue of graph changes (strand)
@@ -386,11 +379,11 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
         reply["state"] = "friends";
         return req.ok(reply);
       case RequestOutcome::kBlockedByThem:
-        blocked_hits_->inc();
-        lg().info("friend.request by account {} refused: account {} blocked them", me.id, other.id);
-        return req.fail(kBlocked, "this player does not accept your requests");
+        return refuse(req, nullptr, kBlocked,
+                      "account " + std::to_string(other.id) + " does not accept your requests");
       case RequestOutcome::kYouBlocked:
-        return req.fail(ErrorCode::kForbidden, "you blocked this player: unblock them first");
+        return refuse(req, nullptr, ErrorCode::kForbidden,
+                      "you blocked account " + std::to_string(other.id) + ": unblock them first");
       case RequestOutcome::kYourFriendsFull:
         return refuse(req, "friends", ErrorCode::kFull, "your friend list is full", &limit);
       case RequestOutcome::kTheirFriendsFull:
@@ -618,8 +611,7 @@ class Impl final : public services::Actor<Impl>, public account::PresenceListene
   store::WriteBehind& last_seen_;
   metrics::Gauge& online_gauge_;
   metrics::Gauge& queue_gauge_;
-  std::unordered_map<std::string, metrics::Counter*> limit_hits_;  // fixed after construction
-  metrics::Counter* blocked_hits_ = nullptr;
+  Refusals refusals_;
   metrics::Counter* presence_pushes_ = nullptr;
   const gateway::PushOp* friend_request_ = nullptr;
   const gateway::PushOp* friend_update_ = nullptr;

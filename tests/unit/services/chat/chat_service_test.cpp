@@ -250,6 +250,12 @@ TEST(ChatServiceTest, FloodControlLimitsRepeatsAndMutes) {
   EXPECT_EQ(muted["err"]["until_ms"], f.clock().now_ms() + 120000);
   EXPECT_FALSE(ann->wait_push("chat.muted").is_null());
   EXPECT_EQ(code_of(send(*ann, "world", "other")), "MUTED");
+  // Logging out and in again does not end it.
+  ASSERT_TRUE(ok(ann->request("auth.logout")));
+  login(*ann, "ann", false);
+  json again = send(*ann, "world", "back again");
+  ASSERT_EQ(code_of(again), "MUTED") << again.dump();
+  EXPECT_EQ(again["err"]["reason"], "flooding");
   f.clock().advance(121s);
   EXPECT_TRUE(ok(send(*ann, "world", "calm now")));
 }

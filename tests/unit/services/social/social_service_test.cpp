@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <thread>
+#include <vector>
 
 #include "shardd/services/account.h"
 #include "shardd/services/social.h"
@@ -268,6 +269,8 @@ TEST(PartyTest, InviteAcceptLeadKickAndLeave) {
   json full = ann->request("party.invite", {{"account", dan_id}});
   EXPECT_EQ(code_of(full), "FULL") << full.dump();
   EXPECT_EQ(full["err"]["limit"], 3);
+  EXPECT_NE(f.metrics_text().find("shardd_social_limit_hits_total{limit=\"party_size\"} 1\n"),
+            std::string::npos);
   ASSERT_TRUE(ok(cat->request("party.decline", {{"party", pid}})));
   EXPECT_EQ(code_of(cat->request("party.decline", {{"party", pid}})), "NOT_FOUND");
 
@@ -315,6 +318,7 @@ TEST(PartyTest, TheLeadPassesToSomeoneOnlineAndBlocksHold) {
 
   ASSERT_TRUE(ok(cat->request("social.block", {{"account", bob_id}})));
   EXPECT_EQ(code_of(bob->request("party.invite", {{"account", cat_id}})), "BLOCKED");
+  EXPECT_NE(f.metrics_text().find("\nshardd_social_blocked_total 1\n"), std::string::npos);
   // Everyone goes offline: the party ends.
   ASSERT_TRUE(ok(ann->request("auth.logout")));
   ASSERT_TRUE(ok(bob->request("auth.logout")));
@@ -378,7 +382,9 @@ TEST(PartyTest, RacingJoinsAndLeavesKeepTheRules) {
 namespace shardd::social {
 namespace {
 
-json guild_of(const json& r) { return r["d"]["guild"]; }
+json guild_of(const json& r) {
+  return r["d"]["guild"];
+}
 
 TEST(GuildTest, CreateInviteRequestRolesAndDisband) {
   ServiceFixture f(defs(), cheap_auth({"social.guild_max_members=3",
@@ -435,6 +441,8 @@ TEST(GuildTest, CreateInviteRequestRolesAndDisband) {
   ASSERT_TRUE(ok(dan->request("guild.join_request", {{"guild", gid}})));
   json full = ann->request("guild.approve", {{"account", dan_id}});
   EXPECT_EQ(code_of(full), "FULL") << full.dump();
+  EXPECT_NE(f.metrics_text().find("shardd_social_limit_hits_total{limit=\"guild_size\"} 1\n"),
+            std::string::npos);
 
   // Officers kick members, not the leader; the motd reaches everyone.
   EXPECT_EQ(code_of(bob->request("guild.kick", {{"account", ann_id}})), "FORBIDDEN");
@@ -474,6 +482,39 @@ TEST(GuildTest, TheLastLeaderLeavingPassesTheLead) {
   EXPECT_EQ(guild_of(bob->request("guild.info"))["leader"], bob_id);
   json last = bob->request("guild.leave");
   EXPECT_EQ(last["d"]["disbanded"], true);
+}
+
+TEST(GuildTest, AnAccountsWaitingInvitesAndRequestsAreCapped) {
+  ServiceFixture f(defs(), cheap_auth({"social.guild_max_pending_per_account=2"}));
+  auto ann = f.connect();
+  auto bob = f.connect();
+  auto cat = f.connect();
+  auto dan = f.connect();
+  login(*ann, "ann");
+  login(*bob, "bob");
+  login(*cat, "cat");
+  int64_t dan_id = login(*dan, "dan");
+  std::vector<int64_t> guilds;
+  guilds.push_back(
+      guild_of(ann->request("guild.create", {{"name", "Alpha"}, {"tag", "AA"}}))["id"]);
+  guilds.push_back(
+      guild_of(bob->request("guild.create", {{"name", "Bravo"}, {"tag", "BB"}}))["id"]);
+  guilds.push_back(
+      guild_of(cat->request("guild.create", {{"name", "Charlie"}, {"tag", "CC"}}))["id"]);
+  // One invite received and one request sent fill dan's two.
+  ASSERT_TRUE(ok(ann->request("guild.invite", {{"account", dan_id}})));
+  ASSERT_TRUE(ok(dan->request("guild.join_request", {{"guild", guilds[1]}})));
+  json mine = dan->request("guild.join_request", {{"guild", guilds[2]}});
+  EXPECT_EQ(code_of(mine), "FULL") << mine.dump();
+  EXPECT_EQ(mine["err"]["limit"], 2);
+  json theirs = cat->request("guild.invite", {{"account", dan_id}});
+  EXPECT_EQ(code_of(theirs), "FULL") << theirs.dump();
+  EXPECT_NE(f.metrics_text().find(
+                "shardd_social_limit_hits_total{limit=\"guild_pending_per_account\"} 2\n"),
+            std::string::npos);
+  // Declining one makes room again.
+  ASSERT_TRUE(ok(dan->request("guild.decline", {{"guild", guilds[0]}})));
+  EXPECT_TRUE(ok(cat->request("guild.invite", {{"account", dan_id}})));
 }
 
 }  // namespace
