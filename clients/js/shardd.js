@@ -87,6 +87,15 @@ export const VERSION = '0.1.0';
  */
 
 /**
+ * A guild invite you received or a join request you sent (guild.pending).
+ * @typedef {Object} GuildPending
+ * @property {number} guild
+ * @property {string} name
+ * @property {string} tag
+ * @property {number} created_ms
+ */
+
+/**
  * A chat message (the chat.msg push, chat.history entries).
  * @typedef {Object} ChatMessage
  * @property {number} id              increases within each channel
@@ -157,6 +166,8 @@ export const VERSION = '0.1.0';
  * @property {{args: {guild?: number}, result: {guild: Guild|null}}} guild_info  "guild.info"
  * @property {{args: {}, result: {guild: number, members: {account: number, name: string, role: string, online: boolean, joined_ms: number}[]}}} guild_members  "guild.members"
  * @property {{args: {text: string}, result: {}}} guild_motd  "guild.motd"
+ * @property {{args: {}, result: {invites: GuildPending[], requests: GuildPending[], max: number}}} guild_pending  "guild.pending"
+ * @property {{args: {guild: number}, result: {}}} guild_withdraw  "guild.withdraw"
  * @property {{args: {channel: string, to?: number, text: string, idem?: string}, result: {id: number, ts: number, offline?: boolean}}} chat_send  "chat.send"
  * @property {{args: {channel: string, to?: number, before?: number, limit?: number}, result: {messages: ChatMessage[], more: boolean}}} chat_history  "chat.history"
  * @property {{args: {channel: string}, result: {channel: string, members: number}}} chat_join  "chat.join"
@@ -174,7 +185,7 @@ export const OPS = Object.freeze([
   'party.decline', 'party.leave', 'party.kick', 'party.promote', 'party.ready', 'party.info',
   'guild.create', 'guild.invite', 'guild.accept', 'guild.decline', 'guild.join_request',
   'guild.approve', 'guild.reject', 'guild.leave', 'guild.kick', 'guild.set_role', 'guild.disband',
-  'guild.info', 'guild.members', 'guild.motd',
+  'guild.info', 'guild.members', 'guild.motd', 'guild.pending', 'guild.withdraw',
 ]);
 
 /**

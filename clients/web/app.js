@@ -10,6 +10,7 @@ import * as notices from './panels/notices.js';
 import * as chat from './panels/chat.js';
 import * as friends from './panels/friends.js';
 import * as party from './panels/party.js';
+import * as guild from './panels/guild.js';
 
 const PANELS = [
   { id: 'account', title: 'Account', module: account },
@@ -17,6 +18,7 @@ const PANELS = [
   { id: 'chat', title: 'Chat', module: chat },
   { id: 'friends', title: 'Friends', module: friends },
   { id: 'party', title: 'Party', module: party },
+  { id: 'guild', title: 'Guild', module: guild },
   { id: 'notices', title: 'Server', module: notices },
 ];
 

@@ -39,3 +39,22 @@ export function errorText(e) {
   }
   return String(e);
 }
+
+/**
+ * A panel's action runner: act(what, fn) runs fn; when it worked, logs
+ * `what` (if any) and resolves true; when it threw, shows the error in
+ * `errorEl` and resolves false.
+ */
+export function actions(errorEl, logFn = log) {
+  return async (what, fn) => {
+    errorEl.textContent = '';
+    try {
+      await fn();
+      if (what) logFn('ok', what);
+      return true;
+    } catch (e) {
+      errorEl.textContent = errorText(e);
+      return false;
+    }
+  };
+}

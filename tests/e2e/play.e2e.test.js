@@ -2,8 +2,8 @@
 // by playwright-core) against a real shardd: two players register, log in and
 // enter a zone; one loses its connection and the page resumes the session; a
 // page forced onto the HTTP transport (server-sent events) does the same; the
-// two players chat, become friends, whisper, form a party, and one blocks
-// the other.
+// two players chat, become friends, whisper, form a party and a guild, and
+// one blocks the other.
 // Screenshots go to $SHARDD_E2E_ARTIFACTS (default build/e2e-artifacts); any
 // console error or uncaught exception in a page fails the test.
 import { test, before, after } from 'node:test';
@@ -142,7 +142,7 @@ test('a page forced onto the HTTP transport plays, drops and resumes', async () 
   assertNoErrors();
 });
 
-test('two players chat, become friends, whisper, form a party and block', async () => {
+test('two players chat, become friends, whisper, form a party and a guild, and block', async () => {
   const [a, b] = pages;
   const bobWorld = b.page.locator('#chat-messages li', { hasText: 'hello from alice' });
   await a.page.locator('#chat-tabs [data-channel="world"][aria-selected="true"]').waitFor();
@@ -198,6 +198,35 @@ test('two players chat, become friends, whisper, form a party and block', async 
   await a.page.locator('#party-members li', { hasText: names.bob }).waitFor({ state: 'detached' });
   await a.page.click('#chat-tabs [data-channel^="w:"]');
 
+  // A guild: alice founds it and invites bob by his id; bob joins from his
+  // waiting invites; alice makes him an officer and sets the message of the
+  // day; they talk in the guild channel.
+  await a.page.fill('#guild-name', 'Night Owls');
+  await a.page.fill('#guild-tag', 'NO');
+  await a.page.click('#guild-create button[type="submit"]');
+  await a.page.locator('#guild-title', { hasText: '[NO] Night Owls' }).waitFor();
+  const bobId = await b.page.evaluate(() => globalThis.shardd.account.account_id);
+  await a.page.fill('#guild-invite-id', String(bobId));
+  await a.page.click('#guild-invite button[type="submit"]');
+  const guildInvite = b.page.locator('#guild-pending li[data-kind="invite"]', { hasText: 'Night Owls' });
+  await guildInvite.waitFor();
+  await guildInvite.locator('[data-action="accept"]').click();
+  await b.page.locator('#guild-title', { hasText: 'Night Owls' }).waitFor();
+  const bobInGuild = a.page.locator(`#guild-members li[data-account="${bobId}"]`);
+  await bobInGuild.waitFor();
+  await bobInGuild.locator('[data-action="role"]').click();
+  await b.page.locator(`#guild-members li[data-account="${bobId}"][data-role="officer"]`).waitFor();
+  await a.page.fill('#guild-motd-text', 'raid at 8');
+  await a.page.click('#guild-motd-form button[type="submit"]');
+  await b.page.locator('#guild-motd', { hasText: 'raid at 8' }).waitFor();
+  await b.page.click('#chat-tabs [data-channel="guild"]');
+  await b.page.fill('#chat-text', 'owls unite');
+  await b.page.click('#chat-send');
+  await a.page.click('#chat-tabs [data-channel="guild"]');
+  await a.page.locator('#chat-messages li', { hasText: 'owls unite' }).waitFor();
+  await shot(b, '11-bob-in-alices-guild');
+  await a.page.click('#chat-tabs [data-channel^="w:"]');
+
   // Bob blocks alice: the friendship ends and her whispers are refused.
   await b.page.locator('#friend-list li', { hasText: names.alice }).locator('[data-action="block"]').click();
   await b.page.locator('#block-list li', { hasText: names.alice }).waitFor();
@@ -205,6 +234,6 @@ test('two players chat, become friends, whisper, form a party and block', async 
   await a.page.fill('#chat-text', 'are you there?');
   await a.page.click('#chat-send');
   await a.page.locator('#chat-error', { hasText: 'BLOCKED' }).waitFor();
-  await shot(a, '11-alice-is-blocked');
+  await shot(a, '12-alice-is-blocked');
   assertNoErrors();
 });

@@ -228,6 +228,68 @@ TEST(Social, PartyRaceAndPartyChat) {
   EXPECT_EQ(got, 3);
 }
 
+// Players race for one guild name, then for the last seats of a guild,
+// over real connections: one name wins, the guild never exceeds its cap.
+TEST(Social, GuildRacesKeepNamesUniqueAndTheCap) {
+  constexpr int kPlayers = 8;
+  Shard s(social_shard({"social.guild_max_members=4", "limits.max_connections_per_ip=100"}));
+  s.start();
+  std::vector<std::unique_ptr<TcpClient>> players;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < kPlayers; ++i) {
+    players.push_back(std::make_unique<TcpClient>());
+    connect_tcp(*players.back(), s.tcp_port());
+    ids.push_back(login_as(*players.back(), "gracer_" + std::to_string(i)));
+  }
+  std::atomic<int> created{0}, taken{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kPlayers; ++i) {
+    threads.emplace_back([&, c = players[i].get(), i] {
+      // The same name in different cases, each with its own tag.
+      auto r = c->request("guild.create", {{"name", i % 2 ? "Iron Wolves" : "IRON WOLVES"},
+                                           {"tag", "W" + std::to_string(i)}});
+      if (IsOk(r)) ++created;
+      if (IsError(r, "GUILD_NAME_TAKEN")) ++taken;
+    });
+  }
+  for (auto& t : threads) t.join();
+  threads.clear();
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(taken.load(), kPlayers - 1);
+
+  // The winner invites everyone else; they all accept at once.
+  TcpClient* leader = nullptr;
+  int64_t gid = 0;
+  for (auto& p : players) {
+    auto info = p->request("guild.info");
+    if (IsOk(info) && !(*info)["d"]["guild"].is_null()) {
+      leader = p.get();
+      gid = (*info)["d"]["guild"]["id"];
+    }
+  }
+  ASSERT_NE(leader, nullptr);
+  std::vector<TcpClient*> others;
+  for (size_t i = 0; i < players.size(); ++i) {
+    if (players[i].get() == leader) continue;
+    others.push_back(players[i].get());
+    ASSERT_TRUE(IsOk(leader->request("guild.invite", {{"account", ids[i]}})));
+  }
+  std::atomic<int> joined{0}, full{0};
+  for (TcpClient* c : others) {
+    threads.emplace_back([&, c] {
+      auto r = c->request("guild.accept", {{"guild", gid}});
+      if (IsOk(r)) ++joined;
+      if (IsError(r, "FULL")) ++full;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(joined.load(), 3);
+  EXPECT_EQ(full.load(), kPlayers - 1 - 3);
+  auto members = leader->request("guild.members");
+  ASSERT_TRUE(IsOk(members));
+  EXPECT_EQ((*members)["d"]["members"].size(), 4u);
+}
+
 // Guilds are stored: members, roles and the message of the day survive a
 // restart, and names stay unique across it.
 TEST(Social, GuildsSurviveARestart) {

@@ -191,16 +191,19 @@ export function mount(section, { client, log, h }) {
   document.addEventListener('logout', refresh);
   document.addEventListener('zone', refresh);
   document.addEventListener('whisper', (ev) => openWhisper(ev.detail));
-  document.addEventListener('party', (ev) => {
-    if (!client.account) return;
-    if (ev.detail && !channels.has('party')) {
-      ensure('party', 'party', 'party');
-      render();
-    } else if (!ev.detail && channels.has('party')) {
-      channels.delete('party');
-      if (current === 'party') current = 'world';
-      render();
-    }
-  });
+  // The party and guild panels tell when there is one (a tab) or none.
+  for (const group of ['party', 'guild']) {
+    document.addEventListener(group, (ev) => {
+      if (!client.account) return;
+      if (ev.detail && !channels.has(group)) {
+        ensure(group, group, group);
+        render();
+      } else if (!ev.detail && channels.has(group)) {
+        channels.delete(group);
+        if (current === group) current = 'world';
+        render();
+      }
+    });
+  }
   render();
 }

@@ -2,7 +2,7 @@
 // blocks. Live through friend.request and friend.update; re-fetched after a
 // resync (friend.update is not replayed). "Whisper" opens a conversation in
 // the chat panel (a `whisper` event on document).
-import { errorText } from '../ui.js';
+import { actions, errorText } from '../ui.js';
 
 export function mount(section, { client, log, h }) {
   const hint = h('p', { class: 'muted', id: 'friends-hint' }, 'Log in to see your friends.');
@@ -24,14 +24,9 @@ export function mount(section, { client, log, h }) {
   let state = { friends: [], incoming: [], outgoing: [], blocks: [] };
   let inParty = false;
 
+  const run = actions(error, log);
   const act = async (what, fn) => {
-    error.textContent = '';
-    try {
-      await fn();
-      log('ok', what);
-    } catch (e) {
-      error.textContent = errorText(e);
-    }
+    await run(what, fn);
     await refresh();
   };
   const whisper = (f) => document.dispatchEvent(new CustomEvent('whisper', { detail: f }));

@@ -2,7 +2,7 @@
 // online/ready/leader, ready, promote, kick, leave. Invites are sent from the
 // friends panel (a `party-invite` event on document). Live through
 // party.update; party.info after a resync (party.update is not replayed).
-import { errorText } from '../ui.js';
+import { actions } from '../ui.js';
 
 export function mount(section, { client, log, h }) {
   const hint = h('p', { class: 'muted', id: 'party-hint' }, 'Log in to form a party.');
@@ -19,15 +19,7 @@ export function mount(section, { client, log, h }) {
   let party = null;
   const pending = new Map();  // party id -> invite
 
-  const act = async (what, fn) => {
-    error.textContent = '';
-    try {
-      await fn();
-      if (what) log('ok', what);
-    } catch (e) {
-      error.textContent = errorText(e);
-    }
-  };
+  const act = actions(error, log);
   const me = () => client.account?.account_id;
   const render = () => {
     const a = !!client.account;

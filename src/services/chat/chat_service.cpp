@@ -1223,13 +1223,22 @@ class Impl final : public services::Actor<Impl>,
         },
         strand(), keep_alive([this, account, label, found, respond](DbStatus st) {
           if (!st.ok()) return respond(503, {{"error", st.to_string()}});
+          bool removed = *found;
+          int64_t now = clock_.now_ms();
           if (auto it = speakers_.find(account); it != speakers_.end()) {
             it->second.mutes.erase(label);
+            if (label.empty() && it->second.flood_muted_until > now) removed = true;
             if (label.empty()) it->second.flood_muted_until = 0;
           }
-          if (label.empty()) flood_muted_.erase(account);
+          if (label.empty()) {
+            auto fm = flood_muted_.find(account);
+            if (fm != flood_muted_.end()) {
+              removed = removed || fm->second > now;
+              flood_muted_.erase(fm);
+            }
+          }
           audit("unmute", "account:" + std::to_string(account), {{"channel", label}});
-          respond(200, {{"account_id", account}, {"removed", *found}});
+          respond(200, {{"account_id", account}, {"removed", removed}});
         }));
   }
 

@@ -45,6 +45,11 @@ constexpr Stmt kCountPending{"guild_repo.count_pending",
 constexpr Stmt kCountAccountPending{
     "guild_repo.count_account_pending",
     "SELECT COUNT(*) FROM social_guild_pending WHERE account_id = ?"};
+constexpr Stmt kAccountPending{
+    "guild_repo.account_pending",
+    "SELECT p.guild_id, g.name, g.tag, p.kind, p.created_ms FROM social_guild_pending p JOIN "
+    "social_guilds g ON g.id = p.guild_id WHERE p.account_id = ? ORDER BY p.created_ms, "
+    "p.guild_id LIMIT 1000"};
 constexpr Stmt kAddPending{"guild_repo.add_pending",
                            "INSERT INTO social_guild_pending (guild_id, account_id, kind, "
                            "created_ms) VALUES (?, ?, ?, ?)"};
@@ -280,6 +285,30 @@ DbStatus GuildRepo::request(StoreContext& ctx, int64_t me, int64_t guild, uint32
     if (!s.ok()) return s;
     if (first_int(rows) >= max_per_account) return (*err = GuildErr::kMineFull), s;
     return c.exec(kAddPending, {guild, me, std::string("request"), now_ms});
+  });
+}
+
+DbStatus GuildRepo::pending_of(StoreContext& ctx, int64_t account, std::vector<GuildPending>* out) {
+  DbConnection* c = nullptr;
+  DbStatus st = ctx.db(&c);
+  if (!st.ok()) return st;
+  Rows rows;
+  st = c->query(kAccountPending, {account}, &rows);
+  for (const auto& r : rows.rows) {
+    out->push_back({store::as_int(r[0]), store::as_string(r[1]), store::as_string(r[2]),
+                    store::as_string(r[3]) == "invite", store::as_int(r[4])});
+  }
+  return st;
+}
+
+DbStatus GuildRepo::withdraw(StoreContext& ctx, int64_t me, int64_t guild, GuildErr* err) {
+  *err = GuildErr::kOk;
+  return ctx.transaction([&](DbConnection& c) {
+    Rows rows;
+    DbStatus s = c.query(kHasPending, {guild, me, std::string("request")}, &rows);
+    if (!s.ok()) return s;
+    if (rows.empty()) return (*err = GuildErr::kNoPending), s;
+    return c.exec(kDelPending, {guild, me, std::string("request")});
   });
 }
 

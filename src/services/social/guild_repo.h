@@ -32,6 +32,15 @@ struct GuildInfo {
   int64_t leader = 0;
 };
 
+// An invite an account received, or a join request it sent.
+struct GuildPending {
+  int64_t guild = 0;
+  std::string name;
+  std::string tag;
+  bool invite = false;  // else a join request
+  int64_t created_ms = 0;
+};
+
 struct GuildMember {
   int64_t account = 0;
   Role role = Role::kMember;
@@ -75,6 +84,13 @@ class GuildRepo {
   static store::DbStatus request(store::StoreContext& ctx, int64_t me, int64_t guild,
                                  uint32_t max_pending, uint32_t max_per_account, int64_t now_ms,
                                  GuildErr* err);
+  // The invites `account` received and the join requests it sent, oldest
+  // first (at most 1000).
+  static store::DbStatus pending_of(store::StoreContext& ctx, int64_t account,
+                                    std::vector<GuildPending>* out);
+  // `me` takes back its join request to `guild` (kNoPending without one).
+  static store::DbStatus withdraw(store::StoreContext& ctx, int64_t me, int64_t guild,
+                                  GuildErr* err);
   // `me` takes an invite to `guild` (or drops it when !join).
   static store::DbStatus answer_invite(store::StoreContext& ctx, int64_t me, int64_t guild,
                                        bool join, uint32_t max_members, int64_t now_ms,

@@ -50,6 +50,8 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
         feed_(std::move(feed)),
         guilds_gauge_(
             ctx.metrics().gauge("shardd_guilds_online", "Guilds with at least one member online.")),
+        queue_gauge_(ctx.metrics().gauge("shardd_guild_queued_writes",
+                                         "Guild changes waiting for the database.")),
         refusals_(ctx.metrics()) {}
 
   Status start() {
@@ -83,6 +85,8 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
         {"guild.info", &GuildsImpl::on_info, {args::optional(guild)}},
         {"guild.members", &GuildsImpl::on_members},
         {"guild.motd", &GuildsImpl::on_motd, {args::str("text", 0, 500)}},
+        {"guild.pending", &GuildsImpl::on_pending},
+        {"guild.withdraw", &GuildsImpl::on_withdraw, {guild}},
     });
   }
 
@@ -110,7 +114,10 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
     post([this, fresh = social_section().of(c)] { cfg_ = fresh; });
   }
 
-  json status() const { return {{"guilds_online", guilds_gauge_.value()}}; }
+  json status() const {
+    return {{"guilds_online", guilds_gauge_.value()},
+            {"guild_queued_writes", queue_gauge_.value()}};
+  }
 
   // account::PresenceListener (the account service's strand)
   void on_presence(const Presence& p) override {
@@ -137,12 +144,14 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
     writes_.emplace_back(std::move(work), [p = std::make_shared<D>(std::move(done))](DbStatus st) {
       (*p)(std::move(st));
     });
+    queue_gauge_.set(static_cast<int64_t>(writes_.size()));
     if (writes_.size() == 1) next_write();
   }
   void next_write() {
     store(writes_.front().first, [this](DbStatus st) {
       Done done = std::move(writes_.front().second);
       writes_.pop_front();
+      queue_gauge_.set(static_cast<int64_t>(writes_.size()));
       if (!writes_.empty()) next_write();
       done(std::move(st));
     });
@@ -644,6 +653,43 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
         });
   }
 
+  // The caller's invites and join requests: what counts against
+  // social.guild_max_pending_per_account, and what guild.decline and
+  // guild.withdraw answer.
+  void on_pending(Request req) {
+    int64_t me = req.account_id();
+    store_value<std::vector<GuildPending>>(
+        [me](StoreContext& ctx, std::vector<GuildPending>* out) {
+          return GuildRepo::pending_of(ctx, me, out);
+        },
+        [this, req = std::move(req)](DbStatus st, std::vector<GuildPending> list) mutable {
+          if (!st.ok()) return services::fail_storage(req, st, lg());
+          json invites = json::array(), requests = json::array();
+          for (const auto& p : list) {
+            (p.invite ? invites : requests)
+                .push_back({{"guild", p.guild},
+                            {"name", p.name},
+                            {"tag", p.tag},
+                            {"created_ms", p.created_ms}});
+          }
+          req.ok({{"invites", std::move(invites)},
+                  {"requests", std::move(requests)},
+                  {"max", cfg_.guild_max_pending_per_account}});
+        });
+  }
+
+  void on_withdraw(Request req) {
+    int64_t me = req.account_id();
+    int64_t guild = args::int_of(req.d(), "guild");
+    change(
+        std::move(req),
+        [me, guild](StoreContext& ctx, int64_t* g, GuildErr* err) {
+          *g = guild;
+          return GuildRepo::withdraw(ctx, me, guild, err);
+        },
+        [](Request r, int64_t) { r.ok(); });
+  }
+
   void on_members(Request req) {
     int64_t me = req.account_id();
     struct Out {
@@ -684,6 +730,7 @@ class GuildsImpl final : public services::Actor<GuildsImpl>, public account::Pre
   const Clock& clock_;
   std::shared_ptr<GroupFeed> feed_;
   metrics::Gauge& guilds_gauge_;
+  metrics::Gauge& queue_gauge_;
   Refusals refusals_;
   const gateway::PushOp* invite_op_ = nullptr;
   const gateway::PushOp* request_op_ = nullptr;

@@ -512,9 +512,22 @@ TEST(GuildTest, AnAccountsWaitingInvitesAndRequestsAreCapped) {
   EXPECT_NE(f.metrics_text().find(
                 "shardd_social_limit_hits_total{limit=\"guild_pending_per_account\"} 2\n"),
             std::string::npos);
-  // Declining one makes room again.
+  // He sees what fills them.
+  json pending = dan->request("guild.pending");
+  ASSERT_TRUE(ok(pending)) << pending.dump();
+  ASSERT_EQ(pending["d"]["invites"].size(), 1u);
+  EXPECT_EQ(pending["d"]["invites"][0]["guild"], guilds[0]);
+  EXPECT_EQ(pending["d"]["invites"][0]["name"], "Alpha");
+  ASSERT_EQ(pending["d"]["requests"].size(), 1u);
+  EXPECT_EQ(pending["d"]["requests"][0]["tag"], "BB");
+  EXPECT_EQ(pending["d"]["max"], 2);
+  // Declining an invite or withdrawing a request makes room again.
   ASSERT_TRUE(ok(dan->request("guild.decline", {{"guild", guilds[0]}})));
   EXPECT_TRUE(ok(cat->request("guild.invite", {{"account", dan_id}})));
+  ASSERT_TRUE(ok(dan->request("guild.withdraw", {{"guild", guilds[1]}})));
+  EXPECT_EQ(code_of(dan->request("guild.withdraw", {{"guild", guilds[1]}})), "NOT_FOUND");
+  EXPECT_TRUE(ok(dan->request("guild.join_request", {{"guild", guilds[2]}})));
+  EXPECT_EQ(dan->request("guild.pending")["d"]["requests"].size(), 1u);
 }
 
 }  // namespace
