@@ -269,6 +269,31 @@ TEST(Chat, CustomChannelsPagingFreezeAndDeleteOverTcp) {
   EXPECT_TRUE(IsError(send(bob, "bye"), "FORBIDDEN"));
 }
 
+// Channel limits answer FULL with the limit, and are counted.
+TEST(Chat, ChannelLimitsAnswerFull) {
+  Shard s(chat_shard({"chat.max_channel_members=1", "chat.max_channels=10"}));
+  s.start();
+  WsClient ann;
+  TcpClient bob;
+  connect_ws(ann, s.ws_port());
+  connect_tcp(bob, s.tcp_port());
+  login_as(ann, "ann");
+  login_as(bob, "bob");
+  ASSERT_TRUE(IsOk(ann.request("chat.join", {{"channel", "trade"}})));
+  auto full = bob.request("chat.join", {{"channel", "trade"}});
+  ASSERT_TRUE(IsError(full, "FULL"));
+  EXPECT_EQ((*full)["err"]["limit"], 1);
+  // world, trade and eight more are the ten channels the server may hold.
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(IsOk(ann.request("chat.join", {{"channel", "chan" + std::to_string(i)}})));
+  }
+  auto many = bob.request("chat.join", {{"channel", "other"}});
+  ASSERT_TRUE(IsError(many, "FULL"));
+  EXPECT_EQ((*many)["err"]["limit"], 10);
+  EXPECT_EQ(scrape(s.admin_port(), R"(shardd_chat_refused_total{reason="full"})"), 2);
+  EXPECT_TRUE(PingWorks(bob));
+}
+
 TEST(Chat, ModerationOverAdminHttp) {
   Shard s(chat_shard());
   s.start();

@@ -521,6 +521,51 @@ TEST(Social, GuildRolesRequestsAndDisband) {
   EXPECT_TRUE(IsOk(bob.request("guild.create", {{"name", "Night Owls"}, {"tag", "OWL"}})));
 }
 
+// What an account waits for in guilds, over both transports: invites made
+// while it was offline, its join requests, the per-account cap, withdrawing,
+// and a block refusing guild invites.
+TEST(Social, GuildInvitesAndRequestsWaitingPerAccount) {
+  Shard s(social_shard({"social.guild_max_pending_per_account=2"}));
+  s.start();
+  ThreePlayers p(s);
+  auto a = p.ann.request("guild.create", {{"name", "Alpha Wing"}, {"tag", "AW"}});
+  auto c = p.cat.request("guild.create", {{"name", "Cat Club"}, {"tag", "CAT"}});
+  ASSERT_TRUE(IsOk(a));
+  ASSERT_TRUE(IsOk(c));
+  int64_t alpha = (*a)["d"]["guild"]["id"], club = (*c)["d"]["guild"]["id"];
+  // Bob is offline when ann invites him; he finds it at his next login.
+  ASSERT_TRUE(IsOk(p.bob.request("auth.logout")));
+  ASSERT_TRUE(IsOk(p.ann.request("guild.invite", {{"account", p.bob_id}})));
+  login_as(p.bob, "bob", false);
+  auto pending = p.bob.request("guild.pending");
+  ASSERT_TRUE(IsOk(pending));
+  ASSERT_EQ((*pending)["d"]["invites"].size(), 1u);
+  EXPECT_EQ((*pending)["d"]["invites"][0]["guild"], alpha);
+  EXPECT_EQ((*pending)["d"]["invites"][0]["tag"], "AW");
+  // One request more fills his two; a third is refused either way.
+  ASSERT_TRUE(IsOk(p.bob.request("guild.join_request", {{"guild", club}})));
+  auto mine = p.bob.request("guild.join_request", {{"guild", alpha}});
+  ASSERT_TRUE(IsError(mine, "FULL"));
+  EXPECT_EQ((*mine)["err"]["limit"], 2);
+  EXPECT_TRUE(IsOk(p.bob.request("guild.withdraw", {{"guild", club}})));
+  EXPECT_TRUE(IsError(p.bob.request("guild.withdraw", {{"guild", club}}), "NOT_FOUND"));
+  ASSERT_TRUE(IsOk(p.cat.request("guild.invite", {{"account", p.bob_id}})));
+  WsClient dan;
+  connect_ws(dan, s.ws_port());
+  login_as(dan, "dan");
+  auto d = dan.request("guild.create", {{"name", "Dan Den"}, {"tag", "DD"}});
+  ASSERT_TRUE(IsOk(d));
+  auto theirs = dan.request("guild.invite", {{"account", p.bob_id}});
+  ASSERT_TRUE(IsError(theirs, "FULL"));
+  EXPECT_EQ(scrape(s.admin_port(),
+                   R"(shardd_social_limit_hits_total{limit="guild_pending_per_account"})"),
+            2);
+  // A block refuses guild invites (checked before anything else).
+  ASSERT_TRUE(IsOk(p.ann.request("social.block", {{"account", p.cat_id}})));
+  EXPECT_TRUE(IsError(p.cat.request("guild.invite", {{"account", p.ann_id}}), "BLOCKED"));
+  EXPECT_EQ(scrape(s.admin_port(), "shardd_social_blocked_total"), 1);
+}
+
 TEST(Social, ErrorsNameTheProblem) {
   Shard s(social_shard());
   s.start();

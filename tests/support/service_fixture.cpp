@@ -301,6 +301,13 @@ ServiceFixture::~ServiceFixture() {
     f.store->flush_write_behind();
     f.store->stop();
     f.storage->join();
+    // Handlers still queued (a session's cancelled grace timer, say) hold
+    // sessions, and through the gateway's routes the services, whose timers
+    // live on the logic contexts: drop them while every context is alive, as
+    // the server does.
+    f.io->discard_pending();
+    f.logic->discard_pending();
+    f.storage->discard_pending();
   }
   f.control_guard.reset();
   if (f.control_thread.joinable()) f.control_thread.join();
