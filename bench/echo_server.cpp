@@ -28,6 +28,7 @@
 
 #include "bench_common.h"
 #include "external_includes.h"
+#include "listen.h"
 
 namespace shardd::bench {
 namespace {
@@ -91,10 +92,9 @@ class EchoSession : public std::enable_shared_from_this<EchoSession> {
     writing_ = true;
     Slot& s = ring_[head_];
     ws_.text(s.text);
-    ws_.async_write(s.buffer.data(), [self = shared_from_this()](beast::error_code ec,
-                                                                  std::size_t) {
-      self->on_write(ec);
-    });
+    ws_.async_write(
+        s.buffer.data(),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
   }
 
   void on_write(beast::error_code ec) {
@@ -133,23 +133,7 @@ class EchoServer {
 
   // Binds and listens; returns the bound port or 0 (message on stderr).
   uint16_t listen(const std::string& bind, uint16_t port) {
-    beast::error_code ec;
-    auto addr = asio::ip::make_address(bind, ec);
-    if (ec) {
-      std::cerr << "echo: bad bind address " << bind << "\n";
-      return 0;
-    }
-    tcp::endpoint ep(addr, port);
-    acceptor_->open(ep.protocol(), ec);
-    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_->bind(ep, ec);
-    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      std::cerr << "echo: cannot listen on " << bind << ":" << port << ": " << ec.message()
-                << "\n";
-      return 0;
-    }
-    return acceptor_->local_endpoint().port();
+    return listen_on(*acceptor_, bind, port, "echo");
   }
 
   void run() {

@@ -31,6 +31,7 @@
 
 #include "bench_common.h"
 #include "external_includes.h"
+#include "listen.h"
 
 namespace shardd::bench {
 namespace {
@@ -87,23 +88,7 @@ class FloorServer {
 
   // Binds and listens; returns the bound port or 0 (message on stderr).
   uint16_t listen(const std::string& bind, uint16_t port) {
-    beast::error_code ec;
-    auto addr = asio::ip::make_address(bind, ec);
-    if (ec) {
-      std::cerr << "floor: bad bind address " << bind << "\n";
-      return 0;
-    }
-    tcp::endpoint ep(addr, port);
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      std::cerr << "floor: cannot listen on " << bind << ":" << port << ": " << ec.message()
-                << "\n";
-      return 0;
-    }
-    return acceptor_.local_endpoint().port();
+    return listen_on(acceptor_, bind, port, "floor");
   }
 
   void run() {

@@ -299,23 +299,15 @@ class EnvelopeSax {
       return;
     }
     if (!at_field()) return;  // inside an ignored member's value
-    switch (key_) {
-      case Key::kOp:
-        op_ok_ = false;
-        break;
-      case Key::kRid:
-        out_->rid.reset();
-        break;
-      case Key::kD:
-        d_ = is_null ? DState::kAbsent : DState::kBad;
-        break;
-      default:
-        break;
-    }
+    wrong_value(is_null ? DState::kAbsent : DState::kBad);
   }
   // An object or array as the value of an envelope field other than "d"'s object.
   void container_field() {
-    if (!envelope_) return;
+    if (envelope_) wrong_value(DState::kBad);
+  }
+  // The current envelope field has a value of the wrong type: op is bad, rid
+  // is dropped, and "d" becomes `d_state`.
+  void wrong_value(DState d_state) {
     switch (key_) {
       case Key::kOp:
         op_ok_ = false;
@@ -324,7 +316,7 @@ class EnvelopeSax {
         out_->rid.reset();
         break;
       case Key::kD:
-        d_ = DState::kBad;
+        d_ = d_state;
         break;
       default:
         break;
